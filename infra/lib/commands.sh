@@ -1,0 +1,106 @@
+# infra/dev's commands.
+
+cmd_up() {
+    need_root "up"
+    pg_start
+    broker_start
+    say "stack: up (postgres 127.0.0.1:$SAGAKIT_PG_PORT, kafka $(broker_bootstrap)); \`eval \"\$(infra/dev env)\"\` for its settings"
+}
+
+cmd_down() {
+    broker_stop
+    pg_stop
+    say "stack: down"
+}
+
+cmd_status() {
+    local rc=0
+    if pg_running; then
+        say "postgres: running on 127.0.0.1:$SAGAKIT_PG_PORT (data $(pg_data_dir))"
+    else
+        say "postgres: stopped"; rc=1
+    fi
+    if broker_running; then
+        say "tansu:    running on $(broker_bootstrap) (pid $(cat "$(broker_pid_file)"))"
+        broker_topics list | sed 's/^/          topic /' >&2 || true
+    else
+        say "tansu:    stopped"; rc=1
+    fi
+    return $rc
+}
+
+# The settings binaries and tests read. Local consumers use a short session timeout (Tansu's group joins take
+# about half of it) and a short fetch wait (Tansu answers a waiting fetch only when the wait ends).
+cmd_env() {
+    local db upper
+    echo "export SAGAKIT_BOOTSTRAP_SERVERS=$(broker_bootstrap)"
+    echo "export SAGAKIT_KAFKA_CONSUMER_PROPERTIES='session.timeout.ms=6000;heartbeat.interval.ms=1000;fetch.wait.max.ms=10'"
+    echo "export SAGAKIT_PARTITIONS=$SAGAKIT_PARTITIONS"
+    for db in "${SAGAKIT_DATABASES[@]}"; do
+        upper=$(echo "$db" | tr '[:lower:]' '[:upper:]')
+        echo "export ${upper}_DATABASE_URL=$(pg_url "$db")"
+    done
+    echo "export SAGAKIT_ADMIN_DATABASE_URL=$(pg_url "$PG_ADMIN_ROLE")"
+    echo "export SAGAKIT_STACK_DIR=$SAGAKIT_STACK_DIR"
+    echo "export SAGAKIT_PYTHON=$SAGAKIT_VENV/bin/python"
+    echo "export SAGAKIT_DEV=$SAGAKIT_ROOT/infra/dev"
+    echo "export SAGAKIT_SPOOL_DIR=$SAGAKIT_STACK_DIR/spool"
+}
+
+stack_running() {
+    pg_running && broker_running
+}
+
+# setup, up (unless already up), swift build, swift test, and down for what this command started, also on failure.
+cmd_test() {
+    cmd_setup
+    if ! stack_running; then
+        trap 'cmd_down' EXIT
+        cmd_up
+    fi
+    eval "$(cmd_env)"
+    cd "$SAGAKIT_ROOT"
+    step "swift build"
+    swift build --build-tests
+    step "swift test"
+    swift test --skip-build "$@"
+}
+
+cmd_help() {
+    cat <<EOF
+usage: infra/dev COMMAND
+
+  setup            install PostgreSQL 15, libpq-dev, pkg-config, kcat, librdkafka >= 2.8 (backported from
+                   Debian's trixie source when older), the Tansu broker and the Python test tools; idempotent
+  up               start PostgreSQL and Tansu on loopback; create roles, databases and topics
+  down             stop what up started
+  status           show what runs (exit 1 when something is stopped)
+  env              print export lines: database URLs per service, bootstrap servers, local Kafka settings
+  test [ARGS]      setup, up, swift build, swift test [ARGS], then down (also on failure) if test started the stack
+  pg-restart       stop PostgreSQL immediately (as a crash would) and start it again
+  broker-restart   restart Tansu; its memory storage loses every topic and offset, topics are recreated empty
+  topics           list topics and partition counts
+
+environment (defaults in brackets):
+  SAGAKIT_PG_PORT [55432]  SAGAKIT_KAFKA_PORT [19092]  SAGAKIT_PARTITIONS [3]  SAGAKIT_UP_TIMEOUT [30]
+  SAGAKIT_STACK_DIR [$SAGAKIT_ROOT/.stack]  SAGAKIT_CACHE_DIR [~/.cache/sagakit]  SAGAKIT_PG_DIR [in the stack dir]
+EOF
+}
+
+main() {
+    local cmd=${1:-help}
+    [ $# -gt 0 ] && shift
+    case "$cmd" in
+        setup) cmd_setup ;;
+        up) cmd_up ;;
+        down) cmd_down ;;
+        status) cmd_status ;;
+        env) cmd_env ;;
+        test) cmd_test "$@" ;;
+        pg-restart) pg_restart ;;
+        broker-restart) need_root "broker-restart"; broker_restart ;;
+        topics) broker_topics list ;;
+        help | -h | --help) cmd_help ;;
+        *) cmd_help >&2; die "unknown command: $cmd" ;;
+    esac
+}
