@@ -1,0 +1,91 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "SagaKit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SagaKit", targets: ["SagaKit"]),
+        .library(name: "KafkaClient", targets: ["KafkaClient"]),
+        .library(name: "PGClient", targets: ["PGClient"]),
+        .executable(name: "sagakit-testbed", targets: ["SagaKitTestbed"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries, reached only through the two wrapper modules below.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // A serial executor on a thread of its own, for actors that make blocking C calls.
+        .target(name: "DedicatedExecutor"),
+
+        .target(
+            name: "KafkaClient",
+            dependencies: [
+                "CRdKafka", "DedicatedExecutor",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "PGClient",
+            dependencies: [
+                "CLibPQ", "DedicatedExecutor",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The saga machinery: envelope, outbox, relay, inbox, consumer runner, retries, dead letters, crash points.
+        .target(
+            name: "SagaKit",
+            dependencies: [
+                "KafkaClient", "PGClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Migrations")]
+        ),
+        // What every service binary shares: options, environment, logging, and the run/migrate/outbox commands.
+        .target(
+            name: "SagaKitService",
+            dependencies: [
+                "SagaKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // A minimal service over SagaKit that the integration tests start, crash and restart as a real process.
+        .target(
+            name: "Testbed",
+            dependencies: ["SagaKit", "SagaKitService", "PGClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            resources: [.copy("Migrations")]
+        ),
+        .executableTarget(
+            name: "SagaKitTestbed",
+            dependencies: ["Testbed", "SagaKitService", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .target(
+            name: "TestSupport",
+            dependencies: ["SagaKit", "KafkaClient", "PGClient", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient", "TestSupport"]),
+        .testTarget(name: "PGClientTests", dependencies: ["PGClient", "TestSupport"]),
+        .testTarget(name: "SagaKitTests", dependencies: ["SagaKit", "Testbed", "TestSupport"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+        .treatAllWarnings(as: .error),
+    ]
+}
