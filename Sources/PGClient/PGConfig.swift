@@ -1,0 +1,33 @@
+import Foundation
+
+/// Where and how to connect: a libpq connection URI (`postgresql://user:pass@host:port/db?sslmode=verify-full`)
+/// or a `key=value` connection string. Every libpq setting in it is honoured, TLS included.
+public struct PGConfig: Sendable, CustomStringConvertible {
+    public var connectionString: String
+    /// Shown in `pg_stat_activity`.
+    public var applicationName: String
+    public var connectTimeoutSeconds: Int
+
+    public init(_ connectionString: String, applicationName: String = "sagakit", connectTimeoutSeconds: Int = 5) {
+        self.connectionString = connectionString
+        self.applicationName = applicationName
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+    }
+
+    /// The connection string with any password replaced, fit for logs.
+    public var redacted: String { Self.redact(connectionString) }
+
+    public var description: String { redacted }
+
+    public static func redact(_ text: String) -> String {
+        if let components = URLComponents(string: text), components.scheme?.hasPrefix("postgres") == true {
+            var copy = components
+            if copy.password != nil { copy.password = "***" }
+            if let items = copy.queryItems {
+                copy.queryItems = items.map { $0.name == "password" ? URLQueryItem(name: $0.name, value: "***") : $0 }
+            }
+            return copy.string ?? "postgresql://***"
+        }
+        return text.replacingOccurrences(of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=***", options: .regularExpression)
+    }
+}

@@ -1,0 +1,279 @@
+import CLibPQ
+import DedicatedExecutor
+import Foundation
+import Logging
+
+/// One PostgreSQL connection, owned by an actor that runs on a thread of its own: libpq's calls block, and
+/// they block only that thread.
+///
+/// A connection that breaks is re-established on the next call; the call that saw the break throws
+/// `.connectionLost`. `withTransaction` adds retries on serialization failures and deadlocks, and, for bodies
+/// safe to run twice, on connection loss.
+public actor PGConnection {
+    private let executor: ThreadExecutor
+    private var conn: OpaquePointer?
+    public nonisolated let config: PGConfig
+    public let logger: Logger
+    /// Counts every (re)connection; tests and metrics read it.
+    public private(set) var connectCount = 0
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    private init(config: PGConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        executor = ThreadExecutor(name: "pg-\(config.applicationName)")
+    }
+
+    /// Connects on the connection's own thread.
+    public static func connect(_ config: PGConfig, logger: Logger) async throws -> PGConnection {
+        let connection = PGConnection(config: config, logger: logger)
+        try await connection.open()
+        return connection
+    }
+
+    private func open() throws {
+        if let conn { PQfinish(conn); self.conn = nil }
+        conn = try libpqConnect(config)
+        connectCount += 1
+    }
+
+    /// Reconnects when the previous connection broke.
+    private func ensureConnected() throws -> OpaquePointer {
+        if let conn, PQstatus(conn) == CONNECTION_OK { return conn }
+        if conn != nil { logger.info("reconnecting to postgres") }
+        try open()
+        return conn!
+    }
+
+    public var isConnected: Bool {
+        conn.map { PQstatus($0) == CONNECTION_OK } ?? false
+    }
+
+    public func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+        executor.shutdown()
+    }
+
+    isolated deinit {
+        if let conn { PQfinish(conn) }
+        executor.shutdown()
+    }
+
+    // MARK: - Statements
+
+    /// Runs one statement with its parameters (extended protocol, text format).
+    @discardableResult
+    public func query(_ query: PGQuery) throws -> PGRows {
+        let conn = try ensureConnected()
+        let result = withParameterPointers(query.binds) { pointers in
+            PQexecParams(conn, query.sql, Int32(query.binds.count), nil, pointers, nil, nil, 0)
+        }
+        return try consume(result, conn: conn, statement: query.sql)
+    }
+
+    /// Runs SQL text that may hold several statements and no parameters (simple protocol): migrations, DDL.
+    public func execute(_ sql: String) throws {
+        let conn = try ensureConnected()
+        _ = try consume(PQexec(conn, sql), conn: conn, statement: "(script)")
+    }
+
+    // MARK: - Transactions
+
+    /// Runs `body` between BEGIN and COMMIT on this connection's thread, rolling back when it throws.
+    ///
+    /// Serialization failures and deadlocks (40001, 40P01) are retried with exponential backoff and jitter. A lost
+    /// connection is retried only with `retry.onConnectionLoss`: a COMMIT cut off mid-flight may or may not
+    /// have happened, so only a body whose effects are idempotent (an inbox row, a unique key) may run again.
+    public func withTransaction<T: Sendable>(
+        isolation: PGIsolation = .readCommitted,
+        retry: PGRetryPolicy = .default,
+        _ body: @Sendable (isolated PGConnection) throws -> T
+    ) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try execute(isolation.beginStatement)
+                let value = try body(self)
+                try execute("COMMIT")
+                return value
+            } catch let error as PGError {
+                rollbackQuietly()
+                let retriable = error.isSerializationFailure || (retry.onConnectionLoss && error.isConnectionError)
+                guard retriable, attempt < retry.maxAttempts else { throw error }
+                let delay = retry.delay(afterAttempt: attempt)
+                logger.debug("transaction retry \(attempt) after \(error.code) \(error.sqlState ?? "") in \(delay)")
+                try await Task.sleep(for: delay)
+            } catch {
+                rollbackQuietly()
+                throw error
+            }
+        }
+    }
+
+    /// Whether a transaction is open on this connection (for assertions).
+    public var inTransaction: Bool {
+        guard let conn else { return false }
+        let status = PQtransactionStatus(conn)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    private func rollbackQuietly() {
+        guard let conn, PQstatus(conn) == CONNECTION_OK, PQtransactionStatus(conn) != PQTRANS_IDLE else { return }
+        PQclear(PQexec(conn, "ROLLBACK"))
+    }
+
+    // MARK: - libpq plumbing
+
+    private func consume(_ result: OpaquePointer?, conn: OpaquePointer, statement: String) throws -> PGRows {
+        guard let result else {
+            throw connectionOrServerError(conn, nil)
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PGRows(columns: [], values: [], affectedRows: Self.affectedRows(result))
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+            let rowCount = Int(PQntuples(result))
+            let columnCount = Int(PQnfields(result))
+            var columns: [String] = []
+            columns.reserveCapacity(columnCount)
+            for c in 0..<columnCount { columns.append(String(cString: PQfname(result, Int32(c)))) }
+            var values: [String?] = []
+            values.reserveCapacity(rowCount * columnCount)
+            for r in 0..<Int32(rowCount) {
+                for c in 0..<Int32(columnCount) {
+                    if PQgetisnull(result, r, c) != 0 {
+                        values.append(nil)
+                    } else {
+                        let length = Int(PQgetlength(result, r, c))
+                        let pointer = UnsafeRawPointer(PQgetvalue(result, r, c)!)
+                        values.append(String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self))
+                    }
+                }
+            }
+            return PGRows(columns: columns, values: values, affectedRows: rowCount)
+        default:
+            throw connectionOrServerError(conn, result)
+        }
+    }
+
+    private func connectionOrServerError(_ conn: OpaquePointer, _ result: OpaquePointer?) -> PGError {
+        if PQstatus(conn) != CONNECTION_OK {
+            return PGError(code: .connectionLost, message: Self.errorMessage(conn))
+        }
+        guard let result else {
+            return PGError(code: .connectionLost, message: Self.errorMessage(conn))
+        }
+        func field(_ code: Int32) -> String? {
+            PQresultErrorField(result, code).map { String(cString: $0) }
+        }
+        let sqlState = field(Int32(UInt8(ascii: "C")))
+        let message = field(Int32(UInt8(ascii: "M"))) ?? Self.errorMessage(conn)
+        let error = PGError(code: .server, message: message, sqlState: sqlState, detail: field(Int32(UInt8(ascii: "D"))))
+        if error.isConnectionError && PQstatus(conn) != CONNECTION_OK {
+            return PGError(code: .connectionLost, message: message, sqlState: sqlState)
+        }
+        return error
+    }
+
+    private static func errorMessage(_ conn: OpaquePointer) -> String {
+        libpqErrorMessage(conn)
+    }
+
+    private static func affectedRows(_ result: OpaquePointer) -> Int {
+        Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+}
+
+/// Transaction isolation levels.
+public enum PGIsolation: Sendable {
+    case readCommitted, repeatableRead, serializable
+
+    var beginStatement: String {
+        switch self {
+        case .readCommitted: "BEGIN"
+        case .repeatableRead: "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        case .serializable: "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        }
+    }
+}
+
+/// How `withTransaction` retries.
+public struct PGRetryPolicy: Sendable {
+    public var maxAttempts: Int
+    public var initialDelay: Duration
+    public var maxDelay: Duration
+    /// Retry after a lost connection too: only for bodies that are safe to apply twice.
+    public var onConnectionLoss: Bool
+
+    public init(maxAttempts: Int = 8, initialDelay: Duration = .milliseconds(5), maxDelay: Duration = .seconds(1), onConnectionLoss: Bool = false) {
+        self.maxAttempts = maxAttempts
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+        self.onConnectionLoss = onConnectionLoss
+    }
+
+    public static let `default` = PGRetryPolicy()
+    public static let none = PGRetryPolicy(maxAttempts: 1)
+
+    /// Exponential backoff with full jitter.
+    public func delay(afterAttempt attempt: Int) -> Duration {
+        let base = initialDelay * Int(1 << min(attempt - 1, 20))
+        let capped = min(base, maxDelay)
+        let millis = Double(capped.components.seconds) * 1000 + Double(capped.components.attoseconds) / 1e15
+        return .microseconds(Int64(Double.random(in: 0.5...1.0) * millis * 1000))
+    }
+}
+
+/// Opens a blocking libpq connection; call it from a thread of one's own.
+func libpqConnect(_ config: PGConfig) throws -> OpaquePointer {
+    // Ours come first so the connection string's own settings win; the session speaks UTC.
+    let keywords = ["application_name", "connect_timeout", "options", "dbname"]
+    let values = [config.applicationName, String(config.connectTimeoutSeconds), "-c TimeZone=UTC -c DateStyle=ISO", config.connectionString]
+    let connection = withCStringArray(keywords) { k in
+        withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
+    }
+    guard let connection else {
+        throw PGError(code: .connectionFailed, message: "out of memory")
+    }
+    guard PQstatus(connection) == CONNECTION_OK else {
+        let message = libpqErrorMessage(connection)
+        PQfinish(connection)
+        throw PGError(code: .connectionFailed, message: "cannot connect to \(config.redacted): \(message)")
+    }
+    return connection
+}
+
+func libpqErrorMessage(_ conn: OpaquePointer) -> String {
+    String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    var storage: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    storage.append(nil)
+    defer { for pointer in storage { free(pointer) } }
+    return storage.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
+    }
+}
+
+/// Lays the parameters out in one buffer, NUL-terminated, and passes pointers into it that live for the call.
+private func withParameterPointers<R>(_ binds: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    if binds.isEmpty { return body(nil) }
+    var bytes: [CChar] = []
+    var offsets: [Int?] = []
+    offsets.reserveCapacity(binds.count)
+    for bind in binds {
+        guard let bind else { offsets.append(nil); continue }
+        offsets.append(bytes.count)
+        bytes.append(contentsOf: bind.utf8.map { CChar(bitPattern: $0) })
+        bytes.append(0)
+    }
+    return bytes.withUnsafeBufferPointer { buffer in
+        let pointers: [UnsafePointer<CChar>?] = offsets.map { $0.map { buffer.baseAddress! + $0 } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+
+/// The rows a statement returned, copied out of libpq's result.
+public struct PGRows: Sendable, RandomAccessCollection {
+    public let columns: [String]
+    private let values: [String?]
+    /// Rows inserted, updated or deleted, for statements that report it.
+    public let affectedRows: Int
+
+    init(columns: [String], values: [String?], affectedRows: Int) {
+        self.columns = columns
+        self.values = values
+        self.affectedRows = affectedRows
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { columns.isEmpty ? 0 : values.count / columns.count }
+
+    public subscript(position: Int) -> PGRow {
+        PGRow(columns: columns, values: values[(position * columns.count)..<((position + 1) * columns.count)])
+    }
+}
+
+/// One row. Columns are read by name or position into a `PGDecodable` type; a NULL reads as nil into an
+/// optional and is an error otherwise (libpq's own API returns "" for NULL).
+public struct PGRow: Sendable {
+    public let columns: [String]
+    let values: ArraySlice<String?>
+
+    public func decode<T: PGDecodable>(at index: Int, as type: T.Type = T.self) throws -> T {
+        guard index >= 0, index < columns.count else {
+            throw PGError(code: .missingColumn, message: "no column at index \(index)")
+        }
+        guard let text = values[values.startIndex + index] else {
+            return try T.pgNull(column: columns[index])
+        }
+        do {
+            return try T(pgText: text)
+        } catch let error as PGError {
+            throw PGError(code: error.code, message: "column \(columns[index]): \(error.message)")
+        }
+    }
+
+    public func decode<T: PGDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
+        guard let index = columns.firstIndex(of: column) else {
+            throw PGError(code: .missingColumn, message: "no column named \(column)")
+        }
+        return try decode(at: index, as: type)
+    }
+
+    public func isNull(_ column: String) -> Bool {
+        guard let index = columns.firstIndex(of: column) else { return true }
+        return values[values.startIndex + index] == nil
+    }
+}
+
+/// A value that can be read from a text-format column.
+public protocol PGDecodable: Sendable {
+    init(pgText: String) throws
+    /// What a NULL column reads as: nil for optionals, an error for everything else.
+    static func pgNull(column: String) throws -> Self
+}
+
+extension PGDecodable {
+    public static func pgNull(column: String) throws -> Self {
+        throw PGError(code: .unexpectedNull, message: "column \(column) is NULL")
+    }
+}
+
+extension Optional: PGDecodable where Wrapped: PGDecodable {
+    public init(pgText: String) throws { self = .some(try Wrapped(pgText: pgText)) }
+    public static func pgNull(column: String) throws -> Self { nil }
+}
+
+private func parse<T>(_ text: String, _ name: String, _ make: (String) -> T?) throws -> T {
+    guard let value = make(text) else { throw PGError(code: .decoding, message: "'\(text.prefix(40))' is not \(name)") }
+    return value
+}
+
+extension String: PGDecodable { public init(pgText: String) { self = pgText } }
+extension Int: PGDecodable { public init(pgText: String) throws { self = try parse(pgText, "an integer") { Int($0) } } }
+extension Int64: PGDecodable { public init(pgText: String) throws { self = try parse(pgText, "an integer") { Int64($0) } } }
+extension Int32: PGDecodable { public init(pgText: String) throws { self = try parse(pgText, "an integer") { Int32($0) } } }
+extension Double: PGDecodable { public init(pgText: String) throws { self = try parse(pgText, "a number") { Double($0) } } }
+extension Decimal: PGDecodable {
+    public init(pgText: String) throws { self = try parse(pgText, "a decimal") { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } }
+}
+extension UUID: PGDecodable { public init(pgText: String) throws { self = try parse(pgText, "a UUID") { UUID(uuidString: $0) } } }
+extension Bool: PGDecodable {
+    public init(pgText: String) throws {
+        switch pgText {
+        case "t", "true": self = true
+        case "f", "false": self = false
+        default: throw PGError(code: .decoding, message: "'\(pgText.prefix(8))' is not a boolean")
+        }
+    }
+}
+extension Date: PGDecodable {
+    public init(pgText: String) throws { self = try parse(pgText, "a timestamp") { PGTimestamp.parse($0) } }
+}
+
+/// Text form of `timestamptz` in a session whose TimeZone is UTC (every `PGConnection` sets it).
+enum PGTimestamp {
+    static func format(_ date: Date) -> String {
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        var seconds = Int(floor(micros / 1_000_000))
+        let fraction = Int(micros - Double(seconds) * 1_000_000)
+        var tm = tm()
+        gmtime_r(&seconds, &tm)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let frac = String(fraction)
+        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))."
+            + String(repeating: "0", count: 6 - frac.count) + frac + "Z"
+    }
+
+    /// Reads `2026-11-21 18:00:00.123456+00` (and the variants with `T`, no fraction, or a `+hh:mm` offset).
+    static func parse(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        func num(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= b.count else { return nil }
+            var v = 0
+            for i in from..<(from + count) {
+                let d = Int(b[i]) - 48
+                guard d >= 0 && d <= 9 else { return nil }
+                v = v * 10 + d
+            }
+            return v
+        }
+        guard b.count >= 19, let year = num(0, 4), let month = num(5, 2), let day = num(8, 2),
+              let hour = num(11, 2), let minute = num(14, 2), let second = num(17, 2) else { return nil }
+        var i = 19
+        var micros = 0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            var digits = 0
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                if digits < 6 { micros = micros * 10 + Int(b[i]) - 48; digits += 1 }
+                i += 1
+            }
+            for _ in digits..<6 { micros *= 10 }
+        }
+        var offsetSeconds = 0
+        if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
+            guard let oh = num(i + 1, 2) else { return nil }
+            var om = 0
+            if i + 3 < b.count, b[i + 3] == UInt8(ascii: ":") { om = num(i + 4, 2) ?? 0 }
+            offsetSeconds = sign * (oh * 3600 + om * 60)
+        }
+        var t = tm()
+        t.tm_year = Int32(year - 1900)
+        t.tm_mon = Int32(month - 1)
+        t.tm_mday = Int32(day)
+        t.tm_hour = Int32(hour)
+        t.tm_min = Int32(minute)
+        t.tm_sec = Int32(second)
+        let epoch = timegm(&t) - offsetSeconds
+        return Date(timeIntervalSince1970: Double(epoch) + Double(micros) / 1_000_000)
+    }
+}
