@@ -1,0 +1,405 @@
+import Foundation
+import KafkaClient
+import Logging
+import PGClient
+import ServiceLifecycle
+import Synchronization
+
+public struct ConsumerConfiguration: Sendable {
+    /// The inbox's consumer name: events are deduplicated per name.
+    public var name: String
+    public var groupID: String
+    public var topics: [String]
+    /// Messages handled in one database transaction (one commit for the lot).
+    public var batchSize: Int = 200
+    public var pollTimeout: Duration = .milliseconds(100)
+    /// Stored offsets are committed to Kafka at most this often (and always before a rebalance and at shutdown).
+    public var commitInterval: Duration = .milliseconds(200)
+    /// Backoff between attempts after a failure; the failed messages are redelivered in order.
+    public var retryBackoff = Backoff(initial: .milliseconds(50), maximum: .seconds(5))
+    /// Attempts for an event whose handler fails with a non-transient error, before it is dead-lettered.
+    public var maxAttempts: Int = 5
+    /// Send the NOTIFY hint with emitted events.
+    public var notifyOnEmit: Bool = true
+    /// Where emitted events go; `topics` above are already physical names.
+    public var topicNames = TopicNames()
+
+    public init(name: String, groupID: String, topics: [String]) {
+        self.name = name
+        self.groupID = groupID
+        self.topics = topics
+    }
+}
+
+/// Consumes topics and applies each event once: poll → decode and validate → handle in a transaction (with its
+/// inbox row and emitted events) → store the offset.
+///
+/// A batch of polled messages shares one transaction. Undecodable or invalid messages go to the dead-letter
+/// topic and the consumer moves on. When a transaction fails, the batch's partitions are rewound to their first
+/// unfinished message and retried after a backoff, so order within a partition holds; a handler that keeps
+/// failing on one event gets that event dead-lettered after `maxAttempts`.
+public final class EventConsumer: Service, Sendable {
+    public let configuration: ConsumerConfiguration
+    private let serviceName: String
+    private let kafka: KafkaConfiguration
+    private let database: PGConfig
+    private let registry: EventRegistry
+    private let handlers: EventHandlers
+    private let producer: KafkaProducer
+    private let logger: Logger
+    private let shuttingDown = Atomic<Bool>(false)
+    private let doorbell = Doorbell()
+    private let counters = Mutex(Counters())
+
+    public struct Counters: Sendable, Hashable {
+        public var applied = 0
+        public var duplicates = 0
+        public var ignored = 0
+        public var deadLettered = 0
+        public var retries = 0
+    }
+
+    public init(
+        configuration: ConsumerConfiguration, serviceName: String, kafka: KafkaConfiguration, database: PGConfig,
+        registry: EventRegistry, handlers: EventHandlers, producer: KafkaProducer, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.serviceName = serviceName
+        self.kafka = kafka
+        self.database = database
+        self.registry = registry
+        self.handlers = handlers
+        self.producer = producer
+        var logger = logger
+        logger[metadataKey: "consumer"] = .string(configuration.name)
+        self.logger = logger
+    }
+
+    public var currentCounters: Counters { counters.withLock { $0 } }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await runUntilShutdown()
+        } onGracefulShutdown: {
+            self.shuttingDown.store(true, ordering: .relaxed)
+            self.doorbell.ring()
+        }
+    }
+
+    private var stopping: Bool { shuttingDown.load(ordering: .relaxed) || Task.isCancelled }
+
+    /// Mutable state of one run, owned by the loop.
+    private struct RunState {
+        var attempts: [KafkaTopicPartitionOffset: Int] = [:]
+        var failures = 0
+        var uncommitted = false
+        var lastCommit = ContinuousClock.now
+    }
+
+    private func runUntilShutdown() async throws {
+        guard let db = await connect() else { return }
+        let consumer = try KafkaConsumer(configuration: kafka, groupID: configuration.groupID, clientID: "\(serviceName)-\(configuration.name)", logger: logger)
+        try await consumer.subscribe(configuration.topics)
+        logger.info("consuming \(configuration.topics.joined(separator: ", ")) as group \(configuration.groupID)")
+        var state = RunState()
+        while !stopping {
+            let messages: [KafkaMessage]
+            do {
+                messages = try await consumer.poll(maxMessages: configuration.batchSize, timeout: configuration.pollTimeout)
+            } catch let error as KafkaError where error.isFatal {
+                await consumer.close()
+                await db.close()
+                throw error
+            } catch {
+                logger.warning("poll failed: \(error)")
+                await doorbell.wait(timeout: configuration.retryBackoff.delay(attempt: 1))
+                continue
+            }
+            for event in await consumer.takeRebalanceEvents() {
+                if case .revoked(let partitions) = event {
+                    let gone = Set(partitions)
+                    state.attempts = state.attempts.filter { !gone.contains($0.key.topicPartition) }
+                }
+            }
+            if !messages.isEmpty {
+                await handle(messages, consumer: consumer, db: db, state: &state)
+            }
+            await commitIfDue(consumer, &state)
+        }
+        await consumer.close()
+        await db.close()
+        logger.info("consumer stopped")
+    }
+
+    private func connect() async -> PGConnection? {
+        var attempt = 0
+        while !stopping {
+            do {
+                return try await PGConnection.connect(database, logger: logger)
+            } catch {
+                attempt += 1
+                let delay = configuration.retryBackoff.delay(attempt: attempt)
+                logger.warning("consumer cannot connect to postgres (attempt \(attempt)), retrying in \(delay): \(error)")
+                await doorbell.wait(timeout: delay)
+            }
+        }
+        return nil
+    }
+
+    private func commitIfDue(_ consumer: KafkaConsumer, _ state: inout RunState) async {
+        guard state.uncommitted, ContinuousClock.now - state.lastCommit >= configuration.commitInterval else { return }
+        do {
+            try await consumer.commit()
+            state.uncommitted = false
+            state.lastCommit = .now
+        } catch {
+            logger.warning("offset commit failed: \(error)")
+        }
+    }
+
+    // MARK: - Batches
+
+    private enum Item: Sendable {
+        case event(DecodedEvent)
+        case poison(String)
+        /// A known event type this consumer has no handler for.
+        case ignored(EventEnvelope)
+    }
+
+    struct DecodedEvent: Sendable {
+        let message: KafkaMessage
+        let envelope: EventEnvelope
+        let event: any SagaEvent
+        let trace: TraceContext?
+    }
+
+    private enum Outcome: Sendable {
+        case applied(emitted: [String], note: String?)
+        case duplicate
+    }
+
+    private enum BatchResult {
+        case committed
+        /// Failed, not worth retrying as a whole: the batch mixes events and one of them is the problem.
+        case isolate
+        /// Failed: rewind and retry after a backoff.
+        case retry
+    }
+
+    private func decode(_ message: KafkaMessage) -> Item {
+        guard let value = message.value else { return .poison("message has no value") }
+        let envelope: EventEnvelope
+        do {
+            envelope = try EventEnvelope.decode(value)
+        } catch {
+            return .poison("invalid envelope: \(error.message)")
+        }
+        if let key = message.keyString, key != envelope.sagaID {
+            return .poison("message key '\(key.prefix(64))' is not the envelope's saga_id")
+        }
+        guard registry.contains(envelope.eventType) else {
+            return .poison("unknown event_type \(envelope.eventType)")
+        }
+        guard handlers.handler(for: envelope.eventType) != nil else {
+            return .ignored(envelope)
+        }
+        do {
+            let event = try registry.decode(envelope)
+            return .event(DecodedEvent(
+                message: message, envelope: envelope, event: event,
+                trace: message.headers.string(TraceContext.headerName).flatMap(TraceContext.init(traceparent:))
+            ))
+        } catch {
+            return .poison("schema violation: \(error.message)")
+        }
+    }
+
+    /// Handles a polled batch; on failure, rewinds what is unfinished so it is polled again in order.
+    private func handle(_ messages: [KafkaMessage], consumer: KafkaConsumer, db: PGConnection, state: inout RunState) async {
+        let items = messages.map(decode)
+        CrashPoint.consumerAfterPollBeforeTransaction.hit()
+        var result = await processBatch(messages, items, consumer: consumer, db: db, state: &state)
+        var unfinishedFrom = 0
+        if result == .isolate {
+            // One event at a time, to find the one that fails and let the others through.
+            result = .committed
+            for index in messages.indices {
+                let single = await processBatch([messages[index]], [items[index]], consumer: consumer, db: db, state: &state)
+                if single != .committed {
+                    unfinishedFrom = index
+                    result = .retry
+                    break
+                }
+            }
+        }
+        guard result == .retry else {
+            state.failures = 0
+            return
+        }
+        let plan = OffsetPlan(messages: messages) { $0 < unfinishedFrom }
+        do {
+            try await consumer.seek(plan.seek)
+        } catch {
+            logger.error("cannot rewind after a failure: \(error)")
+        }
+        state.failures += 1
+        counters.withLock { $0.retries += 1 }
+        let delay = configuration.retryBackoff.delay(attempt: state.failures)
+        await doorbell.wait(timeout: delay)
+    }
+
+    private func processBatch(
+        _ messages: [KafkaMessage], _ items: [Item], consumer: KafkaConsumer, db: PGConnection, state: inout RunState
+    ) async -> BatchResult {
+        let started = ContinuousClock.now
+        var deadLettered: [Int: String] = [:]
+        for (index, item) in items.enumerated() {
+            guard case .poison(let reason) = item else { continue }
+            do {
+                try await deadLetter(messages[index], reason: reason)
+                deadLettered[index] = reason
+            } catch {
+                logger.warning("dead-letter publish failed: \(error)")
+                return .retry
+            }
+        }
+
+        let events = items.compactMap { item -> DecodedEvent? in
+            if case .event(let event) = item { return event }
+            return nil
+        }
+        var outcomes: [Outcome] = []
+        if !events.isEmpty {
+            do {
+                outcomes = try await apply(events, db: db)
+            } catch {
+                if error.isTransient {
+                    logger.warning("transaction failed, will retry: \(error)")
+                    return .retry
+                }
+                if events.count > 1 { return .isolate }
+                let event = events[0]
+                let position = KafkaTopicPartitionOffset(topic: event.message.topic, partition: event.message.partition, offset: event.message.offset)
+                let attempts = (state.attempts[position] ?? 0) + 1
+                state.attempts[position] = attempts
+                guard attempts >= configuration.maxAttempts else {
+                    logger.warning("handler failed (attempt \(attempts) of \(configuration.maxAttempts)): \(error)", metadata: eventMetadata(event.envelope))
+                    return .retry
+                }
+                let reason = "handler failed \(attempts) times: \(error)"
+                do {
+                    try await deadLetter(event.message, reason: reason)
+                } catch {
+                    return .retry
+                }
+                state.attempts[position] = nil
+                deadLettered[messages.firstIndex { $0.offset == event.message.offset && $0.topicPartition == event.message.topicPartition } ?? 0] = reason
+            }
+        }
+        CrashPoint.consumerAfterCommitBeforeOffset.hit()
+        let plan = OffsetPlan(messages: messages) { _ in true }
+        do {
+            try await consumer.storeOffsets(plan.store)
+            state.uncommitted = true
+        } catch {
+            // The effects are committed; redelivery would be absorbed by the inbox.
+            logger.warning("offset store failed: \(error)")
+        }
+        CrashPoint.consumerAfterOffsetStore.hit()
+        logOutcomes(items, events: events, outcomes: outcomes, deadLettered: deadLettered, messages: messages, duration: ContinuousClock.now - started)
+        return .committed
+    }
+
+    /// The batch's one transaction: claim inbox rows, run handlers for the new events in order, append what they
+    /// emitted.
+    private func apply(_ events: [DecodedEvent], db: PGConnection) async throws -> [Outcome] {
+        let consumerName = configuration.name
+        let handlers = self.handlers
+        let serviceName = self.serviceName
+        let notify = configuration.notifyOnEmit
+        let topicNames = configuration.topicNames
+        return try await db.withTransaction { tx in
+            var fresh = try Inbox.claim(events.map { event in
+                Inbox.Entry(
+                    eventID: event.envelope.eventID, eventType: event.envelope.eventType, sagaID: event.envelope.sagaID,
+                    topic: event.message.topic, partition: event.message.partition, offset: event.message.offset
+                )
+            }, consumer: consumerName, on: tx)
+            var outcomes: [Outcome] = []
+            var emitted: [OutboxMessage] = []
+            for event in events {
+                guard fresh.remove(event.envelope.eventID) != nil else {
+                    outcomes.append(.duplicate)
+                    continue
+                }
+                var context = EventContext(
+                    envelope: event.envelope, topic: event.message.topic, partition: event.message.partition,
+                    offset: event.message.offset, trace: event.trace, producer: serviceName, topics: topicNames
+                )
+                try handlers.handler(for: event.envelope.eventType)!(event.event, &context, tx)
+                emitted += context.emitted
+                outcomes.append(.applied(emitted: context.emitted.map(\.envelope.eventType), note: context.outcome))
+            }
+            try Outbox.append(emitted, notify: notify, on: tx)
+            CrashPoint.consumerBeforeCommit.hit()
+            return outcomes
+        }
+    }
+
+    private func deadLetter(_ message: KafkaMessage, reason: String) async throws {
+        _ = try await producer.send(DeadLetters.message(for: message, reason: reason, consumer: configuration.name))
+        counters.withLock { $0.deadLettered += 1 }
+        logger.warning("message dead-lettered", metadata: [
+            "topic": .string(message.topic), "partition": .stringConvertible(message.partition),
+            "offset": .stringConvertible(message.offset), "reason": .string(reason),
+        ])
+    }
+
+    private func eventMetadata(_ envelope: EventEnvelope) -> Logger.Metadata {
+        ["saga_id": .string(envelope.sagaID), "event_type": .string(envelope.eventType), "event_id": .string(envelope.eventID.uuidString.lowercased())]
+    }
+
+    /// One line per event handled: saga, type, outcome and how long its batch took to commit.
+    private func logOutcomes(
+        _ items: [Item], events: [DecodedEvent], outcomes: [Outcome], deadLettered: [Int: String], messages: [KafkaMessage], duration: Duration
+    ) {
+        var applied = 0
+        var duplicates = 0
+        var ignored = 0
+        let millis = String(format: "%.2f", duration.seconds * 1000)
+        var eventIndex = 0
+        for (index, item) in items.enumerated() {
+            switch item {
+            case .poison:
+                continue
+            case .ignored(let envelope):
+                ignored += 1
+                logger.trace("event ignored", metadata: eventMetadata(envelope))
+            case .event(let event):
+                var metadata = eventMetadata(event.envelope)
+                metadata["duration_ms"] = .string(millis)
+                metadata["batch"] = .stringConvertible(messages.count)
+                if eventIndex < outcomes.count {
+                    switch outcomes[eventIndex] {
+                    case .applied(let emitted, let note):
+                        applied += 1
+                        metadata["outcome"] = .string(note ?? "applied")
+                        if !emitted.isEmpty { metadata["emitted"] = .string(emitted.joined(separator: ",")) }
+                    case .duplicate:
+                        duplicates += 1
+                        metadata["outcome"] = "duplicate"
+                    }
+                } else if deadLettered[index] != nil {
+                    metadata["outcome"] = "dead_lettered"
+                }
+                eventIndex += 1
+                logger.info("event handled", metadata: metadata)
+            }
+        }
+        counters.withLock {
+            $0.applied += applied
+            $0.duplicates += duplicates
+            $0.ignored += ignored
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import KafkaClient
+import PGClient
+
+/// An event bound for Kafka, written to the outbox in the same transaction as the change that produced it.
+public struct OutboxMessage: Sendable, Hashable {
+    public var envelope: EventEnvelope
+    public var topic: String
+    public var trace: TraceContext?
+
+    public init(envelope: EventEnvelope, topic: String, trace: TraceContext? = nil) {
+        self.envelope = envelope
+        self.topic = topic
+        self.trace = trace
+    }
+
+    /// A typed event, routed to its type's topic.
+    public init<E: SagaEvent>(
+        _ event: E, sagaID: String, causationID: UUID?, producer: String, trace: TraceContext?, eventID: UUID = UUID(),
+        topics: TopicNames = TopicNames()
+    ) throws {
+        self.init(
+            envelope: try EventEnvelope(event, sagaID: sagaID, causationID: causationID, producer: producer, eventID: eventID),
+            topic: topics(E.topic), trace: trace
+        )
+    }
+}
+
+/// The transactional outbox: appending inside the caller's transaction, and what the relay and operators do
+/// with the rows afterwards.
+public enum Outbox {
+    /// The relay LISTENs here. A notification is only a hint to look now; the relay's poll is what guarantees
+    /// delivery, so a lost notification delays an event by one poll interval at most.
+    public static let notifyChannel = "sagakit_outbox"
+
+    /// Headers every published event carries besides `traceparent`, so tools can route or inspect without
+    /// parsing the value.
+    public static let eventTypeHeader = "sagakit-event-type"
+    public static let eventIDHeader = "sagakit-event-id"
+
+    /// Appends events inside the caller's open transaction: they become visible to the relay if and only if that
+    /// transaction commits.
+    public static func append(_ messages: [OutboxMessage], notify: Bool = true, on tx: isolated PGConnection) throws {
+        guard !messages.isEmpty else { return }
+        precondition(tx.inTransaction, "Outbox.append must run inside a transaction")
+        if messages.count == 1 {
+            let m = messages[0]
+            try tx.query("""
+                INSERT INTO sagakit_outbox (event_id, topic, message_key, event_type, payload, traceparent)
+                VALUES (\(m.envelope.eventID), \(m.topic), \(m.envelope.sagaID), \(m.envelope.eventType),
+                        \(String(decoding: m.envelope.encoded(), as: UTF8.self)), \(m.trace?.traceparent))
+                """)
+        } else {
+            // One statement for the lot: a round trip per batch, not per event.
+            try tx.query("""
+                INSERT INTO sagakit_outbox (event_id, topic, message_key, event_type, payload, traceparent)
+                SELECT e, t, k, ty, p, NULLIF(tp, '')
+                FROM unnest(\(messages.map(\.envelope.eventID))::uuid[], \(messages.map(\.topic))::text[],
+                            \(messages.map(\.envelope.sagaID))::text[], \(messages.map(\.envelope.eventType))::text[],
+                            \(messages.map { String(decoding: $0.envelope.encoded(), as: UTF8.self) })::text[],
+                            \(messages.map { $0.trace?.traceparent ?? "" })::text[])
+                     WITH ORDINALITY AS u(e, t, k, ty, p, tp, n)
+                ORDER BY n
+                """)
+        }
+        if notify {
+            try tx.query("SELECT pg_notify(\(notifyChannel), '')")
+        }
+    }
+
+    // MARK: - Operations
+
+    /// What an operator asks first: is anything stuck, and who relays.
+    public struct Status: Sendable, Codable, Hashable {
+        public var pending: Int
+        public var oldestPendingAgeSeconds: Double?
+        public var parked: Int
+        public var publishedRetained: Int
+        public var lastPublishedAt: Date?
+        public var relayHolder: String?
+        public var relayLeaseExpiresAt: Date?
+    }
+
+    public static func status(on db: PGConnection) async throws -> Status {
+        let row = try await db.query("""
+            SELECT
+              (SELECT count(*) FROM sagakit_outbox WHERE published_at IS NULL AND parked_at IS NULL) AS pending,
+              (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM sagakit_outbox
+                 WHERE published_at IS NULL AND parked_at IS NULL) AS oldest,
+              (SELECT count(*) FROM sagakit_outbox WHERE parked_at IS NOT NULL AND published_at IS NULL) AS parked,
+              (SELECT count(*) FROM sagakit_outbox WHERE published_at IS NOT NULL) AS published,
+              (SELECT max(published_at) FROM sagakit_outbox) AS last_published,
+              l.holder, l.expires_at
+            FROM sagakit_relay_lease l WHERE l.name = 'outbox'
+            """)[0]
+        let expires: Date? = try? row.decode("expires_at", as: Date?.self)
+        return Status(
+            pending: try row.decode("pending"), oldestPendingAgeSeconds: try row.decode("oldest"),
+            parked: try row.decode("parked"), publishedRetained: try row.decode("published"),
+            lastPublishedAt: try row.decode("last_published"), relayHolder: try row.decode("holder"),
+            relayLeaseExpiresAt: expires
+        )
+    }
+
+    /// Marks every event created at or after `since` unpublished again (parked ones too), so the relay sends
+    /// them once more: the recovery after a broker lost data. Consumers' inboxes absorb what was already applied.
+    /// Only events still within the outbox's retention can be republished.
+    @discardableResult
+    public static func republish(since: Date, on db: PGConnection) async throws -> Int {
+        try await db.withTransaction { tx in
+            let rows = try tx.query("""
+                UPDATE sagakit_outbox SET published_at = NULL, parked_at = NULL, last_error = NULL
+                WHERE created_at >= \(since)
+                """)
+            try tx.query("SELECT pg_notify(\(notifyChannel), '')")
+            return rows.affectedRows
+        }
+    }
+
+    /// The oldest event the outbox still holds: how far back `republish` can reach.
+    public static func oldestRetained(on db: PGConnection) async throws -> Date? {
+        try await db.query("SELECT min(created_at) AS oldest FROM sagakit_outbox")[0].decode("oldest")
+    }
+}

@@ -1,0 +1,322 @@
+import Foundation
+import KafkaClient
+import Logging
+import PGClient
+import ServiceLifecycle
+import Synchronization
+
+public struct OutboxRelayConfiguration: Sendable {
+    /// Rows per publish batch.
+    public var batchSize: Int = 500
+    /// How often the relay looks for rows when no notification woke it: the correctness path.
+    public var pollInterval: Duration = .milliseconds(500)
+    /// LISTEN for the append hint and look at once.
+    public var listen: Bool = true
+    /// How long the active relay's lease lasts without renewal; a standby takes over after that.
+    public var leaseDuration: Duration = .seconds(5)
+    /// Published rows older than this are deleted (kept until then for `outbox republish`).
+    public var outboxRetention: Duration = .seconds(7 * 24 * 3600)
+    /// Inbox rows older than this are deleted; replays reaching further back are refused without `--force`.
+    public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
+    public var maintenanceInterval: Duration = .seconds(60)
+    /// Backoff after a failed cycle (broker or database away).
+    public var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
+
+    public init() {}
+}
+
+/// Publishes outbox rows to Kafka, in outbox order, in batches, and marks them published only after the broker
+/// acknowledged them.
+///
+/// One relay per database is active at a time: it holds the lease row and renews it in every marking
+/// transaction. A relay that lost the lease (paused past its expiry, cut off) finds out in that transaction and
+/// rolls back, so it can publish a duplicate but never mark a row someone else has not sent. Rows are picked by
+/// `published_at IS NULL`, so a row whose id was taken before, but committed after, a later row is still sent.
+public final class OutboxRelay: Service, Sendable {
+    public let configuration: OutboxRelayConfiguration
+    private let database: PGConfig
+    private let producer: KafkaProducer
+    private let logger: Logger
+    /// Unique per process, so a restarted relay never mistakes an old lease for its own.
+    public let holderID: String
+    private let shuttingDown = Atomic<Bool>(false)
+    private let doorbell = Doorbell()
+    private let stats = Mutex(RelayStats())
+
+    public struct RelayStats: Sendable, Hashable {
+        public var published = 0
+        public var batches = 0
+        public var isLeader = false
+    }
+
+    public init(configuration: OutboxRelayConfiguration = .init(), database: PGConfig, producer: KafkaProducer, logger: Logger) {
+        self.configuration = configuration
+        self.database = database
+        self.producer = producer
+        var logger = logger
+        logger[metadataKey: "component"] = "relay"
+        self.logger = logger
+        holderID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))"
+    }
+
+    public var currentStats: RelayStats { stats.withLock { $0 } }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await runUntilShutdown()
+        } onGracefulShutdown: {
+            self.shuttingDown.store(true, ordering: .relaxed)
+            self.doorbell.ring()
+        }
+    }
+
+    private var stopping: Bool { shuttingDown.load(ordering: .relaxed) || Task.isCancelled }
+
+    private func runUntilShutdown() async throws {
+        guard let db = await connect() else { return }
+        let listener = configuration.listen ? PGListener(config: database, channels: [Outbox.notifyChannel], logger: logger) : nil
+        let listening = listener.map { listener in
+            Task { [doorbell] in
+                for await _ in listener.events { doorbell.ring() }
+            }
+        }
+
+        var lease: RelayLease? = nil
+        var failures = 0
+        var lastMaintenance = ContinuousClock.now - configuration.maintenanceInterval
+        while !stopping {
+            var more = false
+            do {
+                if lease == nil || lease!.needsRenewal(leaseDuration: configuration.leaseDuration) {
+                    lease = try await RelayLease.acquireOrRenew(lease, holder: holderID, duration: configuration.leaseDuration, on: db)
+                    stats.withLock { $0.isLeader = lease != nil }
+                }
+                if let current = lease {
+                    more = try await publishBatch(lease: current, db: db)
+                    if ContinuousClock.now - lastMaintenance >= configuration.maintenanceInterval {
+                        lastMaintenance = .now
+                        try await deleteExpired(db: db)
+                    }
+                }
+                failures = 0
+            } catch is RelayLease.Lost {
+                logger.warning("relay lease lost; another relay is active")
+                lease = nil
+                stats.withLock { $0.isLeader = false }
+            } catch {
+                failures += 1
+                let delay = configuration.backoff.delay(attempt: failures)
+                logger.warning("relay cycle failed (attempt \(failures)), retrying in \(delay): \(error)")
+                await doorbell.wait(timeout: delay)
+                continue
+            }
+            if !more {
+                await doorbell.wait(timeout: lease == nil ? min(configuration.pollInterval, configuration.leaseDuration / 2) : configuration.pollInterval)
+            }
+        }
+        if let lease {
+            // Let a standby take over now rather than after the lease expires.
+            try? await RelayLease.release(lease, on: db)
+        }
+        listener?.stop()
+        listening?.cancel()
+        await db.close()
+    }
+
+    private func connect() async -> PGConnection? {
+        var attempt = 0
+        while !stopping {
+            do {
+                return try await PGConnection.connect(database, logger: logger)
+            } catch {
+                attempt += 1
+                let delay = configuration.backoff.delay(attempt: attempt)
+                logger.warning("relay cannot connect to postgres (attempt \(attempt)), retrying in \(delay): \(error)")
+                await doorbell.wait(timeout: delay)
+            }
+        }
+        return nil
+    }
+
+    private struct PendingRow: Sendable {
+        let id: Int64
+        let topic: String
+        let key: String
+        let eventType: String
+        let eventID: String
+        let payload: String
+        let traceparent: String?
+    }
+
+    /// One batch: read, publish, await acknowledgements, mark. Returns whether a full batch was read (more may wait).
+    private func publishBatch(lease: RelayLease, db: PGConnection) async throws -> Bool {
+        let limit = configuration.batchSize
+        let rows = try await db.query("""
+            SELECT id, topic, message_key, event_type, event_id, payload, traceparent FROM sagakit_outbox
+            WHERE published_at IS NULL AND parked_at IS NULL
+            ORDER BY id LIMIT \(limit)
+            """).map { row in
+            PendingRow(
+                id: try row.decode("id"), topic: try row.decode("topic"), key: try row.decode("message_key"),
+                eventType: try row.decode("event_type"), eventID: try row.decode("event_id"),
+                payload: try row.decode("payload"), traceparent: try row.decode("traceparent")
+            )
+        }
+        guard !rows.isEmpty else {
+            return false
+        }
+        CrashPoint.relayAfterFetchBeforePublish.hit()
+        let messages = rows.map { row in
+            var headers = [
+                KafkaHeader(name: Outbox.eventTypeHeader, string: row.eventType),
+                KafkaHeader(name: Outbox.eventIDHeader, string: row.eventID),
+            ]
+            if let traceparent = row.traceparent { headers.append(KafkaHeader(name: TraceContext.headerName, string: traceparent)) }
+            return KafkaOutgoingMessage(topic: row.topic, key: row.key, value: Array(row.payload.utf8), headers: headers)
+        }
+        let outcomes = await producer.send(messages)
+        CrashPoint.relayAfterAckBeforeMark.hit()
+
+        var delivered: [Int64] = []
+        var parked: [(Int64, String)] = []
+        var failed: [(Int64, String)] = []
+        for (row, outcome) in zip(rows, outcomes) {
+            switch outcome {
+            case .success:
+                delivered.append(row.id)
+            case .failure(let error) where Self.isPermanent(error):
+                parked.append((row.id, error.message))
+            case .failure(let error):
+                failed.append((row.id, error.message))
+            }
+        }
+        let deliveredIDs = delivered
+        let parkedRows = parked
+        let failedRows = failed
+        let duration = configuration.leaseDuration
+        try await db.withTransaction(retry: PGRetryPolicy(onConnectionLoss: true)) { tx in
+            // Leadership is checked here, in the transaction that marks: no lease, no marks.
+            try lease.renew(duration: duration, on: tx)
+            if !deliveredIDs.isEmpty {
+                try tx.query("UPDATE sagakit_outbox SET published_at = now() WHERE id = ANY(\(deliveredIDs)::bigint[]) AND published_at IS NULL")
+            }
+            for (id, reason) in parkedRows {
+                try tx.query("UPDATE sagakit_outbox SET parked_at = now(), attempts = attempts + 1, last_error = \(reason) WHERE id = \(id)")
+            }
+            for (id, reason) in failedRows {
+                try tx.query("UPDATE sagakit_outbox SET attempts = attempts + 1, last_error = \(reason) WHERE id = \(id)")
+            }
+            CrashPoint.relayAfterMarkBeforeCommit.hit()
+        }
+        lease.renewed()
+        stats.withLock {
+            $0.published += deliveredIDs.count
+            $0.batches += 1
+        }
+        if !parkedRows.isEmpty {
+            logger.error("relay parked \(parkedRows.count) events the broker refused for good; see `outbox status`", metadata: [
+                "reason": .string(parkedRows[0].1)
+            ])
+        }
+        if !failedRows.isEmpty {
+            // Left unpublished: the next cycle sends them again, after a backoff.
+            throw KafkaError(code: .librdkafka, message: "\(failedRows.count) of \(rows.count) events not acknowledged: \(failedRows[0].1)")
+        }
+        logger.debug("published \(deliveredIDs.count) events")
+        return rows.count == limit
+    }
+
+    /// Errors a retry cannot fix: the row is parked for an operator instead of blocking every row behind it.
+    static func isPermanent(_ error: KafkaError) -> Bool {
+        guard let code = error.rdKafkaCode else { return false }
+        return [
+            10,  // MSG_SIZE_TOO_LARGE
+            87,  // INVALID_RECORD
+            2,  // CORRUPT_MESSAGE
+            -186,  // _MSG_SIZE_TOO_LARGE (local)
+        ].contains(code)
+    }
+
+    private func deleteExpired(db: PGConnection) async throws {
+        let outboxCutoff = Date().addingTimeInterval(-configuration.outboxRetention.seconds)
+        let inboxCutoff = Date().addingTimeInterval(-configuration.inboxRetention.seconds)
+        let outbox = try await db.query("""
+            DELETE FROM sagakit_outbox WHERE id IN (
+              SELECT id FROM sagakit_outbox WHERE published_at < \(outboxCutoff) ORDER BY published_at LIMIT 10000)
+            """).affectedRows
+        let inbox = try await db.query("""
+            DELETE FROM sagakit_inbox WHERE ctid IN (
+              SELECT ctid FROM sagakit_inbox WHERE processed_at < \(inboxCutoff) LIMIT 10000)
+            """).affectedRows
+        if outbox + inbox > 0 {
+            logger.info("retention: deleted \(outbox) published outbox rows and \(inbox) inbox rows")
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
+/// The relay's hold on the `sagakit_relay_lease` row: holder and epoch, checked in every marking transaction.
+final class RelayLease: Sendable {
+    struct Lost: Error {}
+
+    let holder: String
+    let epoch: Int64
+    private let lastRenewal = Mutex(ContinuousClock.now)
+
+    private init(holder: String, epoch: Int64) {
+        self.holder = holder
+        self.epoch = epoch
+    }
+
+    func needsRenewal(leaseDuration: Duration) -> Bool {
+        ContinuousClock.now - lastRenewal.withLock { $0 } > leaseDuration / 3
+    }
+
+    func renewed() {
+        lastRenewal.withLock { $0 = .now }
+    }
+
+    /// Renews a lease we hold, or takes the lease if it is free or expired. Nil: another relay holds it.
+    static func acquireOrRenew(_ current: RelayLease?, holder: String, duration: Duration, on db: PGConnection) async throws -> RelayLease? {
+        let millis = Int(duration.seconds * 1000)
+        if let current {
+            let renewed = try await db.query("""
+                UPDATE sagakit_relay_lease SET expires_at = now() + \(millis) * interval '1 millisecond'
+                WHERE name = 'outbox' AND holder = \(current.holder) AND epoch = \(current.epoch)
+                """).affectedRows
+            guard renewed == 1 else { throw Lost() }
+            current.renewed()
+            return current
+        }
+        let rows = try await db.query("""
+            UPDATE sagakit_relay_lease
+            SET holder = \(holder), epoch = epoch + 1, expires_at = now() + \(millis) * interval '1 millisecond'
+            WHERE name = 'outbox' AND (holder IS NULL OR expires_at < now())
+            RETURNING epoch
+            """)
+        guard let row = rows.first else { return nil }
+        return RelayLease(holder: holder, epoch: try row.decode("epoch"))
+    }
+
+    /// Inside a marking transaction: renews the lease row (locking it) or throws `Lost`.
+    func renew(duration: Duration, on tx: isolated PGConnection) throws {
+        let millis = Int(duration.seconds * 1000)
+        let renewed = try tx.query("""
+            UPDATE sagakit_relay_lease SET expires_at = now() + \(millis) * interval '1 millisecond'
+            WHERE name = 'outbox' AND holder = \(holder) AND epoch = \(epoch)
+            """).affectedRows
+        guard renewed == 1 else { throw Lost() }
+    }
+
+    static func release(_ lease: RelayLease, on db: PGConnection) async throws {
+        try await db.query("""
+            UPDATE sagakit_relay_lease SET expires_at = '-infinity'
+            WHERE name = 'outbox' AND holder = \(lease.holder) AND epoch = \(lease.epoch)
+            """)
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import KafkaClient
+import Logging
+import PGClient
+import SagaKit
+import ServiceLifecycle
+import UnixSignals
+
+/// `<service> run`: migrations, then the outbox relay and the consumers until SIGTERM or SIGINT.
+public struct RunCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "run",
+            abstract: "Run the \(Service.name) service: its consumers and its outbox relay.",
+            discussion: """
+                Applies pending migrations, then consumes its topics and relays its outbox until SIGTERM or SIGINT. \
+                On either signal it stops polling, finishes the batch in hand, commits its offsets, flushes the \
+                producer and exits 0.
+                """
+        )
+    }
+
+    @OptionGroup public var database: DatabaseOptions<Service>
+    @OptionGroup public var kafka: KafkaOptions
+    @OptionGroup public var runtime: RuntimeOptions
+    @OptionGroup public var service: Service.Options
+    @OptionGroup public var logging: LoggingOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let logger = logging.makeLogger(label: Service.name)
+        try CrashPoint.validateEnvironment()
+        let db = try database.config()
+        let kafkaConfiguration = try kafka.configuration()
+        let topics = kafka.topics
+        try KafkaConsumer.validate(configuration: kafkaConfiguration)
+        if !runtime.noMigrate {
+            for line in try await Service.migrate(db, logger: logger) { logger.info("migration applied: \(line)") }
+        }
+        let producer = try KafkaProducer(configuration: kafkaConfiguration, clientID: Service.name, logger: logger)
+        var services: [any ServiceLifecycle.Service] = [
+            OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger)
+        ]
+        for definition in try Service.consumers(ServiceContext(options: service, topics: topics, logger: logger)) {
+            var configuration = ConsumerConfiguration(
+                name: definition.name, groupID: topics.groupID(service: Service.name, consumer: definition.name),
+                topics: definition.topics.map { topics($0) }
+            )
+            configuration.batchSize = runtime.batchSize
+            configuration.notifyOnEmit = !runtime.noNotify
+            configuration.topicNames = topics
+            services.append(EventConsumer(
+                configuration: configuration, serviceName: Service.name, kafka: kafkaConfiguration, database: db,
+                registry: Service.registry, handlers: definition.handlers, producer: producer, logger: logger
+            ))
+        }
+        logger.info("\(Service.name) starting", metadata: [
+            "database": .string(db.redacted), "bootstrap_servers": .string(kafkaConfiguration.bootstrapServers),
+            "topic_prefix": .string(topics.prefix),
+        ])
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        do {
+            try await group.run()
+        } catch {
+            await producer.close()
+            throw error
+        }
+        await producer.close()
+        logger.info("\(Service.name) stopped")
+    }
+}
+
+/// `<service> migrate`: apply pending migrations and list them.
+public struct MigrateCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "migrate", abstract: "Apply pending database migrations (SagaKit's tables, then the \(Service.name) service's), each once, in order.")
+    }
+
+    @OptionGroup public var database: DatabaseOptions<Service>
+    @OptionGroup public var logging: LoggingOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let logger = logging.makeLogger(label: Service.name)
+        let applied = try await Service.migrate(try database.config(), logger: logger)
+        print(applied.isEmpty ? "migrations: up to date" : applied.map { "applied \($0)" }.joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import KafkaClient
+import Logging
+import PGClient
+import SagaKit
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// `--log-level` and `--log-format`, shared by every command.
+public struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. [env: SAGAKIT_LOG_LEVEL] (default: info)")
+    public var logLevel: Logger.Level?
+
+    @Option(help: "Log format: text or json (one JSON object per line). [env: SAGAKIT_LOG_FORMAT] (default: text)")
+    public var logFormat: LogFormat?
+
+    public init() {}
+
+    public enum LogFormat: String, ExpressibleByArgument, Sendable {
+        case text, json
+    }
+
+    public var resolvedLevel: Logger.Level {
+        logLevel ?? Environment.value("SAGAKIT_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+    }
+
+    public var resolvedFormat: LogFormat {
+        logFormat ?? Environment.value("SAGAKIT_LOG_FORMAT").flatMap(LogFormat.init(rawValue:)) ?? .text
+    }
+
+    /// Bootstraps swift-log once for the process and returns a logger with this label.
+    public func makeLogger(label: String) -> Logger {
+        LogBootstrap.once(format: resolvedFormat)
+        var logger = Logger(label: label)
+        logger.logLevel = resolvedLevel
+        return logger
+    }
+}
+
+/// Where the service's database is: the flag, else the service's `<NAME>_DATABASE_URL` variable.
+public struct DatabaseOptions<Service: SagaServiceDefinition>: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "PostgreSQL URL or connection string of this service's own database. [env: \(Service.databaseURLVariable)]",
+        discussion: "Keep the password out of the command line: put it in the variable, PGPASSWORD or PGPASSFILE. sslmode, sslrootcert and the other libpq settings are honoured."
+    ))
+    public var databaseURL: String?
+
+    public init() {}
+
+    public func config() throws -> PGConfig {
+        guard let url = Environment.value(flag: databaseURL, variable: Service.databaseURLVariable) else {
+            throw ValidationError("no database: pass --database-url or set \(Service.databaseURLVariable)")
+        }
+        return PGConfig(url, applicationName: Service.name)
+    }
+}
+
+/// How to reach Kafka, and any librdkafka property.
+public struct KafkaOptions: ParsableArguments {
+    @Option(help: "Kafka bootstrap servers, host:port[,host:port]. [env: SAGAKIT_BOOTSTRAP_SERVERS]")
+    public var bootstrapServers: String?
+
+    @Option(name: .customLong("kafka-property"), help: ArgumentHelp(
+        "A librdkafka property for every client, key=value; repeatable. [env: SAGAKIT_KAFKA_PROPERTIES, ';'-separated]",
+        discussion: "TLS and SASL go here (security.protocol, ssl.ca.location, sasl.mechanism, ...). Unknown keys or bad values stop start-up with librdkafka's message.",
+        valueName: "key=value"))
+    public var properties: [String] = []
+
+    @Option(name: .customLong("kafka-producer-property"), help: ArgumentHelp(
+        "A librdkafka property for producers only; repeatable. [env: SAGAKIT_KAFKA_PRODUCER_PROPERTIES]", valueName: "key=value"))
+    public var producerProperties: [String] = []
+
+    @Option(name: .customLong("kafka-consumer-property"), help: ArgumentHelp(
+        "A librdkafka property for consumers only; repeatable. [env: SAGAKIT_KAFKA_CONSUMER_PROPERTIES]", valueName: "key=value"))
+    public var consumerProperties: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "A file of key=value lines applied to every client, for secrets such as sasl.password. [env: SAGAKIT_KAFKA_PROPERTIES_FILE]",
+        valueName: "path"))
+    public var kafkaPropertiesFile: String?
+
+    @Option(help: "Prefix for every topic name, so several stacks can share a cluster. [env: SAGAKIT_TOPIC_PREFIX]")
+    public var topicPrefix: String?
+
+    public init() {}
+
+    /// Layers: environment, then the file, then flags.
+    public func configuration() throws -> KafkaConfiguration {
+        guard let servers = Environment.value(flag: bootstrapServers, variable: "SAGAKIT_BOOTSTRAP_SERVERS") else {
+            throw ValidationError("no Kafka: pass --bootstrap-servers or set SAGAKIT_BOOTSTRAP_SERVERS")
+        }
+        func layer(_ variable: String, _ flags: [String]) throws -> [String: String] {
+            var result = try KafkaConfiguration.parseProperties(Environment.value(variable) ?? "")
+            result.merge(try KafkaConfiguration.parseProperties(flags.joined(separator: "\n"))) { $1 }
+            return result
+        }
+        var shared = try KafkaConfiguration.parseProperties(Environment.value("SAGAKIT_KAFKA_PROPERTIES") ?? "")
+        if let path = Environment.value(flag: kafkaPropertiesFile, variable: "SAGAKIT_KAFKA_PROPERTIES_FILE") {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read the Kafka properties file \(path)")
+            }
+            shared.merge(try KafkaConfiguration.parseProperties(text)) { $1 }
+        }
+        shared.merge(try KafkaConfiguration.parseProperties(properties.joined(separator: "\n"))) { $1 }
+        return KafkaConfiguration(
+            bootstrapServers: servers, properties: shared,
+            producerProperties: try layer("SAGAKIT_KAFKA_PRODUCER_PROPERTIES", producerProperties),
+            consumerProperties: try layer("SAGAKIT_KAFKA_CONSUMER_PROPERTIES", consumerProperties)
+        )
+    }
+
+    public var topics: TopicNames {
+        TopicNames(prefix: Environment.value(flag: topicPrefix, variable: "SAGAKIT_TOPIC_PREFIX") ?? "")
+    }
+}
+
+/// Throughput and timing knobs of `run`; the defaults suit most deployments.
+public struct RuntimeOptions: ParsableArguments {
+    @Option(help: "Events handled per consumer transaction, at most.")
+    public var batchSize: Int = 200
+
+    @Option(help: "Outbox rows per relay batch.")
+    public var relayBatchSize: Int = 500
+
+    @Option(help: "Milliseconds between relay polls when no notification arrives.")
+    public var relayPollMs: Int = 500
+
+    @Option(help: "Seconds a relay's lease lasts; a standby takes over this long after the active relay dies.")
+    public var leaseSeconds: Int = 5
+
+    @Option(help: "Hours published outbox rows are kept, for `outbox republish`.")
+    public var outboxRetentionHours: Int = 168
+
+    @Option(help: "Hours inbox rows are kept; replays reaching further back are refused.")
+    public var inboxRetentionHours: Int = 168
+
+    @Flag(help: "Don't send the NOTIFY wake-up with outbox appends; the relay then finds rows by polling only.")
+    public var noNotify = false
+
+    @Flag(help: "Don't apply pending migrations before running.")
+    public var noMigrate = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard batchSize >= 1, relayBatchSize >= 1 else { throw ValidationError("batch sizes must be at least 1") }
+        guard relayPollMs >= 1, leaseSeconds >= 1 else { throw ValidationError("--relay-poll-ms and --lease-seconds must be positive") }
+    }
+
+    public var relayConfiguration: OutboxRelayConfiguration {
+        var config = OutboxRelayConfiguration()
+        config.batchSize = relayBatchSize
+        config.pollInterval = .milliseconds(relayPollMs)
+        config.leaseDuration = .seconds(leaseSeconds)
+        config.outboxRetention = .seconds(outboxRetentionHours * 3600)
+        config.inboxRetention = .seconds(inboxRetentionHours * 3600)
+        return config
+    }
+}

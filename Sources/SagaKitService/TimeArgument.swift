@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import SagaKit
+
+/// A point in time on the command line: RFC 3339, or an age back from now (`90s`, `30m`, `2h`, `7d`).
+public struct TimeArgument: ExpressibleByArgument, Sendable {
+    public let date: Date
+
+    public init(date: Date) {
+        self.date = date
+    }
+
+    public init?(argument: String) {
+        if let date = RFC3339.parse(argument) {
+            self.date = date
+            return
+        }
+        guard let seconds = TimeArgument.parseAge(argument) else { return nil }
+        date = Date().addingTimeInterval(-seconds)
+    }
+
+    /// `90s`, `30m`, `2h`, `7d` as seconds.
+    public static func parseAge(_ text: String) -> Double? {
+        guard let unit = text.last, let value = Double(text.dropLast()), value >= 0 else { return nil }
+        switch unit {
+        case "s": return value
+        case "m": return value * 60
+        case "h": return value * 3600
+        case "d": return value * 86400
+        default: return nil
+        }
+    }
+
+    public static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// JSON for command output: sorted keys, RFC 3339 dates, snake_case.
+public enum JSONOutput {
+    public static func string<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.format(date))
+        }
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
