@@ -1,6 +1,18 @@
 // swift-tools-version:6.2
 import PackageDescription
 
+/// What a saga participant's domain module builds on.
+let domain: [Target.Dependency] = [
+    "OrderSaga", "SagaKit", "SagaKitService", "PGClient",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+]
+/// What a participant's executable adds.
+let executable: [Target.Dependency] = [
+    "SagaKitService", "OrderSaga", "PGClient",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    .product(name: "Logging", package: "swift-log"),
+]
+
 let package = Package(
     name: "SagaKit",
     platforms: [.macOS(.v15)],
@@ -8,6 +20,10 @@ let package = Package(
         .library(name: "SagaKit", targets: ["SagaKit"]),
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "PGClient", targets: ["PGClient"]),
+        .executable(name: "inventory-service", targets: ["InventoryService"]),
+        .executable(name: "payment-service", targets: ["PaymentService"]),
+        .executable(name: "notification-service", targets: ["NotificationService"]),
+        .executable(name: "saga-tracker", targets: ["SagaTracker"]),
         .executable(name: "sagakit-testbed", targets: ["SagaKitTestbed"]),
     ],
     dependencies: [
@@ -60,6 +76,17 @@ let package = Package(
             ]
         ),
 
+        // The order saga: its contracts, then each participant as a domain module and a thin executable.
+        .target(name: "OrderSaga", dependencies: ["SagaKit"]),
+        .target(name: "Inventory", dependencies: domain, resources: [.copy("Migrations")]),
+        .executableTarget(name: "InventoryService", dependencies: ["Inventory"] + executable),
+        .target(name: "Payment", dependencies: domain, resources: [.copy("Migrations")]),
+        .executableTarget(name: "PaymentService", dependencies: ["Payment"] + executable),
+        .target(name: "Notification", dependencies: domain, resources: [.copy("Migrations")]),
+        .executableTarget(name: "NotificationService", dependencies: ["Notification"] + executable),
+        .target(name: "Tracker", dependencies: domain, resources: [.copy("Migrations")]),
+        .executableTarget(name: "SagaTracker", dependencies: ["Tracker"] + executable),
+
         // A minimal service over SagaKit that the integration tests start, crash and restart as a real process.
         .target(
             name: "Testbed",
@@ -76,8 +103,11 @@ let package = Package(
             dependencies: ["SagaKit", "KafkaClient", "PGClient", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient", "TestSupport"]),
-        .testTarget(name: "PGClientTests", dependencies: ["PGClient", "TestSupport"]),
+        .testTarget(
+            name: "KafkaClientTests",
+            dependencies: ["KafkaClient", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log")]
+        ),
+        .testTarget(name: "PGClientTests", dependencies: ["PGClient", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SagaKitTests", dependencies: ["SagaKit", "Testbed", "TestSupport"]),
     ]
 )

@@ -141,11 +141,18 @@ public struct RuntimeOptions: ParsableArguments {
     @Flag(help: "Don't apply pending migrations before running.")
     public var noMigrate = false
 
+    @Flag(help: "Don't run the outbox relay (run it in a process of its own with --no-consumers).")
+    public var noRelay = false
+
+    @Flag(help: "Don't run the consumers; relay only.")
+    public var noConsumers = false
+
     public init() {}
 
     public func validate() throws {
         guard batchSize >= 1, relayBatchSize >= 1 else { throw ValidationError("batch sizes must be at least 1") }
         guard relayPollMs >= 1, leaseSeconds >= 1 else { throw ValidationError("--relay-poll-ms and --lease-seconds must be positive") }
+        guard !(noRelay && noConsumers) else { throw ValidationError("--no-relay and --no-consumers together leave nothing to run") }
     }
 
     public var relayConfiguration: OutboxRelayConfiguration {

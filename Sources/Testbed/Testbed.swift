@@ -47,9 +47,6 @@ public enum Testbed: SagaServiceDefinition {
         @Option(help: "Fail (non-transiently) whenever the ping with this sequence is handled.")
         public var failSequence: Int?
 
-        @Flag(help: "Don't run the ping consumer; relay only.")
-        public var relayOnly = false
-
         public init() {}
     }
 
@@ -61,7 +58,6 @@ public enum Testbed: SagaServiceDefinition {
     }
 
     public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
-        guard !context.options.relayOnly else { return [] }
         let failSequence = context.options.failSequence
         var handlers = EventHandlers()
         handlers.on(TestbedPing.self) { ping, context, db in

@@ -34,9 +34,15 @@ public struct EventContext: Sendable {
     public var sagaID: String { envelope.sagaID }
 
     public mutating func emit<E: SagaEvent>(_ event: E) throws {
+        try emit(event, causedBy: envelope.eventID)
+    }
+
+    /// Emits with another event of the same saga as the cause: when the event that completes a pair is not the
+    /// one that logically caused the outcome.
+    public mutating func emit<E: SagaEvent>(_ event: E, causedBy causationID: UUID) throws {
         let trace = self.trace?.child() ?? TraceContext.newRoot()
         emitted.append(try OutboxMessage(
-            event, sagaID: envelope.sagaID, causationID: envelope.eventID, producer: producer, trace: trace, topics: topics))
+            event, sagaID: envelope.sagaID, causationID: causationID, producer: producer, trace: trace, topics: topics))
     }
 }
 

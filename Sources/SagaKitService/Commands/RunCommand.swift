@@ -39,10 +39,12 @@ public struct RunCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
             for line in try await Service.migrate(db, logger: logger) { logger.info("migration applied: \(line)") }
         }
         let producer = try KafkaProducer(configuration: kafkaConfiguration, clientID: Service.name, logger: logger)
-        var services: [any ServiceLifecycle.Service] = [
-            OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger)
-        ]
-        for definition in try Service.consumers(ServiceContext(options: service, topics: topics, logger: logger)) {
+        var services: [any ServiceLifecycle.Service] = []
+        if !runtime.noRelay {
+            services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger))
+        }
+        let definitions = runtime.noConsumers ? [] : try Service.consumers(ServiceContext(options: service, topics: topics, logger: logger))
+        for definition in definitions {
             var configuration = ConsumerConfiguration(
                 name: definition.name, groupID: topics.groupID(service: Service.name, consumer: definition.name),
                 topics: definition.topics.map { topics($0) }

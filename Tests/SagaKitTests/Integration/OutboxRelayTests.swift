@@ -13,7 +13,7 @@ struct OutboxRelayTests {
     func rolledBackNeverPublished() async throws {
         try await TestbedHarness.with { harness in
             let db = try await harness.connect()
-            let relay = try harness.start(["--relay-only"])
+            let relay = try harness.start(["--no-consumers"])
             let committed = try harness.ping(1, saga: "saga-committed")
             let rolledBack = try harness.ping(2, saga: "saga-rolled-back")
             let after = try harness.ping(3, saga: "saga-after")
@@ -34,6 +34,95 @@ struct OutboxRelayTests {
             let status = try await Outbox.status(on: db)
             #expect(status.pending == 0)
             #expect(relay.isRunning)
+            await db.close()
+        }
+    }
+
+    @Test("1,000 events appended from 8 connections with random commit delays all arrive, none skipped, in per-key order")
+    func concurrentAppendsAllArriveInKeyOrder() async throws {
+        try await TestbedHarness.with { harness in
+            try harness.start(["--no-consumers"])
+            let writers = 8
+            let perWriter = 125
+            // Each writer owns five keys and appends to them in sequence; its transactions hold their outbox ids
+            // for a random while before committing, so later ids often commit first.
+            let appended = try await withThrowingTaskGroup(of: [OutboxMessage].self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        let db = try await harness.connect()
+                        var mine: [OutboxMessage] = []
+                        for j in 0..<perWriter {
+                            let message = try harness.ping(j, saga: "key-\(writer)-\(j % 5)")
+                            try await db.withTransaction { tx in
+                                try Outbox.append([message], on: tx)
+                                try tx.query("SELECT pg_sleep(\(Double.random(in: 0...0.02)))")
+                            }
+                            mine.append(message)
+                        }
+                        await db.close()
+                        return mine
+                    }
+                }
+                var all: [OutboxMessage] = []
+                for try await batch in group { all += batch }
+                return all
+            }
+            #expect(appended.count == writers * perWriter)
+            let messages = try await KafkaOracle.waitForMessages(harness.pingTopic, count: appended.count, timeout: .seconds(60))
+            let published = messages.compactMap(\.envelope)
+            #expect(published.count == appended.count, "every event published once")
+            #expect(Set(published.map(\.eventID)) == Set(appended.map(\.envelope.eventID)), "none skipped")
+            // Per key, the topic's order (offsets within the key's partition) is the append order.
+            var lastSequence: [String: Int] = [:]
+            for envelope in published {
+                let ping = try EventCoding.decodePayload(TestbedPing.self, from: envelope.payload)
+                if let last = lastSequence[envelope.sagaID] {
+                    #expect(ping.sequence > last, "key \(envelope.sagaID): \(ping.sequence) after \(last)")
+                }
+                lastSequence[envelope.sagaID] = ping.sequence
+            }
+            #expect(lastSequence.count == writers * 5)
+            let db = try await harness.connect()
+            #expect(try await Outbox.status(on: db).pending == 0)
+            await db.close()
+        }
+    }
+
+    @Test("two relays on one database: one publishes at a time, and the other takes over when it is killed")
+    func oneActiveRelayAndTakeover() async throws {
+        try await TestbedHarness.with { harness in
+            let debug = ["SAGAKIT_LOG_LEVEL": "debug"]
+            let first = try harness.start(["--no-consumers"], environment: debug, label: "relay-a")
+            let second = try harness.start(["--no-consumers"], environment: debug, label: "relay-b")
+            let db = try await harness.connect()
+            let leader = try await eventually("a relay to take the lease") { () -> ChildProcess? in
+                let rows = try await db.query("SELECT holder FROM sagakit_relay_lease WHERE expires_at > now()")
+                guard let holder: String = try rows.first?.decode("holder", as: String?.self) else { return nil }
+                return [first, second].first { holder.contains("-\($0.pid)-") }
+            }
+            let standby = leader === first ? second : first
+
+            var firstWave: [OutboxMessage] = []
+            for i in 0..<10 {
+                let batch = try (0..<10).map { try harness.ping(i * 10 + $0, saga: "saga-\($0)") }
+                try await harness.append(batch, on: db)
+                firstWave += batch
+            }
+            let afterFirst = try await KafkaOracle.waitForMessages(harness.pingTopic, count: firstWave.count)
+            #expect(afterFirst.count == firstWave.count, "no event published twice while both relays run")
+            #expect(Set(afterFirst.compactMap(\.eventID)) == Set(firstWave.map(\.envelope.eventID)))
+            #expect(leader.output.contains("published"))
+            #expect(!standby.output.contains("published"), "the standby published nothing")
+
+            leader.kill9()
+            _ = try await leader.waitForExit()
+            let secondWave = try (0..<20).map { try harness.ping(100 + $0, saga: "saga-\($0 % 10)") }
+            try await harness.append(secondWave, on: db)
+            let all = try await KafkaOracle.waitForMessages(harness.pingTopic, count: firstWave.count + secondWave.count, timeout: .seconds(30))
+            #expect(Set(all.compactMap(\.eventID)).isSuperset(of: secondWave.map(\.envelope.eventID)))
+            #expect(standby.output.contains("published"), "the standby took over")
+            let holder: String? = try await db.query("SELECT holder FROM sagakit_relay_lease")[0].decode("holder")
+            #expect(holder?.contains("-\(standby.pid)-") == true)
             await db.close()
         }
     }

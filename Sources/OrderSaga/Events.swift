@@ -1,0 +1,350 @@
+import SagaKit
+
+/// The order-fulfilment saga's contracts: topics, event payloads and step names. Every service and the tracker
+/// read and write exactly these; `schemas/events/*.schema.json` says the same for other languages.
+///
+/// Money is in integer minor units (cents) with an ISO 4217 currency code. Only `OrderPlaced` carries the
+/// customer's email: Notification is the one step that needs it, and it reads it from there.
+public enum OrderSagaTopics {
+    public static let orders = "orders"
+    public static let inventory = "inventory"
+    public static let payment = "payment"
+    public static let notification = "notification"
+    public static let all = [orders, inventory, payment, notification]
+}
+
+/// The saga's forward steps and compensations, as the tracker names them.
+public enum SagaStep: String, Sendable, Codable, CaseIterable {
+    case reserveInventory = "reserve_inventory"
+    case chargePayment = "charge_payment"
+    case sendConfirmation = "send_confirmation"
+    case refundPayment = "refund_payment"
+    case releaseInventory = "release_inventory"
+}
+
+/// Tracker → everyone: a customer placed an order; the saga starts. The order id is the saga id.
+public struct OrderPlaced: SagaEvent, Hashable {
+    public static let eventType = "OrderPlaced"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.orders
+
+    public var orderID: String
+    public var sku: String
+    public var quantity: Int
+    public var amountCents: Int64
+    public var currency: String
+    public var customerEmail: String
+    /// Demo switch: Payment declines this order.
+    public var failPayment: Bool
+    /// Demo switch: Notification fails to deliver the confirmation.
+    public var failConfirmation: Bool
+
+    public init(orderID: String, sku: String, quantity: Int, amountCents: Int64, currency: String, customerEmail: String,
+                failPayment: Bool = false, failConfirmation: Bool = false) {
+        self.orderID = orderID
+        self.sku = sku
+        self.quantity = quantity
+        self.amountCents = amountCents
+        self.currency = currency
+        self.customerEmail = customerEmail
+        self.failPayment = failPayment
+        self.failConfirmation = failConfirmation
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case orderID = "orderId", sku, quantity, amountCents, currency, customerEmail, failPayment, failConfirmation
+    }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.identifier(sku, "sku")
+        try Validate.currency(currency)
+        guard customerEmail.utf8.count <= 254 else { throw EventValidationError("customer_email is longer than 254 bytes") }
+    }
+}
+
+/// Inventory: stock is held for the order. Carries what Payment needs to charge.
+public struct InventoryReserved: SagaEvent, Hashable {
+    public static let eventType = "InventoryReserved"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.inventory
+
+    public var orderID: String
+    public var sku: String
+    public var quantity: Int
+    public var amountCents: Int64
+    public var currency: String
+    public var failPayment: Bool
+
+    public init(orderID: String, sku: String, quantity: Int, amountCents: Int64, currency: String, failPayment: Bool) {
+        self.orderID = orderID
+        self.sku = sku
+        self.quantity = quantity
+        self.amountCents = amountCents
+        self.currency = currency
+        self.failPayment = failPayment
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case orderID = "orderId", sku, quantity, amountCents, currency, failPayment
+    }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.identifier(sku, "sku")
+        try Validate.currency(currency)
+        guard quantity >= 1 else { throw EventValidationError("quantity must be at least 1") }
+    }
+}
+
+/// Inventory: the order cannot be served (unknown SKU, not enough stock, invalid quantity). Nothing was held.
+public struct InventoryRejected: SagaEvent, Hashable {
+    public static let eventType = "InventoryRejected"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.inventory
+
+    public var orderID: String
+    public var sku: String
+    public var quantity: Int
+    public var reason: String
+
+    public init(orderID: String, sku: String, quantity: Int, reason: String) {
+        self.orderID = orderID
+        self.sku = sku
+        self.quantity = quantity
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", sku, quantity, reason }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(reason, "reason")
+    }
+}
+
+/// Inventory's compensation: the held stock is available again.
+public struct InventoryReleased: SagaEvent, Hashable {
+    public static let eventType = "InventoryReleased"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.inventory
+
+    public var orderID: String
+    public var sku: String
+    public var quantity: Int
+    /// What triggered the release: `PaymentDeclined` or `PaymentRefunded`.
+    public var trigger: String
+
+    public init(orderID: String, sku: String, quantity: Int, trigger: String) {
+        self.orderID = orderID
+        self.sku = sku
+        self.quantity = quantity
+        self.trigger = trigger
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", sku, quantity, trigger }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        guard quantity >= 1 else { throw EventValidationError("quantity must be at least 1") }
+    }
+}
+
+/// Payment: the amount was captured.
+public struct PaymentCaptured: SagaEvent, Hashable {
+    public static let eventType = "PaymentCaptured"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.payment
+
+    public var orderID: String
+    public var chargeID: String
+    public var amountCents: Int64
+    public var currency: String
+
+    public init(orderID: String, chargeID: String, amountCents: Int64, currency: String) {
+        self.orderID = orderID
+        self.chargeID = chargeID
+        self.amountCents = amountCents
+        self.currency = currency
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", chargeID = "chargeId", amountCents, currency }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(chargeID, "charge_id")
+        try Validate.currency(currency)
+        guard amountCents > 0 else { throw EventValidationError("amount_cents must be positive") }
+    }
+}
+
+/// Payment: the charge was refused. Nothing was captured.
+public struct PaymentDeclined: SagaEvent, Hashable {
+    public static let eventType = "PaymentDeclined"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.payment
+
+    public var orderID: String
+    public var amountCents: Int64
+    public var currency: String
+    public var reason: String
+
+    public init(orderID: String, amountCents: Int64, currency: String, reason: String) {
+        self.orderID = orderID
+        self.amountCents = amountCents
+        self.currency = currency
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", amountCents, currency, reason }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(reason, "reason")
+    }
+}
+
+/// Payment's compensation: the captured amount was refunded.
+public struct PaymentRefunded: SagaEvent, Hashable {
+    public static let eventType = "PaymentRefunded"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.payment
+
+    public var orderID: String
+    public var chargeID: String
+    public var refundID: String
+    public var amountCents: Int64
+    public var currency: String
+
+    public init(orderID: String, chargeID: String, refundID: String, amountCents: Int64, currency: String) {
+        self.orderID = orderID
+        self.chargeID = chargeID
+        self.refundID = refundID
+        self.amountCents = amountCents
+        self.currency = currency
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", chargeID = "chargeId", refundID = "refundId", amountCents, currency }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(chargeID, "charge_id")
+        try Validate.nonEmpty(refundID, "refund_id")
+        try Validate.currency(currency)
+    }
+}
+
+/// Notification: the confirmation was delivered. The saga is complete.
+public struct ConfirmationSent: SagaEvent, Hashable {
+    public static let eventType = "ConfirmationSent"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.notification
+
+    public var orderID: String
+    public var messageID: String
+
+    public init(orderID: String, messageID: String) {
+        self.orderID = orderID
+        self.messageID = messageID
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", messageID = "messageId" }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(messageID, "message_id")
+    }
+}
+
+/// Notification: the confirmation could not be delivered; Payment refunds, then Inventory releases.
+public struct ConfirmationFailed: SagaEvent, Hashable {
+    public static let eventType = "ConfirmationFailed"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.notification
+
+    public var orderID: String
+    public var reason: String
+
+    public init(orderID: String, reason: String) {
+        self.orderID = orderID
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", reason }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(reason, "reason")
+    }
+}
+
+/// Payment could not refund and will not retry (no captured charge to refund): an operator must act.
+public struct PaymentRefundFailed: SagaEvent, Hashable {
+    public static let eventType = "PaymentRefundFailed"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.payment
+
+    public var orderID: String
+    public var reason: String
+
+    public init(orderID: String, reason: String) {
+        self.orderID = orderID
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", reason }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(reason, "reason")
+    }
+}
+
+/// Inventory could not release and will not retry (no held stock for the order): an operator must act.
+public struct InventoryReleaseFailed: SagaEvent, Hashable {
+    public static let eventType = "InventoryReleaseFailed"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.inventory
+
+    public var orderID: String
+    public var reason: String
+
+    public init(orderID: String, reason: String) {
+        self.orderID = orderID
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", reason }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(reason, "reason")
+    }
+}
+
+public enum OrderSagaEvents {
+    /// Every event type of the saga.
+    public static let all: [any SagaEvent.Type] = [
+        OrderPlaced.self, InventoryReserved.self, InventoryRejected.self, InventoryReleased.self,
+        PaymentCaptured.self, PaymentDeclined.self, PaymentRefunded.self,
+        ConfirmationSent.self, ConfirmationFailed.self, PaymentRefundFailed.self, InventoryReleaseFailed.self,
+    ]
+
+    public static let registry = EventRegistry(all)
+}
+
+enum Validate {
+    static func identifier(_ value: String, _ name: String) throws {
+        guard !value.isEmpty, value.utf8.count <= 128 else { throw EventValidationError("\(name) must be 1 to 128 characters") }
+    }
+
+    static func nonEmpty(_ value: String, _ name: String) throws {
+        guard !value.isEmpty else { throw EventValidationError("\(name) must not be empty") }
+    }
+
+    static func currency(_ value: String) throws {
+        guard value.utf8.count == 3, value.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+            throw EventValidationError("currency must be a three-letter ISO 4217 code")
+        }
+    }
+}
