@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Inventory
+import PGClient
+import SagaKitService
+
+@main
+struct InventoryServiceMain {
+    static func main() async {
+        await CommandRunner.main(InventoryServiceCommand.self)
+    }
+}
+
+struct InventoryServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inventory-service",
+        abstract: "The order saga's Inventory service: holds stock for orders and releases it on compensation.",
+        discussion: "Reserves on OrderPlaced, releases on PaymentDeclined or PaymentRefunded, marks sold on ConfirmationSent.",
+        subcommands: [RunCommand<Inventory>.self, MigrateCommand<Inventory>.self, StockCommand.self, OutboxCommand<Inventory>.self]
+    )
+}
+
+struct StockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stock", abstract: "Set or list stock.", subcommands: [Set.self, List.self])
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set the units of a SKU available for sale (held and sold units are kept).")
+
+        @Option(help: "The SKU.") var sku: String
+        @Option(help: "Units available for sale.") var available: Int
+        @OptionGroup var database: DatabaseOptions<Inventory>
+        @OptionGroup var logging: LoggingOptions
+
+        func validate() throws {
+            guard !sku.isEmpty, sku.utf8.count <= 128 else { throw ValidationError("--sku must be 1 to 128 characters") }
+            guard available >= 0 else { throw ValidationError("--available must not be negative") }
+        }
+
+        func run() async throws {
+            let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Inventory.name))
+            try await StockAdmin.set(sku: sku, available: available, on: db)
+            await db.close()
+            print("\(sku): \(available) available")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List stock per SKU: available, reserved, fulfilled.")
+
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var database: DatabaseOptions<Inventory>
+        @OptionGroup var logging: LoggingOptions
+
+        func run() async throws {
+            let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Inventory.name))
+            let levels = try await StockAdmin.list(on: db)
+            await db.close()
+            if json {
+                print(try JSONOutput.string(levels))
+                return
+            }
+            print(Table(["SKU", "AVAILABLE", "RESERVED", "FULFILLED"], levels.map { [$0.sku, "\($0.available)", "\($0.reserved)", "\($0.fulfilled)"] }).rendered)
+        }
+    }
+}

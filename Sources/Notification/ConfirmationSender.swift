@@ -1,0 +1,127 @@
+import Foundation
+import SagaKit
+import Synchronization
+
+/// A rendered confirmation, ready to deliver.
+public struct ConfirmationMessage: Sendable, Hashable {
+    public var orderID: String
+    public var to: String
+    public var subject: String
+    public var body: String
+    /// Stable per order, so a redelivered send produces the same message.
+    public var messageID: String
+
+    /// The RFC 5322 text.
+    public func rendered(date: Date = Date()) -> String {
+        """
+        Message-ID: <\(messageID)>\r
+        Date: \(Self.rfc5322Date(date))\r
+        From: SagaKit Shop <orders@sagakit.invalid>\r
+        To: <\(to)>\r
+        Subject: \(subject)\r
+        MIME-Version: 1.0\r
+        Content-Type: text/plain; charset=utf-8\r
+        \r
+        \(body.replacingOccurrences(of: "\n", with: "\r\n"))\r
+
+        """
+    }
+
+    static func rfc5322Date(_ date: Date) -> String {
+        var seconds = Int(date.timeIntervalSince1970)
+        var t = tm()
+        gmtime_r(&seconds, &t)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(days[Int(t.tm_wday)]), \(t.tm_mday) \(months[Int(t.tm_mon)]) \(t.tm_year + 1900) \(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec)) +0000"
+    }
+}
+
+/// Delivers confirmations. Runs inside the consumer's transaction, on its connection's thread: it may block
+/// briefly. Throw `TransientSendError` for a failure worth retrying.
+public protocol ConfirmationSender: Sendable {
+    func send(_ message: ConfirmationMessage) throws
+}
+
+public struct TransientSendError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Writes one `.eml` file per order into a spool folder. The file is named by the order, written to a temporary
+/// name and renamed into place, so a redelivered send replaces it rather than adding a second one.
+public struct SpoolSender: ConfirmationSender {
+    public let directory: URL
+
+    public init(directory: URL) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    public func send(_ message: ConfirmationMessage) throws {
+        let name = Self.fileName(for: message.orderID)
+        let final = directory.appendingPathComponent(name)
+        let temporary = directory.appendingPathComponent(".\(name).\(UUID().uuidString.prefix(8)).tmp")
+        do {
+            try Data(message.rendered().utf8).write(to: temporary)
+            guard rename(temporary.path, final.path) == 0 else {
+                throw TransientSendError("cannot move the message into the spool: errno \(errno)")
+            }
+        } catch let error as TransientSendError {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw TransientSendError("cannot write to the spool: \(error.localizedDescription)")
+        }
+    }
+
+    /// `<order id>.eml`, with anything but letters, digits, `.`, `_` and `-` percent-encoded.
+    public static func fileName(for orderID: String) -> String {
+        var name = ""
+        for byte in orderID.utf8 {
+            let c = Character(Unicode.Scalar(byte))
+            if c.isASCII && (c.isLetter || c.isNumber || c == "_" || c == "-" || (c == "." && !name.isEmpty)) {
+                name.append(c)
+            } else {
+                name += String(format: "%%%02X", byte)
+            }
+        }
+        return name + ".eml"
+    }
+}
+
+/// Fails the first `failures` attempts of every message with a transient error, then delegates: exercises the
+/// retry path in tests and demos.
+public struct FlakySender: ConfirmationSender {
+    let wrapped: any ConfirmationSender
+    let failures: Int
+    private let attempts = AttemptCounter()
+
+    public init(wrapping sender: any ConfirmationSender, failures: Int) {
+        wrapped = sender
+        self.failures = failures
+    }
+
+    public func send(_ message: ConfirmationMessage) throws {
+        if attempts.next(message.orderID) <= failures {
+            throw TransientSendError("simulated transient failure")
+        }
+        try wrapped.send(message)
+    }
+}
+
+final class AttemptCounter: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    func next(_ key: String) -> Int {
+        counts.withLock { counts in
+            counts[key, default: 0] += 1
+            return counts[key]!
+        }
+    }
+}

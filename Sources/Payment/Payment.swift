@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import OrderSaga
+import PGClient
+import SagaKit
+import SagaKitService
+
+/// The Payment service: captures the order's amount once its stock is held, and refunds it when the
+/// confirmation cannot be delivered.
+public enum Payment: SagaServiceDefinition {
+    public static let name = "payment"
+    public static let databaseURLVariable = "PAYMENT_DATABASE_URL"
+    public static let registry = OrderSagaEvents.registry
+
+    public struct Options: ParsableArguments {
+        @Option(help: "The largest amount Payment captures, e.g. 10000.00; larger orders are declined. [env: PAYMENT_MAX_AMOUNT] (default: 10000.00)",
+                transform: Money.parse)
+        public var maxAmount: Money?
+
+        public init() {}
+
+        public func resolvedMaxAmount() throws -> Money {
+            try maxAmount ?? Environment.value("PAYMENT_MAX_AMOUNT").map(Money.parse) ?? Money(cents: 1_000_000)
+        }
+    }
+
+    public static func migrators() throws -> [PGMigrator] {
+        guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
+            throw PGError(code: .migration, message: "payment migrations missing from the bundle")
+        }
+        return [try PGMigrator.load(component: name, directory: directory)]
+    }
+
+    public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
+        let limit = try context.options.resolvedMaxAmount()
+        var handlers = EventHandlers()
+        handlers.on(InventoryReserved.self) { event, context, db in try charge(event, limit: limit, &context, db) }
+        handlers.on(ConfirmationFailed.self, refund)
+        return [ConsumerDefinition(name: "saga", topics: [OrderSagaTopics.inventory, OrderSagaTopics.notification], handlers: handlers)]
+    }
+
+    /// `InventoryReserved`: capture, or decline with the reason. Once per order, whatever is redelivered.
+    static func charge(_ event: InventoryReserved, limit: Money, _ context: inout EventContext, _ db: isolated PGConnection) throws {
+        let known = try db.query("""
+            SELECT EXISTS (SELECT 1 FROM charges WHERE order_id = \(event.orderID)) OR
+                   EXISTS (SELECT 1 FROM declines WHERE order_id = \(event.orderID)) AS decided
+            """)[0]
+        if try known.decode("decided", as: Bool.self) {
+            context.outcome = "already decided"
+            return
+        }
+        let amount = Money(cents: event.amountCents)
+        let reason: String? =
+            if event.failPayment { "card declined for order \(event.orderID)" }
+            else if event.amountCents <= 0 { "amount \(amount) \(event.currency) is not positive" }
+            else if event.amountCents > limit.cents { "amount \(amount) \(event.currency) exceeds the limit of \(limit) \(event.currency)" }
+            else { nil }
+        if let reason {
+            try db.query("""
+                INSERT INTO declines (order_id, amount_cents, currency, reason)
+                VALUES (\(event.orderID), \(event.amountCents), \(event.currency), \(reason))
+                """)
+            try context.emit(PaymentDeclined(orderID: event.orderID, amountCents: event.amountCents, currency: event.currency, reason: reason))
+            context.outcome = "declined"
+            return
+        }
+        let chargeID = UUID()
+        try db.query("""
+            INSERT INTO charges (order_id, charge_id, amount_cents, currency, status)
+            VALUES (\(event.orderID), \(chargeID), \(event.amountCents), \(event.currency), 'captured')
+            """)
+        try context.emit(PaymentCaptured(orderID: event.orderID, chargeID: chargeID.uuidString.lowercased(), amountCents: event.amountCents, currency: event.currency))
+        context.outcome = "captured"
+    }
+
+    /// The compensation for a failed confirmation: refund the captured charge, once.
+    static func refund(_ event: ConfirmationFailed, _ context: inout EventContext, _ db: isolated PGConnection) throws {
+        let rows = try db.query("SELECT charge_id, amount_cents, currency, status FROM charges WHERE order_id = \(event.orderID) FOR UPDATE")
+        guard let row = rows.first else {
+            try context.emit(PaymentRefundFailed(orderID: event.orderID, reason: "no captured payment for order \(event.orderID) to refund"))
+            context.outcome = "refund failed"
+            return
+        }
+        guard try row.decode("status", as: String.self) == "captured" else {
+            context.outcome = "already refunded"
+            return
+        }
+        let chargeID: UUID = try row.decode("charge_id")
+        let amount: Int64 = try row.decode("amount_cents")
+        let currency: String = try row.decode("currency")
+        let refundID = UUID()
+        try db.query("""
+            INSERT INTO refunds (refund_id, charge_id, order_id, amount_cents, currency)
+            VALUES (\(refundID), \(chargeID), \(event.orderID), \(amount), \(currency))
+            """)
+        try db.query("UPDATE charges SET status = 'refunded', refunded_at = now() WHERE order_id = \(event.orderID)")
+        try context.emit(PaymentRefunded(
+            orderID: event.orderID, chargeID: chargeID.uuidString.lowercased(), refundID: refundID.uuidString.lowercased(),
+            amountCents: amount, currency: currency))
+        context.outcome = "refunded"
+    }
+}
+
+/// Payments' totals, for operators and tests.
+public struct PaymentTotals: Sendable, Codable, Hashable {
+    public var captured: Int
+    public var capturedCents: Int64
+    public var refunded: Int
+    public var refundedCents: Int64
+    public var declined: Int
+}
+
+public enum PaymentAdmin {
+    public static func totals(on db: PGConnection) async throws -> PaymentTotals {
+        let row = try await db.query("""
+            SELECT (SELECT count(*) FROM charges) AS captured, (SELECT coalesce(sum(amount_cents), 0)::bigint FROM charges) AS captured_cents,
+                   (SELECT count(*) FROM refunds) AS refunded, (SELECT coalesce(sum(amount_cents), 0)::bigint FROM refunds) AS refunded_cents,
+                   (SELECT count(*) FROM declines) AS declined
+            """)[0]
+        return PaymentTotals(captured: try row.decode("captured"), capturedCents: try row.decode("captured_cents"),
+                             refunded: try row.decode("refunded"), refundedCents: try row.decode("refunded_cents"),
+                             declined: try row.decode("declined"))
+    }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import OrderSaga
+import PGClient
+import SagaKit
+import SagaKitService
+import Tracker
+
+@main
+struct SagaTrackerMain {
+    static func main() async {
+        await CommandRunner.main(SagaTrackerCommand.self)
+    }
+}
+
+struct SagaTrackerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "saga-tracker",
+        abstract: "Start order sagas and see where each one is.",
+        discussion: """
+            The tracker derives every saga's status from the events on the wire: no participant reports to it. \
+            `run` keeps the projection up to date and relays started orders; the other commands read it. \
+            Exit codes: 0 success, 1 not found or failed, 2 usage error.
+            """,
+        subcommands: [
+            StartCommand.self, StatusCommand.self, RunCommand<Tracker>.self, MigrateCommand<Tracker>.self, OutboxCommand<Tracker>.self,
+        ]
+    )
+}
+
+struct StartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start an order saga and return at once with how to follow it.",
+        discussion: "The order and its OrderPlaced event commit together; the running tracker publishes the event. The order id is the saga id: starting an id twice starts one saga."
+    )
+
+    @Option(help: "The order id, which becomes the saga id.") var orderId: String
+    @Option(help: "The SKU to order.") var sku: String
+    @Option(help: "Units to order.") var quantity: Int
+    @Option(help: "The order total, e.g. 59.99.", transform: Money.parse) var amount: Money
+    @Option(help: "ISO 4217 currency code. (default: USD)") var currency: String = "USD"
+    @Option(help: "Where the confirmation goes.") var email: String
+    @Flag(help: "Demo switch: Payment declines this order.") var failPayment = false
+    @Flag(help: "Demo switch: Notification fails to deliver the confirmation.") var failConfirmation = false
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var database: DatabaseOptions<Tracker>
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard !orderId.isEmpty, orderId.utf8.count <= 128 else { throw ValidationError("--order-id must be 1 to 128 characters") }
+        guard !sku.isEmpty, sku.utf8.count <= 128 else { throw ValidationError("--sku must be 1 to 128 characters") }
+        guard currency.utf8.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+            throw ValidationError("--currency must be a three-letter code such as USD")
+        }
+        guard email.utf8.count <= 254 else { throw ValidationError("--email is longer than 254 bytes") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: Tracker.name)
+        try CrashPoint.validateEnvironment()
+        let db = try await PGConnection.connect(try database.config(), logger: logger)
+        let request = OrderRequest(orderID: orderId, sku: sku, quantity: quantity, amount: amount, currency: currency, email: email,
+                                   failPayment: failPayment, failConfirmation: failConfirmation)
+        let outcome = try await OrderIntake.start(request, topics: kafka.topics, on: db)
+        await db.close()
+        let follow = "saga-tracker status \(orderId)"
+        switch outcome {
+        case .accepted(_, let at):
+            if json {
+                print(try JSONOutput.string(StartOutput(sagaId: orderId, accepted: true, alreadyStarted: false, startedAt: at, status: follow)))
+            } else {
+                print("accepted: saga \(orderId) started at \(RFC3339.format(at))\nfollow it with: \(follow)")
+            }
+        case .alreadyStarted(let at, let same):
+            if !same {
+                throw CommandFailure("saga \(orderId) was already started at \(RFC3339.format(at)) with different details; not started again")
+            }
+            if json {
+                print(try JSONOutput.string(StartOutput(sagaId: orderId, accepted: false, alreadyStarted: true, startedAt: at, status: follow)))
+            } else {
+                print("already started: saga \(orderId) started at \(RFC3339.format(at)); not started again\nfollow it with: \(follow)")
+            }
+        }
+    }
+
+    struct StartOutput: Encodable {
+        var sagaId: String
+        var accepted: Bool
+        var alreadyStarted: Bool
+        var startedAt: Date
+        var status: String
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "A saga's state, steps, compensations, error and timeline.",
+        discussion: "Exits 1 with a message when the tracker has no event of the saga."
+    )
+
+    @Argument(help: "The saga id (the order id).") var sagaId: String
+    @Flag(help: "Print JSON: saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps, compensations, error, event_count, timeline.")
+    var json = false
+    @OptionGroup var database: DatabaseOptions<Tracker>
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Tracker.name))
+        let status = try await ProjectionStore.status(sagaID: sagaId, on: db)
+        await db.close()
+        guard let status else { throw CommandFailure("saga \(sagaId) not found") }
+        print(json ? try JSONOutput.string(status) : StatusText.status(status))
+    }
+}

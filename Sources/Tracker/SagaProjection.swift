@@ -1,0 +1,230 @@
+import Foundation
+import OrderSaga
+import SagaKit
+
+/// One event as the tracker keeps it.
+public struct SagaEventRecord: Sendable, Hashable, Codable {
+    public var eventID: UUID
+    public var eventType: String
+    public var producer: String
+    public var occurredAt: Date
+    public var causationID: UUID?
+    /// The payload's JSON, for the reasons failures carry.
+    public var payload: String
+
+    public init(eventID: UUID, eventType: String, producer: String, occurredAt: Date, causationID: UUID?, payload: String) {
+        self.eventID = eventID
+        self.eventType = eventType
+        self.producer = producer
+        self.occurredAt = occurredAt
+        self.causationID = causationID
+        self.payload = payload
+    }
+
+    public init(_ envelope: EventEnvelope) {
+        self.init(eventID: envelope.eventID, eventType: envelope.eventType, producer: envelope.producer, occurredAt: envelope.occurredAt,
+                  causationID: envelope.causationID, payload: String(decoding: envelope.payload, as: UTF8.self))
+    }
+}
+
+public enum SagaState: String, Sendable, Codable, CaseIterable {
+    case running, completed, compensating, compensated, failed
+    /// A compensation failed for good: an operator must act.
+    case compensationFailed = "compensation_failed"
+
+    public var isTerminal: Bool { self != .running && self != .compensating }
+}
+
+/// A saga's status as the tracker reports it.
+public struct SagaStatus: Sendable, Hashable, Codable {
+    public struct TimelineEntry: Sendable, Hashable, Codable {
+        /// A step or compensation name, or the event type for events that are neither (`OrderPlaced`, failures).
+        public var name: String
+        public var eventType: String
+        public var service: String
+        public var at: Date
+        /// Milliseconds since the previous entry; nil for the first.
+        public var sincePreviousMs: Double?
+    }
+
+    public var sagaID: String
+    public var state: SagaState
+    /// The step or compensation in progress; nil once the saga is terminal.
+    public var currentStep: String?
+    /// The service expected to act next.
+    public var waitingFor: String?
+    public var startedAt: Date?
+    public var updatedAt: Date
+    public var finishedAt: Date?
+    public var completedSteps: [String]
+    public var compensations: [String]
+    public var error: String?
+    public var eventCount: Int
+    public var timeline: [TimelineEntry]
+}
+
+/// Derives a saga's status from the set of its events.
+///
+/// Only which events exist matters, never the order they arrived in, and duplicates count once: each outcome
+/// is a function of the set. Times come from the events themselves (`occurred_at`), so a rebuild reproduces the
+/// projection exactly.
+public enum SagaProjection {
+    public static func derive(sagaID: String, events input: [SagaEventRecord]) -> SagaStatus? {
+        // One record per event id; among copies of an id, any (they are identical).
+        var byID: [UUID: SagaEventRecord] = [:]
+        for event in input { byID[event.eventID] = event }
+        guard !byID.isEmpty else { return nil }
+        // Canonical order: time, then the saga's causal rank, then id — a total order independent of arrival.
+        let events = byID.values.sorted {
+            ($0.occurredAt, rank($0.eventType), $0.eventID.uuidString) < ($1.occurredAt, rank($1.eventType), $1.eventID.uuidString)
+        }
+        var first: [String: SagaEventRecord] = [:]
+        for event in events where first[event.eventType] == nil { first[event.eventType] = event }
+        func has(_ type: any SagaEvent.Type) -> SagaEventRecord? { first[type.eventType] }
+        func reason(_ event: SagaEventRecord?) -> String? {
+            guard let event, let data = event.payload.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            return object["reason"] as? String
+        }
+
+        var completed: [String] = []
+        if has(InventoryReserved.self) != nil { completed.append(SagaStep.reserveInventory.rawValue) }
+        if has(PaymentCaptured.self) != nil { completed.append(SagaStep.chargePayment.rawValue) }
+        if has(ConfirmationSent.self) != nil { completed.append(SagaStep.sendConfirmation.rawValue) }
+        // Compensations run in reverse order of the steps: refund, then release.
+        var compensations: [String] = []
+        if has(PaymentRefunded.self) != nil { compensations.append(SagaStep.refundPayment.rawValue) }
+        if has(InventoryReleased.self) != nil { compensations.append(SagaStep.releaseInventory.rawValue) }
+
+        let rejected = has(InventoryRejected.self)
+        let declined = has(PaymentDeclined.self)
+        let confirmationFailed = has(ConfirmationFailed.self)
+        let compensationFailure = [has(PaymentRefundFailed.self), has(InventoryReleaseFailed.self)].compactMap { $0 }.min { $0.occurredAt < $1.occurredAt }
+        let released = has(InventoryReleased.self) != nil
+        let refunded = has(PaymentRefunded.self) != nil
+
+        var state: SagaState
+        var current: SagaStep?
+        var waiting: String?
+        var terminal: SagaEventRecord?
+        var error = reason(rejected) ?? reason(declined) ?? reason(confirmationFailed)
+        if let rejected {
+            state = .failed
+            terminal = rejected
+        } else if let compensationFailure {
+            state = .compensationFailed
+            terminal = compensationFailure
+            let detail = reason(compensationFailure) ?? compensationFailure.eventType
+            error = error.map { "\($0); then \(detail)" } ?? detail
+        } else if let sent = has(ConfirmationSent.self) {
+            state = .completed
+            terminal = sent
+        } else if declined != nil {
+            if released {
+                state = .compensated
+                terminal = has(InventoryReleased.self)
+            } else {
+                state = .compensating
+                (current, waiting) = (.releaseInventory, "inventory")
+            }
+        } else if confirmationFailed != nil {
+            if refunded && released {
+                state = .compensated
+                terminal = [has(PaymentRefunded.self)!, has(InventoryReleased.self)!].max { $0.occurredAt < $1.occurredAt }
+            } else if !refunded {
+                state = .compensating
+                (current, waiting) = (.refundPayment, "payment")
+            } else {
+                state = .compensating
+                (current, waiting) = (.releaseInventory, "inventory")
+            }
+        } else {
+            state = .running
+            if has(PaymentCaptured.self) != nil {
+                (current, waiting) = (.sendConfirmation, "notification")
+            } else if has(InventoryReserved.self) != nil {
+                (current, waiting) = (.chargePayment, "payment")
+            } else {
+                (current, waiting) = (.reserveInventory, "inventory")
+            }
+        }
+
+        var timeline: [SagaStatus.TimelineEntry] = []
+        var previous: Date?
+        for event in events {
+            timeline.append(SagaStatus.TimelineEntry(
+                name: stepName(event.eventType) ?? event.eventType, eventType: event.eventType, service: event.producer,
+                at: event.occurredAt, sincePreviousMs: previous.map { (event.occurredAt.timeIntervalSince($0) * 1000 * 1000).rounded() / 1000 }
+            ))
+            previous = event.occurredAt
+        }
+        return SagaStatus(
+            sagaID: sagaID, state: state, currentStep: current?.rawValue, waitingFor: waiting,
+            startedAt: (has(OrderPlaced.self) ?? events[0]).occurredAt, updatedAt: events[events.count - 1].occurredAt,
+            finishedAt: state.isTerminal ? terminal?.occurredAt : nil,
+            completedSteps: completed, compensations: compensations, error: error, eventCount: events.count, timeline: timeline
+        )
+    }
+
+    /// The step or compensation an event completes.
+    static func stepName(_ eventType: String) -> String? {
+        switch eventType {
+        case InventoryReserved.eventType: SagaStep.reserveInventory.rawValue
+        case PaymentCaptured.eventType: SagaStep.chargePayment.rawValue
+        case ConfirmationSent.eventType: SagaStep.sendConfirmation.rawValue
+        case PaymentRefunded.eventType: SagaStep.refundPayment.rawValue
+        case InventoryReleased.eventType: SagaStep.releaseInventory.rawValue
+        default: nil
+        }
+    }
+
+    /// The saga's causal order, to break ties between events with the same timestamp.
+    static func rank(_ eventType: String) -> Int {
+        switch eventType {
+        case OrderPlaced.eventType: 0
+        case InventoryReserved.eventType, InventoryRejected.eventType: 1
+        case PaymentCaptured.eventType, PaymentDeclined.eventType: 2
+        case ConfirmationSent.eventType, ConfirmationFailed.eventType: 3
+        case PaymentRefunded.eventType, PaymentRefundFailed.eventType: 4
+        case InventoryReleased.eventType, InventoryReleaseFailed.eventType: 5
+        default: 6
+        }
+    }
+}
+
+extension SagaStatus {
+    enum CodingKeys: String, CodingKey {
+        case sagaID = "sagaId", state, currentStep, waitingFor, startedAt, updatedAt, finishedAt, completedSteps, compensations, error
+        case eventCount, timeline
+    }
+
+    /// Absent values are written as null: `error`, `current_step` and the times are always there for a reader.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sagaID, forKey: .sagaID)
+        try c.encode(state, forKey: .state)
+        try c.encode(currentStep, forKey: .currentStep)
+        try c.encode(waitingFor, forKey: .waitingFor)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(completedSteps, forKey: .completedSteps)
+        try c.encode(compensations, forKey: .compensations)
+        try c.encode(error, forKey: .error)
+        try c.encode(eventCount, forKey: .eventCount)
+        try c.encode(timeline, forKey: .timeline)
+    }
+}
+
+extension SagaStatus.TimelineEntry {
+    enum CodingKeys: String, CodingKey { case name, eventType, service, at, sincePreviousMs }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(eventType, forKey: .eventType)
+        try c.encode(service, forKey: .service)
+        try c.encode(at, forKey: .at)
+        try c.encode(sincePreviousMs, forKey: .sincePreviousMs)
+    }
+}

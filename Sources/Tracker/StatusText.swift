@@ -1,0 +1,36 @@
+import Foundation
+import SagaKit
+import SagaKitService
+
+/// Human-readable renderings for the tracker's commands.
+public enum StatusText {
+    public static func status(_ s: SagaStatus) -> String {
+        var lines = ["saga \(s.sagaID): \(s.state.rawValue)"]
+        func row(_ label: String, _ value: String) { lines.append("  " + label.padding(toLength: 15, withPad: " ", startingAt: 0) + value) }
+        row("started", s.startedAt.map(RFC3339.format) ?? "-")
+        if let finished = s.finishedAt, let started = s.startedAt {
+            row("finished", "\(RFC3339.format(finished)) (\(duration(finished.timeIntervalSince(started))) after start)")
+        }
+        row("steps done", s.completedSteps.isEmpty ? "-" : s.completedSteps.joined(separator: ", "))
+        row("compensations", s.compensations.isEmpty ? "-" : s.compensations.joined(separator: ", "))
+        row("error", s.error ?? "-")
+        if let step = s.currentStep {
+            row("waiting for", "\(step) (\(s.waitingFor ?? "?"))")
+        }
+        lines.append("timeline")
+        let table = Table(["  TIME", "+SINCE PREVIOUS", "STEP / EVENT", "SERVICE"], s.timeline.map { entry in
+            ["  " + RFC3339.format(entry.at), entry.sincePreviousMs.map { duration($0 / 1000) } ?? "", entry.name, entry.service]
+        })
+        lines.append(table.rendered)
+        return lines.joined(separator: "\n")
+    }
+
+    /// `850 ms`, `3.2 s`, `4 min 10 s`.
+    public static func duration(_ seconds: Double) -> String {
+        if seconds < 1 { return String(format: "%.0f ms", seconds * 1000) }
+        if seconds < 60 { return String(format: "%.1f s", seconds) }
+        let whole = Int(seconds)
+        if whole < 3600 { return "\(whole / 60) min \(whole % 60) s" }
+        return "\(whole / 3600) h \(whole % 3600 / 60) min"
+    }
+}
