@@ -35,24 +35,26 @@ public actor KafkaConsumer {
 
     public nonisolated let groupID: String
 
-    static func properties(_ configuration: KafkaConfiguration, groupID: String, clientID: String) -> [(String, String)] {
+    static func properties(_ configuration: KafkaConfiguration, groupID: String, clientID: String) throws -> [(String, String)] {
         var properties = Self.defaultProperties
         properties["bootstrap.servers"] = configuration.bootstrapServers
         properties["group.id"] = groupID
         properties["client.id"] = clientID
         properties.merge(configuration.properties) { $1 }
         properties.merge(configuration.consumerProperties) { $1 }
+        // librdkafka checks the application's values before the pinned ones replace them.
+        try RDKafkaClient.validate(properties.sorted { $0.key < $1.key })
         properties.merge(Self.pinnedProperties) { $1 }
         return properties.sorted { $0.key < $1.key }
     }
 
     /// Checks every consumer property with librdkafka without creating a client, to fail at start-up.
     public static func validate(configuration: KafkaConfiguration) throws {
-        try RDKafkaClient.validate(properties(configuration, groupID: "sagakit-validate", clientID: "sagakit-validate"))
+        _ = try properties(configuration, groupID: "sagakit-validate", clientID: "sagakit-validate")
     }
 
     public init(configuration: KafkaConfiguration, groupID: String, clientID: String, logger: Logger) throws {
-        let properties = Self.properties(configuration, groupID: groupID, clientID: clientID)
+        let properties = try Self.properties(configuration, groupID: groupID, clientID: clientID)
         var logger = logger
         logger[metadataKey: "kafka.group"] = .string(groupID)
         self.logger = logger

@@ -33,6 +33,8 @@ public final class KafkaProducer: Sendable {
         properties["client.id"] = clientID
         properties.merge(configuration.properties) { $1 }
         properties.merge(configuration.producerProperties) { $1 }
+        // librdkafka checks the application's values before the pinned ones replace them: `acks=maybe` must fail.
+        try RDKafkaClient.validate(properties.sorted { $0.key < $1.key })
         properties.merge(Self.pinnedProperties) { $1 }
         var logger = logger
         logger[metadataKey: "kafka.client"] = .string(clientID)

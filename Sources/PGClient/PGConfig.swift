@@ -28,6 +28,12 @@ public struct PGConfig: Sendable, CustomStringConvertible {
             }
             return copy.string ?? "postgresql://***"
         }
-        return text.replacingOccurrences(of: #"password\s*=\s*('([^'\\]|\\.)*'|\S+)"#, with: "password=***", options: .regularExpression)
+        var text = text
+        if text.hasPrefix("postgres") {
+            // A URI that URLComponents cannot parse, such as libpq's multi-host form (`@h1:5432,h2:5433/db`):
+            // mask whatever sits between the user name's colon and the `@`.
+            text = text.replacingOccurrences(of: #"^(postgres(?:ql)?://[^:@/?#]*:)[^@]*@"#, with: "$1***@", options: .regularExpression)
+        }
+        return text.replacingOccurrences(of: #"password\s*=\s*('([^'\\]|\\.)*'|[^\s&]+)"#, with: "password=***", options: .regularExpression)
     }
 }

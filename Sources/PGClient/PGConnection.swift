@@ -12,6 +12,8 @@ import Logging
 public actor PGConnection {
     private let executor: ThreadExecutor
     private var conn: OpaquePointer?
+    /// Receives the server's notices (NOTICE, WARNING) for the logger instead of libpq's stderr default.
+    private let notices: NoticeSink
     public nonisolated let config: PGConfig
     public let logger: Logger
     /// Counts every (re)connection; tests and metrics read it.
@@ -22,6 +24,7 @@ public actor PGConnection {
     private init(config: PGConfig, logger: Logger) {
         self.config = config
         self.logger = logger
+        notices = NoticeSink(logger: logger)
         executor = ThreadExecutor(name: "pg-\(config.applicationName)")
     }
 
@@ -34,7 +37,9 @@ public actor PGConnection {
 
     private func open() throws {
         if let conn { PQfinish(conn); self.conn = nil }
-        conn = try libpqConnect(config)
+        let connection = try libpqConnect(config)
+        PQsetNoticeReceiver(connection, noticeReceiver, Unmanaged.passUnretained(notices).toOpaque())
+        conn = connection
         connectCount += 1
     }
 
@@ -226,6 +231,24 @@ public struct PGRetryPolicy: Sendable {
         let millis = Double(capped.components.seconds) * 1000 + Double(capped.components.attoseconds) / 1e15
         return .microseconds(Int64(Double.random(in: 0.5...1.0) * millis * 1000))
     }
+}
+
+/// Where a connection's server notices go. It lives as long as the connection's actor, which owns the `PGconn`.
+final class NoticeSink: Sendable {
+    let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+}
+
+/// Runs inside libpq calls, on the connection's thread. Notices such as "relation already exists, skipping"
+/// are routine, so they go to the debug level.
+private let noticeReceiver: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?) -> Void = { context, result in
+    guard let context, let result else { return }
+    let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
+    let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+    sink.logger.debug("postgres: \(message)")
 }
 
 /// Opens a blocking libpq connection; call it from a thread of one's own.

@@ -56,7 +56,7 @@ public struct PGMigrator: Sendable {
     /// Applies what is pending and returns it. Throws if an applied script has since changed.
     @discardableResult
     public func migrate(_ connection: PGConnection) async throws -> [PGMigration] {
-        try await connection.execute(Self.tableSQL)
+        try await Self.createTable(connection)
         var applied: [PGMigration] = []
         for migration in migrations {
             let done = try await connection.withTransaction { tx in
@@ -84,10 +84,20 @@ public struct PGMigrator: Sendable {
 
     /// Versions not yet applied.
     public func pending(_ connection: PGConnection) async throws -> [PGMigration] {
-        try await connection.execute(Self.tableSQL)
+        try await Self.createTable(connection)
         let rows = try await connection.query("SELECT version FROM schema_migrations WHERE component = \(component)")
         let applied = Set(try rows.map { try $0.decode("version", as: Int.self) })
         return migrations.filter { !applied.contains($0.version) }
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` is not safe against itself: two sessions creating the same table at once can
+    /// both pass the existence check and one then fails on the catalog's unique index (23505 on
+    /// pg_type_typname_nsp_index). Creating it under the same advisory lock serializes that too.
+    private static func createTable(_ connection: PGConnection) async throws {
+        try await connection.withTransaction { tx in
+            try tx.query("SELECT pg_advisory_xact_lock(\(lockKey))")
+            try tx.execute(tableSQL)
+        }
     }
 
     static let lockKey: Int64 = 0x5A6A_4B17

@@ -97,6 +97,21 @@ public struct EventEnvelope: Sendable, Hashable {
         return w.bytes
     }
 
+    /// Checks what `decode` would check, on the producing side: an event no consumer would accept must not reach
+    /// the outbox.
+    public func validateForPublishing(encodedSize: Int) throws(EnvelopeError) {
+        guard !eventType.isEmpty, eventType.utf8.count <= 100 else { throw EnvelopeError("event_type must be 1 to 100 characters") }
+        guard schemaVersion >= 1 else { throw EnvelopeError("schema_version must be at least 1") }
+        guard !sagaID.isEmpty, sagaID.utf8.count <= Self.maxSagaIDLength else {
+            throw EnvelopeError("saga_id must be 1 to \(Self.maxSagaIDLength) bytes")
+        }
+        guard !producer.isEmpty else { throw EnvelopeError("producer must not be empty") }
+        guard (try? JSONScanner.objectMembers(payload)) != nil else { throw EnvelopeError("payload must be a JSON object") }
+        guard encodedSize <= Self.maxEncodedSize else {
+            throw EnvelopeError("event is \(encodedSize) bytes, over the \(Self.maxEncodedSize)-byte limit")
+        }
+    }
+
     /// Reads and checks an envelope (not its payload's contents). The error says exactly what is wrong.
     public static func decode(_ bytes: [UInt8]) throws(EnvelopeError) -> EventEnvelope {
         guard bytes.count <= maxEncodedSize else {
@@ -131,7 +146,7 @@ public struct EventEnvelope: Sendable, Hashable {
         }
         let sagaID = try string("saga_id")
         guard !sagaID.isEmpty, sagaID.utf8.count <= maxSagaIDLength else {
-            throw EnvelopeError("saga_id must be 1 to \(maxSagaIDLength) characters")
+            throw EnvelopeError("saga_id must be 1 to \(maxSagaIDLength) bytes")
         }
         guard let occurredAt = RFC3339.parse(try string("occurred_at")) else {
             throw EnvelopeError("occurred_at is not an RFC 3339 date-time")
@@ -231,6 +246,10 @@ public enum RFC3339 {
               let year = num(0, 4), let month = num(5, 2), let day = num(8, 2), let hour = num(11, 2),
               let minute = num(14, 2), let second = num(17, 2),
               (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        // timegm would silently move 30 February to 1 or 2 March.
+        let isLeapYear = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let daysInMonth = [31, isLeapYear ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard day <= daysInMonth else { return nil }
         var i = 19
         var micros = 0
         if b[i] == 46 {

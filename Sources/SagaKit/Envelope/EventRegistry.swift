@@ -40,6 +40,12 @@ public struct EventRegistry: Sendable {
         do {
             event = try entry.decode(envelope.payload)
         } catch let error as DecodingError {
+            // JSONDecoder reports a number that does not fit its field (12.5 or 1e30 for an Int) as "not valid
+            // JSON" at the root, without the field's path or an underlying error.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+               context.debugDescription.contains("not valid JSON"), JSONScanner.isValidJSON(envelope.payload) {
+                throw EnvelopeError("\(envelope.eventType) payload: a number does not fit its field (a fraction or out of range for an integer)")
+            }
             throw EnvelopeError("\(envelope.eventType) payload: \(Self.describe(error))")
         } catch {
             throw EnvelopeError("\(envelope.eventType) payload: \(error)")

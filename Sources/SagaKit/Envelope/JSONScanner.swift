@@ -130,11 +130,14 @@ struct JSONScanner {
         try expect(open)
         skipWhitespace()
         if peek() == close { i += 1; return }
+        var seen = Set<String>()
         while true {
             skipWhitespace()
             if open == UInt8(ascii: "{") {
                 guard peek() == UInt8(ascii: "\"") else { throw Failure(message: "expected a member name at byte \(i)") }
-                _ = try string()
+                // Parsers disagree on which of two equal names wins (JSONDecoder takes the first, most others the last).
+                let name = try string()
+                guard seen.insert(name).inserted else { throw Failure(message: "member \"\(name)\" appears twice") }
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"))
                 skipWhitespace()

@@ -11,8 +11,10 @@ public struct TraceContext: Sendable, Hashable {
 
     public init?(traceparent: String) {
         let parts = traceparent.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-              parts.allSatisfy({ $0.allSatisfy(\.isHexDigit) && $0 == $0.lowercased() }),
+        // Lowercase ASCII hex only: `Character.isHexDigit` also accepts fullwidth digits and letters.
+        func isLowerHex(_ part: Substring) -> Bool { part.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) } }
+        guard parts.count == 4, parts.allSatisfy(isLowerHex),
+              parts[0].utf8.count == 2, parts[0] != "ff", parts[1].utf8.count == 32, parts[2].utf8.count == 16, parts[3].utf8.count == 2,
               parts[1] != String(repeating: "0", count: 32), parts[2] != String(repeating: "0", count: 16),
               let flags = UInt8(parts[3], radix: 16) else { return nil }
         traceID = String(parts[1])

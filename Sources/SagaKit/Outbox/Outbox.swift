@@ -43,12 +43,18 @@ public enum Outbox {
     public static func append(_ messages: [OutboxMessage], notify: Bool = true, on tx: isolated PGConnection) throws {
         guard !messages.isEmpty else { return }
         precondition(tx.inTransaction, "Outbox.append must run inside a transaction")
+        // What no consumer would accept fails here, in the producer's transaction, not on every consumer.
+        let payloads = try messages.map { message in
+            let bytes = message.envelope.encoded()
+            try message.envelope.validateForPublishing(encodedSize: bytes.count)
+            return String(decoding: bytes, as: UTF8.self)
+        }
         if messages.count == 1 {
             let m = messages[0]
             try tx.query("""
                 INSERT INTO sagakit_outbox (event_id, topic, message_key, event_type, payload, traceparent)
                 VALUES (\(m.envelope.eventID), \(m.topic), \(m.envelope.sagaID), \(m.envelope.eventType),
-                        \(String(decoding: m.envelope.encoded(), as: UTF8.self)), \(m.trace?.traceparent))
+                        \(payloads[0]), \(m.trace?.traceparent))
                 """)
         } else {
             // One statement for the lot: a round trip per batch, not per event.
@@ -57,7 +63,7 @@ public enum Outbox {
                 SELECT e, t, k, ty, p, NULLIF(tp, '')
                 FROM unnest(\(messages.map(\.envelope.eventID))::uuid[], \(messages.map(\.topic))::text[],
                             \(messages.map(\.envelope.sagaID))::text[], \(messages.map(\.envelope.eventType))::text[],
-                            \(messages.map { String(decoding: $0.envelope.encoded(), as: UTF8.self) })::text[],
+                            \(payloads)::text[],
                             \(messages.map { $0.trace?.traceparent ?? "" })::text[])
                      WITH ORDINALITY AS u(e, t, k, ty, p, tp, n)
                 ORDER BY n

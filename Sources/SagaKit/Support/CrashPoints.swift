@@ -75,7 +75,7 @@ final class CrashPlan: Sendable {
     static func parse(_ text: String, seed: UInt64) throws -> CrashPlan {
         var rules: [CrashPoint: Rule] = [:]
         for entry in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
-            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            let parts = entry.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard let point = CrashPoint(rawValue: parts[0]) else {
                 throw ParseError(description: "unknown crash point '\(parts[0])'; known: \(CrashPoint.allCases.map(\.rawValue).joined(separator: ", "))")
             }
