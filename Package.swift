@@ -109,6 +109,10 @@ let package = Package(
         ),
         .testTarget(name: "PGClientTests", dependencies: ["PGClient", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SagaKitTests", dependencies: ["SagaKit", "Testbed", "TestSupport"]),
+        .testTarget(
+            name: "OrderSagaTests",
+            dependencies: ["OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "SagaKit", "PGClient", "KafkaClient", "TestSupport"]
+        ),
     ]
 )
 

@@ -2,6 +2,10 @@ import Foundation
 
 public struct TimedOut: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// Awaits a condition with a deadline instead of sleeping and hoping. Returns the first non-nil value.
