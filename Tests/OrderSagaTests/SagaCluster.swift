@@ -1,0 +1,181 @@
+import Foundation
+import Inventory
+import KafkaClient
+import Notification
+import OrderSaga
+import Payment
+import PGClient
+import SagaKit
+import Synchronization
+import Tracker
+import TestSupport
+
+/// The four real service binaries on scratch databases, topics and spool folder: what a test of the saga starts,
+/// kills, restarts and inspects.
+final class SagaCluster: @unchecked Sendable {
+    // @unchecked: `processes` is guarded by `lock`; everything else is immutable.
+    enum Service: String, CaseIterable, Sendable {
+        case inventory, payment, notification, tracker
+
+        var binary: String { self == .tracker ? "saga-tracker" : "\(rawValue)-service" }
+        var urlVariable: String { "\(rawValue.uppercased())_DATABASE_URL" }
+    }
+
+    let databases: [Service: ScratchDatabase]
+    let topics: ScratchTopics
+    let spool: URL
+    private let lock = Mutex<[Service: ChildProcess]>([:])
+    private let history = Mutex<[ChildProcess]>([])
+
+    private init(databases: [Service: ScratchDatabase], topics: ScratchTopics, spool: URL) {
+        self.databases = databases
+        self.topics = topics
+        self.spool = spool
+    }
+
+    /// Creates the scratch resources, migrates, runs `body`, and cleans up whatever happens.
+    static func with<T>(_ body: (SagaCluster) async throws -> T) async throws -> T {
+        var databases: [Service: ScratchDatabase] = [:]
+        for service in Service.allCases { databases[service] = try await ScratchDatabase.create(service.rawValue) }
+        let topics = try await ScratchTopics.create(OrderSagaTopics.all)
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("sagakit-spool-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: spool, withIntermediateDirectories: true)
+        let cluster = SagaCluster(databases: databases, topics: topics, spool: spool)
+        do {
+            for service in Service.allCases {
+                try await ChildProcess.run(TestEnvironment.executable(service.binary), ["migrate"], environment: cluster.environment(for: service))
+            }
+            let result = try await body(cluster)
+            await cluster.cleanup()
+            return result
+        } catch {
+            for process in cluster.history.withLock({ $0 }) {
+                print("--- \(process.label) (pid \(process.pid)) ---\n\(process.tail(40))")
+            }
+            await cluster.cleanup()
+            throw error
+        }
+    }
+
+    func environment(for service: Service, extra: [String: String] = [:]) -> [String: String] {
+        var environment: [String: String] = [
+            service.urlVariable: databases[service]!.url,
+            "SAGAKIT_TOPIC_PREFIX": topics.prefix,
+            "SAGAKIT_SPOOL_DIR": spool.path,
+            "SAGAKIT_LOG_LEVEL": "info",
+        ]
+        environment.merge(extra) { $1 }
+        return environment
+    }
+
+    // MARK: - Processes
+
+    /// Starts a service's `run` and waits until its consumer has partitions.
+    @discardableResult
+    func start(_ service: Service, environment extra: [String: String] = [:], waitUntilReady: Bool = true) async throws -> ChildProcess {
+        let process = try ChildProcess.start(
+            TestEnvironment.executable(service.binary), ["run", "--relay-poll-ms", "200"],
+            environment: environment(for: service, extra: extra), label: service.rawValue)
+        lock.withLock { $0[service] = process }
+        history.withLock { $0.append(process) }
+        if waitUntilReady { try await process.waitForOutput("partitions assigned", timeout: .seconds(60)) }
+        return process
+    }
+
+    func startAll(environment extra: [String: String] = [:]) async throws {
+        for service in Service.allCases { try await start(service, environment: extra, waitUntilReady: false) }
+        for service in Service.allCases { try await process(service).waitForOutput("partitions assigned", timeout: .seconds(60)) }
+    }
+
+    func process(_ service: Service) -> ChildProcess {
+        lock.withLock { $0[service]! }
+    }
+
+    /// Every process this cluster started, live or dead.
+    var allProcesses: [ChildProcess] { history.withLock { $0 } }
+
+    /// Runs a service command (`stock set`, `status --json`, ...) and returns its output.
+    @discardableResult
+    func command(_ service: Service, _ arguments: [String]) async throws -> String {
+        try await ChildProcess.run(TestEnvironment.executable(service.binary), arguments, environment: environment(for: service))
+    }
+
+    func connect(_ service: Service) async throws -> PGConnection {
+        try await databases[service]!.connect()
+    }
+
+    func cleanup() async {
+        for process in allProcesses { await process.stop() }
+        await topics.delete()
+        for database in databases.values { await database.drop() }
+        try? FileManager.default.removeItem(at: spool)
+    }
+
+    // MARK: - Sagas
+
+    /// `saga-tracker status --json`, decoded; nil when the tracker does not know the saga.
+    func status(_ sagaID: String) async throws -> StatusJSON? {
+        let child = try ChildProcess.start(
+            TestEnvironment.executable("saga-tracker"), ["status", sagaID, "--json"], environment: environment(for: .tracker))
+        let exit = try await child.waitForExit()
+        if exit.status == 1 { return nil }
+        let output = child.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+        return try JSONDecoder().decode(StatusJSON.self, from: Data(output.utf8))
+    }
+
+    /// Starts sagas in-process through the tracker's intake (the same transaction and outbox as the CLI).
+    func startSagas(_ requests: [OrderRequest]) async throws {
+        let db = try await connect(.tracker)
+        for request in requests {
+            _ = try await OrderIntake.start(request, topics: topics.names, on: db)
+        }
+        await db.close()
+    }
+
+    /// The tracker's projection rows: state per saga.
+    func projectedStates() async throws -> [String: String] {
+        let db = try await connect(.tracker)
+        let rows = try await db.query("SELECT saga_id, state FROM sagas")
+        await db.close()
+        var states: [String: String] = [:]
+        for row in rows { states[try row.decode("saga_id")] = try row.decode("state") }
+        return states
+    }
+
+    /// Waits until every saga in `ids` is in a terminal state in the tracker's projection.
+    func waitForTerminal(_ ids: [String], timeout: Duration = .seconds(120)) async throws -> [String: String] {
+        let terminal: Set<String> = ["completed", "compensated", "failed", "compensation_failed"]
+        return try await eventually("\(ids.count) sagas terminal", timeout: timeout, every: .milliseconds(500)) {
+            let states = try await projectedStates()
+            return ids.allSatisfy { states[$0].map(terminal.contains) == true } ? states : nil
+        }
+    }
+
+    func emlFiles() throws -> Set<String> {
+        Set(try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { $0.hasSuffix(".eml") })
+    }
+}
+
+/// `saga-tracker status --json`, as a reader sees it.
+struct StatusJSON: Decodable, Equatable {
+    var sagaId: String
+    var state: String
+    var completedSteps: [String]
+    var compensations: [String]
+    var error: String?
+    var timeline: [Entry]
+
+    struct Entry: Decodable, Equatable {
+        var name: String
+        var eventType: String
+        var service: String
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sagaId = "saga_id", state, completedSteps = "completed_steps", compensations, error, timeline
+    }
+}
+
+extension StatusJSON.Entry {
+    enum CodingKeys: String, CodingKey { case name, eventType = "event_type", service }
+}

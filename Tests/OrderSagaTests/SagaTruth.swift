@@ -1,0 +1,116 @@
+import Foundation
+import Notification
+import OrderSaga
+import PGClient
+import Testing
+import Tracker
+import TestSupport
+
+/// What the services' own databases say happened to each order, independent of the tracker.
+struct SagaTruth {
+    struct Stock: Equatable {
+        var available: Int
+        var reserved: Int
+        var fulfilled: Int
+        var total: Int { available + reserved + fulfilled }
+    }
+
+    var reservations: [String: String] = [:]
+    var rejections: Set<String> = []
+    var charges: [String: (status: String, cents: Int64)] = [:]
+    var refunds: [String: Int64] = [:]
+    var declines: Set<String> = []
+    var confirmations: [String: String] = [:]
+    var stock: [String: Stock] = [:]
+    var emlFiles: Set<String> = []
+
+    static func read(_ cluster: SagaCluster) async throws -> SagaTruth {
+        var truth = SagaTruth()
+        let inventory = try await cluster.connect(.inventory)
+        for row in try await inventory.query("SELECT order_id, status FROM reservations") {
+            truth.reservations[try row.decode("order_id")] = try row.decode("status")
+        }
+        for row in try await inventory.query("SELECT order_id FROM rejections") { truth.rejections.insert(try row.decode("order_id")) }
+        for row in try await inventory.query("SELECT sku, available, reserved, fulfilled FROM stock") {
+            truth.stock[try row.decode("sku")] = Stock(available: try row.decode("available"), reserved: try row.decode("reserved"),
+                                                      fulfilled: try row.decode("fulfilled"))
+        }
+        await inventory.close()
+        let payment = try await cluster.connect(.payment)
+        for row in try await payment.query("SELECT order_id, status, amount_cents FROM charges") {
+            truth.charges[try row.decode("order_id")] = (try row.decode("status"), try row.decode("amount_cents"))
+        }
+        for row in try await payment.query("SELECT order_id, amount_cents FROM refunds") { truth.refunds[try row.decode("order_id")] = try row.decode("amount_cents") }
+        for row in try await payment.query("SELECT order_id FROM declines") { truth.declines.insert(try row.decode("order_id")) }
+        await payment.close()
+        let notification = try await cluster.connect(.notification)
+        for row in try await notification.query("SELECT order_id, status FROM confirmations") {
+            truth.confirmations[try row.decode("order_id")] = try row.decode("status")
+        }
+        await notification.close()
+        truth.emlFiles = try cluster.emlFiles()
+        return truth
+    }
+
+    /// The terminal state the participants' records imply for an order.
+    func state(of orderID: String) -> String {
+        if rejections.contains(orderID) { return "failed" }
+        let reservation = reservations[orderID]
+        if reservation == "fulfilled" && charges[orderID]?.status == "captured" && confirmations[orderID] == "sent" { return "completed" }
+        if reservation == "released" && declines.contains(orderID) && charges[orderID] == nil { return "compensated" }
+        if reservation == "released" && charges[orderID]?.status == "refunded" && refunds[orderID] != nil && confirmations[orderID] == "failed" {
+            return "compensated"
+        }
+        return "inconsistent"
+    }
+
+    /// Checks the saga's invariants over a finished run; records an issue for each violation.
+    func checkInvariants(orders: [OrderRequest], initialStock: [String: Int], projected: [String: String]) {
+        // Stock: nothing created or lost, nothing left held, sold = completed orders.
+        for (sku, initial) in initialStock {
+            let level = stock[sku]
+            #expect(level?.total == initial, "\(sku): available + reserved + fulfilled = \(String(describing: level)) ≠ \(initial)")
+            #expect(level?.reserved == 0, "\(sku): units still held at the end")
+            #expect((level?.available ?? -1) >= 0)
+            let sold = orders.filter { $0.sku == sku && state(of: $0.orderID) == "completed" }.reduce(0) { $0 + $1.quantity }
+            #expect(level?.fulfilled == sold, "\(sku): fulfilled \(String(describing: level?.fulfilled)) ≠ sold \(sold)")
+        }
+        // Money: captured − refunded = what completed orders cost; one charge and at most one refund per order.
+        let completed = orders.filter { state(of: $0.orderID) == "completed" }
+        let captured = charges.values.reduce(Int64(0)) { $0 + $1.cents }
+        let refunded = refunds.values.reduce(Int64(0), +)
+        #expect(captured - refunded == completed.reduce(Int64(0)) { $0 + $1.amount.cents }, "captured − refunded ≠ completed orders' total")
+        // One confirmation file per completed order, and no other.
+        #expect(emlFiles == Set(completed.map { SpoolSender.fileName(for: $0.orderID) }), "one .eml per completed order")
+        // Every order reached a consistent outcome, and the tracker saw the same one.
+        for order in orders {
+            let truth = state(of: order.orderID)
+            #expect(truth != "inconsistent", "order \(order.orderID): reservation \(String(describing: reservations[order.orderID])), charge \(String(describing: charges[order.orderID]?.status)), confirmation \(String(describing: confirmations[order.orderID]))")
+            #expect(projected[order.orderID] == truth, "order \(order.orderID): tracker says \(String(describing: projected[order.orderID])), services say \(truth)")
+        }
+    }
+}
+
+/// A mixed load: a quarter each of the happy path, a failed confirmation, a declined payment, and a quantity above
+/// any stock; several SKUs, one of them with less stock than its orders ask for.
+enum MixedLoad {
+    static let initialStock = ["widget-a": 200, "widget-b": 200, "widget-c": 200, "widget-scarce": 8]
+
+    static func orders(_ count: Int, prefix: String) -> [OrderRequest] {
+        let skus = initialStock.keys.sorted()
+        return (0..<count).map { i in
+            let sku = skus[i % skus.count]
+            let scenario = (i / skus.count) % 4
+            return OrderRequest(
+                orderID: "\(prefix)-\(i)", sku: sku, quantity: scenario == 3 ? 1000 : 1 + i % 3,
+                amount: Money(cents: Int64(1000 + (i * 37) % 9000)), email: "buyer\(i)@example.com",
+                failPayment: scenario == 2, failConfirmation: scenario == 1)
+        }
+    }
+
+    static func setStock(_ cluster: SagaCluster) async throws {
+        for (sku, units) in initialStock {
+            try await cluster.command(.inventory, ["stock", "set", "--sku", sku, "--available", "\(units)"])
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import OrderSaga
+import SagaKit
+import Testing
+import TestSupport
+
+/// The Swift types and the JSON Schemas describe the same contracts.
+@Suite("Event contracts", .enabled(if: TestEnvironment.hasStack))
+struct SchemaTests {
+    static let samples: [any SagaEvent] = [
+        OrderPlaced(orderID: "ORD-1", sku: "demo-widget", quantity: 2, amountCents: 5999, currency: "USD", customerEmail: "a@example.com",
+                    failPayment: false, failConfirmation: true),
+        InventoryReserved(orderID: "ORD-1", sku: "demo-widget", quantity: 2, amountCents: 5999, currency: "USD", failPayment: false),
+        InventoryRejected(orderID: "ORD-1", sku: "nope", quantity: 2, reason: "unknown SKU nope"),
+        InventoryReleased(orderID: "ORD-1", sku: "demo-widget", quantity: 2, trigger: "PaymentRefunded"),
+        InventoryReleaseFailed(orderID: "ORD-1", reason: "no reservation"),
+        PaymentCaptured(orderID: "ORD-1", chargeID: UUID().uuidString.lowercased(), amountCents: 5999, currency: "USD"),
+        PaymentDeclined(orderID: "ORD-1", amountCents: 0, currency: "EUR", reason: "amount 0.00 EUR is not positive"),
+        PaymentRefunded(orderID: "ORD-1", chargeID: "c", refundID: "r", amountCents: 5999, currency: "USD"),
+        PaymentRefundFailed(orderID: "ORD-1", reason: "no captured payment"),
+        ConfirmationSent(orderID: "ORD-1", messageID: "ORD-1.confirmation@sagakit.invalid"),
+        ConfirmationFailed(orderID: "ORD-1", reason: "Confirmation dispatch failed for order ORD-1"),
+    ]
+
+    static func envelope(_ event: any SagaEvent, causation: UUID? = UUID()) throws -> String {
+        func wrap<E: SagaEvent>(_ event: E) throws -> EventEnvelope {
+            try EventEnvelope(event, sagaID: "ORD-1", causationID: causation, producer: "test")
+        }
+        return String(decoding: try wrap(event).encoded(), as: UTF8.self)
+    }
+
+    @Test("every event type, as the Swift code encodes it, is valid against its schema")
+    func swiftEventsAreValid() async throws {
+        #expect(Self.samples.count == OrderSagaEvents.all.count, "a sample for every event type")
+        try await SchemaValidator.expectValid(try Self.samples.map { try Self.envelope($0) } + [try Self.envelope(Self.samples[0], causation: nil)])
+    }
+
+    /// Payloads the schemas refuse, which the Swift consumers must refuse too (they would dead-letter them).
+    static let invalid: [(String, String)] = [
+        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"USD","customer_email":"a@b.c","fail_payment":false}"#),
+        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":"1","amount_cents":100,"currency":"USD","customer_email":"a@b.c","fail_payment":false,"fail_confirmation":false}"#),
+        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"usd","customer_email":"a@b.c","fail_payment":false,"fail_confirmation":false}"#),
+        ("OrderPlaced", #"{"order_id":"","sku":"s","quantity":1,"amount_cents":100,"currency":"USD","customer_email":"a@b.c","fail_payment":false,"fail_confirmation":false}"#),
+        ("InventoryReserved", #"{"order_id":"O","sku":"s","quantity":0,"amount_cents":100,"currency":"USD","fail_payment":false}"#),
+        ("PaymentCaptured", #"{"order_id":"O","charge_id":"c","amount_cents":0,"currency":"USD"}"#),
+        ("PaymentDeclined", #"{"order_id":"O","amount_cents":100,"currency":"USD","reason":""}"#),
+        ("ConfirmationFailed", #"{"order_id":"O"}"#),
+        ("ConfirmationSent", #"{"order_id":"O","message_id":null}"#),
+    ]
+
+    @Test("payloads the schemas reject, the Swift decoder rejects too")
+    func invalidPayloadsRejectedByBoth() async throws {
+        let envelopes = Self.invalid.map { type, payload in
+            String(decoding: EventEnvelope(eventType: type, schemaVersion: 1, sagaID: "O", causationID: nil, producer: "test",
+                                           payload: Array(payload.utf8)).encoded(), as: UTF8.self)
+        }
+        let results = try await SchemaValidator.validate(envelopes)
+        for ((type, payload), result) in zip(Self.invalid, results) {
+            #expect(!result.valid, "the schema accepts \(type) \(payload)")
+            let envelope = try EventEnvelope.decode(Array(String(decoding: EventEnvelope(
+                eventType: type, schemaVersion: 1, sagaID: "O", causationID: nil, producer: "test", payload: Array(payload.utf8)).encoded(), as: UTF8.self).utf8))
+            #expect(throws: EnvelopeError.self, "Swift accepts \(type) \(payload)") { try OrderSagaEvents.registry.decode(envelope) }
+        }
+    }
+
+    @Test("envelopes the schema rejects, the Swift decoder rejects too")
+    func invalidEnvelopesRejectedByBoth() async throws {
+        let good = try Self.envelope(Self.samples[0])
+        var object = try JSONSerialization.jsonObject(with: Data(good.utf8)) as! [String: Any]
+        var cases: [String] = []
+        for key in ["event_id", "event_type", "schema_version", "saga_id", "occurred_at", "causation_id", "producer", "payload"] {
+            var copy = object
+            copy.removeValue(forKey: key)
+            cases.append(String(decoding: try JSONSerialization.data(withJSONObject: copy), as: UTF8.self))
+        }
+        for (key, value) in [("event_id", "not-a-uuid"), ("occurred_at", "yesterday"), ("schema_version", "1"), ("saga_id", "")] as [(String, Any)] {
+            var copy = object
+            copy[key] = value
+            cases.append(String(decoding: try JSONSerialization.data(withJSONObject: copy), as: UTF8.self))
+        }
+        object["payload"] = [1, 2]
+        cases.append(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+        let results = try await SchemaValidator.validate(cases)
+        for (text, result) in zip(cases, results) {
+            #expect(!result.valid, "the schema accepts \(text)")
+            #expect(throws: EnvelopeError.self, "Swift accepts \(text)") { try EventEnvelope.decode(Array(text.utf8)) }
+        }
+    }
+}
