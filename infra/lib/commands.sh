@@ -8,6 +8,7 @@ cmd_up() {
 }
 
 cmd_down() {
+    services_stop
     broker_stop
     pg_stop
     say "stack: down"
@@ -52,6 +53,7 @@ stack_running() {
 }
 
 # setup, up (unless already up), swift build, swift test, and down for what this command started, also on failure.
+# The tests that restart a shared server run last, on their own.
 cmd_test() {
     cmd_setup
     if ! stack_running; then
@@ -62,8 +64,18 @@ cmd_test() {
     cd "$SAGAKIT_ROOT"
     step "swift build"
     swift build --build-tests
-    step "swift test"
-    swift test --skip-build "$@"
+    if [ $# -gt 0 ]; then
+        step "swift test $*"
+        SAGAKIT_DISRUPTIVE=1 swift test --skip-build "$@"
+        return
+    fi
+    step "swift test (all but the disruptive suite)"
+    local rc=0
+    swift test --skip-build --skip DisruptiveTests || rc=$?
+    step "swift test (disruptive suite: restarts PostgreSQL and the broker)"
+    SAGAKIT_DISRUPTIVE=1 swift test --skip-build --filter DisruptiveTests || rc=$?
+    [ $rc -eq 0 ] || die "tests failed"
+    say "tests: all passed"
 }
 
 cmd_help() {
@@ -73,10 +85,13 @@ usage: infra/dev COMMAND
   setup            install PostgreSQL 15, libpq-dev, pkg-config, kcat, librdkafka >= 2.8 (backported from
                    Debian's trixie source when older), the Tansu broker and the Python test tools; idempotent
   up               start PostgreSQL and Tansu on loopback; create roles, databases and topics
-  down             stop what up started
+  down             stop the demo's services, then what up started
   status           show what runs (exit 1 when something is stopped)
   env              print export lines: database URLs per service, bootstrap servers, local Kafka settings
+  demo             setup, up, build, start the four services, run the four saga scenarios, print their status
   test [ARGS]      setup, up, swift build, swift test [ARGS], then down (also on failure) if test started the stack
+  services         show the service processes demo started
+  stop-services    stop them (SIGTERM: they finish, commit and exit)
   pg-restart       stop PostgreSQL immediately (as a crash would) and start it again
   broker-restart   restart Tansu; its memory storage loses every topic and offset, topics are recreated empty
   topics           list topics and partition counts
@@ -97,6 +112,9 @@ main() {
         status) cmd_status ;;
         env) cmd_env ;;
         test) cmd_test "$@" ;;
+        demo) cmd_demo ;;
+        services) services_status ;;
+        stop-services) services_stop ;;
         pg-restart) pg_restart ;;
         broker-restart) need_root "broker-restart"; broker_restart ;;
         topics) broker_topics list ;;

@@ -1,0 +1,90 @@
+# The four service processes `infra/dev demo` runs in the background, with their logs and pids in the stack folder.
+
+SERVICES=(inventory-service payment-service notification-service saga-tracker)
+
+service_pid_file() { echo "$SAGAKIT_RUN_DIR/$1.pid"; }
+
+services_start() {
+    local bin="$SAGAKIT_ROOT/.build/debug" name
+    mkdir -p "$SAGAKIT_RUN_DIR" "$SAGAKIT_LOG_DIR" "$SAGAKIT_STACK_DIR/spool"
+    eval "$(cmd_env)"
+    for name in "${SERVICES[@]}"; do
+        if pid_alive "$(service_pid_file "$name")"; then
+            say "$name: already running"
+            continue
+        fi
+        # Each gets its own log; `run` applies its migrations first.
+        nohup "$bin/$name" run >"$SAGAKIT_LOG_DIR/$name.log" 2>&1 </dev/null &
+        echo $! >"$(service_pid_file "$name")"
+        say "$name: started (log $SAGAKIT_LOG_DIR/$name.log)"
+    done
+    # A consumer is ready once its group assigned it partitions (about 3 s on the local broker).
+    for name in "${SERVICES[@]}"; do
+        wait_until 60 grep -q "partitions assigned" "$SAGAKIT_LOG_DIR/$name.log" \
+            || die "$name did not join its consumer group within 60 s; see $SAGAKIT_LOG_DIR/$name.log"
+    done
+}
+
+services_stop() {
+    local name pidf pid
+    for name in "${SERVICES[@]}"; do
+        pidf=$(service_pid_file "$name")
+        if pid_alive "$pidf"; then
+            pid=$(cat "$pidf")
+            kill -TERM "$pid" 2>/dev/null || true
+            wait_until 30 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+            say "$name: stopped"
+        fi
+        rm -f "$pidf"
+    done
+}
+
+services_status() {
+    local name
+    for name in "${SERVICES[@]}"; do
+        if pid_alive "$(service_pid_file "$name")"; then
+            say "$name: running (pid $(cat "$(service_pid_file "$name")"), log $SAGAKIT_LOG_DIR/$name.log)"
+        else
+            say "$name: stopped"
+        fi
+    done
+}
+
+# The order saga's four scenarios, end to end.
+cmd_demo() {
+    cmd_setup
+    cmd_up
+    step "swift build"
+    (cd "$SAGAKIT_ROOT" && swift build)
+    eval "$(cmd_env)"
+    step "starting the services"
+    services_start
+    local bin="$SAGAKIT_ROOT/.build/debug"
+    step "inventory-service stock set --sku demo-widget --available 100"
+    "$bin/inventory-service" stock set --sku demo-widget --available 100
+    local common=(--sku demo-widget --amount 59.99 --email buyer@example.com)
+    step "starting four sagas (a second demo finds them started and shows them again)"
+    "$bin/saga-tracker" start --order-id ORD-2001 --quantity 1 "${common[@]}" || true
+    "$bin/saga-tracker" start --order-id ORD-2002 --quantity 1 "${common[@]}" --fail-confirmation || true
+    "$bin/saga-tracker" start --order-id ORD-2003 --quantity 1 "${common[@]}" --fail-payment || true
+    "$bin/saga-tracker" start --order-id ORD-2004 --quantity 1000 "${common[@]}" || true
+    local order
+    for order in ORD-2001 ORD-2002 ORD-2003 ORD-2004; do
+        wait_until 60 saga_terminal "$order" || say "$order is not finished after 60 s"
+        echo
+        "$bin/saga-tracker" status "$order"
+    done
+    echo
+    "$bin/inventory-service" stock list
+    cat <<EOT
+
+The services keep running. Try your own:  eval "\$(infra/dev env)"; .build/debug/saga-tracker start --help
+Stop the services:  infra/dev stop-services      Stop everything:  infra/dev down
+Logs: $SAGAKIT_LOG_DIR/*.log    Confirmations: $SAGAKIT_STACK_DIR/spool/*.eml
+EOT
+}
+
+saga_terminal() {
+    "$SAGAKIT_ROOT/.build/debug/saga-tracker" status --json "$1" 2>/dev/null \
+        | grep -Eq '"state":"(completed|compensated|failed|compensation_failed)"'
+}
