@@ -4,18 +4,19 @@ import Synchronization
 /// A real process started by a test (a service binary, kcat, python), with its output in a file the test can
 /// search, and its exit awaited with a deadline.
 ///
-/// @unchecked Sendable: `Process` is not Sendable; this wrapper only starts it once in `start` and afterwards
-/// reads its pid and sends signals, which are safe from any thread.
-public final class ChildProcess: @unchecked Sendable {
+/// Spawned with posix_spawn and reaped by a thread of its own: Foundation's `Process` on Linux waits for a
+/// descriptor that every descendant inherits, so a child that starts a daemon (`pg_ctl start`) would never
+/// appear to exit.
+public final class ChildProcess: Sendable {
     public let label: String
     public let logFile: URL
-    private let process: Process
+    public let pid: Int32
     private let exit = Mutex<(status: Int32, signaled: Bool)?>(nil)
 
-    private init(label: String, logFile: URL, process: Process) {
+    private init(label: String, logFile: URL, pid: Int32) {
         self.label = label
         self.logFile = logFile
-        self.process = process
+        self.pid = pid
     }
 
     /// Starts `executable` with the current environment plus `environment`, output to a log file.
@@ -25,35 +26,71 @@ public final class ChildProcess: @unchecked Sendable {
     ) throws -> ChildProcess {
         let label = label ?? executable.lastPathComponent
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("sagakit-test-\(label)-\(UUID().uuidString.prefix(6)).log")
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logFile)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = handle
-        process.standardError = handle
-        var input: Pipe?
+        let logFD = open(logFile.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard logFD >= 0 else { throw TimedOut(description: "cannot create \(logFile.path)") }
+        defer { close(logFD) }
+        var input: [Int32] = [-1, -1]
         if stdin != nil {
-            input = Pipe()
-            process.standardInput = input
+            guard pipe(&input) == 0 else { throw TimedOut(description: "pipe failed") }
+            // Other tests spawn processes concurrently: they must not inherit this pipe, or its reader never sees EOF.
+            _ = fcntl(input[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(input[1], F_SETFD, FD_CLOEXEC)
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if stdin != nil {
+            posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         } else {
-            process.standardInput = FileHandle.nullDevice
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
-        let child = ChildProcess(label: label, logFile: logFile, process: process)
-        process.terminationHandler = { [child] process in
-            child.exit.withLock { $0 = (process.terminationStatus, process.terminationReason == .uncaughtSignal) }
+        posix_spawn_file_actions_adddup2(&actions, logFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, logFD, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Default signal handling and an empty mask, whatever the test runner has set.
+        var signals = sigset_t()
+        sigfillset(&signals)
+        posix_spawnattr_setsigdefault(&attributes, &signals)
+        sigemptyset(&signals)
+        posix_spawnattr_setsigmask(&attributes, &signals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let argv = [executable.path] + arguments
+        let result = withCStrings(argv) { argvPointers in
+            withCStrings(environment) { envPointers in
+                posix_spawn(&pid, executable.path, &actions, &attributes, argvPointers, envPointers)
+            }
         }
-        try process.run()
-        try? handle.close()
-        if let stdin, let input {
-            input.fileHandleForWriting.write(stdin)
-            try? input.fileHandleForWriting.close()
+        if stdin != nil { close(input[0]) }
+        guard result == 0 else {
+            if stdin != nil { close(input[1]) }
+            throw TimedOut(description: "cannot start \(executable.path): \(String(cString: strerror(result)))")
         }
+        if let stdin {
+            stdin.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = write(input[1], buffer.baseAddress! + offset, buffer.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+            close(input[1])
+        }
+        let child = ChildProcess(label: label, logFile: logFile, pid: pid)
+        let reaper = Thread { [child] in
+            var status: Int32 = 0
+            while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
+            let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+            child.exit.withLock { $0 = signaled ? (status & 0x7f, true) : ((status >> 8) & 0xff, false) }
+        }
+        reaper.start()
         return child
     }
-
-    public var pid: Int32 { process.processIdentifier }
 
     public var isRunning: Bool { exit.withLock { $0 == nil } }
 
@@ -113,4 +150,11 @@ public final class ChildProcess: @unchecked Sendable {
         }
         return child.output
     }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
