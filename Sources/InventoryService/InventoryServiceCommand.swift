@@ -16,7 +16,7 @@ struct InventoryServiceCommand: AsyncParsableCommand {
         commandName: "inventory-service",
         abstract: "The order saga's Inventory service: holds stock for orders and releases it on compensation.",
         discussion: "Reserves on OrderPlaced, releases on PaymentDeclined or PaymentRefunded, marks sold on ConfirmationSent.",
-        subcommands: [RunCommand<Inventory>.self, MigrateCommand<Inventory>.self, StockCommand.self, OutboxCommand<Inventory>.self]
+        subcommands: [RunCommand<Inventory>.self, MigrateCommand<Inventory>.self, StockCommand.self, OutboxCommand<Inventory>.self, ReplayCommand<Inventory>.self]
     )
 }
 

@@ -141,6 +141,45 @@ public actor KafkaConsumer {
         }
     }
 
+    /// Reads these partitions from these offsets without joining the group (no rebalance, and nothing is
+    /// committed unless the caller commits). For reading a range, as a replay's dry run does.
+    public func assign(_ positions: [KafkaTopicPartitionOffset]) throws {
+        try checkOpen()
+        let list = RDKafkaTopicPartitionList.make(positions)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_assign(client.handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "assign") }
+    }
+
+    /// The next offset this member will read on each assigned partition (negative when not yet known).
+    public func positions() throws -> [KafkaTopicPartitionOffset] {
+        let assigned = try assignment()
+        guard !assigned.isEmpty else { return [] }
+        let list = RDKafkaTopicPartitionList.make(assigned)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_position(client.handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "position") }
+        return RDKafkaTopicPartitionList.elements(list).map(\.0)
+    }
+
+    /// Whether every assigned partition has been read up to its high watermark, asked of the broker. False
+    /// while nothing is assigned. (A broker whose high watermark lags the log end, like Tansu, can make this
+    /// true a batch early: pair it with a quiet period.)
+    public func isCaughtUp() throws -> Bool {
+        let positions = try positions()
+        guard !positions.isEmpty else { return false }
+        for position in positions {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let err = rd_kafka_query_watermark_offsets(client.handle, position.topic, position.partition, &low, &high, 5000)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "watermarks") }
+            // A partition never read has no position yet; it is caught up only if it is empty.
+            let next = position.offset >= 0 ? position.offset : low
+            if next < high { return false }
+        }
+        return true
+    }
+
     public func pause(_ partitions: [KafkaTopicPartition]) throws {
         try checkOpen()
         let list = RDKafkaTopicPartitionList.make(partitions)

@@ -15,7 +15,7 @@ struct NotificationServiceCommand: AsyncParsableCommand {
         commandName: "notification-service",
         abstract: "The order saga's Notification service: sends order confirmations.",
         discussion: "Records the order's address on OrderPlaced and sends the confirmation once PaymentCaptured arrives (in either order); a failure starts the compensations.",
-        subcommands: [RunCommand<Notification>.self, MigrateCommand<Notification>.self, ConfirmationsCommand.self, OutboxCommand<Notification>.self]
+        subcommands: [RunCommand<Notification>.self, MigrateCommand<Notification>.self, ConfirmationsCommand.self, OutboxCommand<Notification>.self, ReplayCommand<Notification>.self]
     )
 }
 

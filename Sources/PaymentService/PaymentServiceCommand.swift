@@ -15,7 +15,7 @@ struct PaymentServiceCommand: AsyncParsableCommand {
         commandName: "payment-service",
         abstract: "The order saga's Payment service: captures payments and refunds them on compensation.",
         discussion: "Captures or declines on InventoryReserved, refunds on ConfirmationFailed.",
-        subcommands: [RunCommand<Payment>.self, MigrateCommand<Payment>.self, LedgerCommand.self, OutboxCommand<Payment>.self]
+        subcommands: [RunCommand<Payment>.self, MigrateCommand<Payment>.self, LedgerCommand.self, OutboxCommand<Payment>.self, ReplayCommand<Payment>.self]
     )
 }
 

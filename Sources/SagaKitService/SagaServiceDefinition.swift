@@ -12,6 +12,8 @@ public protocol SagaServiceDefinition {
 
     /// Short name: the producer stamped on events, the inbox and group names. `inventory`.
     static var name: String { get }
+    /// The binary, for messages that tell an operator what to run. Defaults to `<name>-service`.
+    static var executableName: String { get }
     /// The variable holding the database URL. `INVENTORY_DATABASE_URL`.
     static var databaseURLVariable: String { get }
     /// Every event type this service reads or writes.
@@ -32,6 +34,12 @@ public struct ServiceContext<Options> {
     public let options: Options
     public let topics: TopicNames
     public let logger: Logger
+
+    public init(options: Options, topics: TopicNames, logger: Logger) {
+        self.options = options
+        self.topics = topics
+        self.logger = logger
+    }
 }
 
 /// One consumer: its name (inbox and group), the logical topics it reads, and its handlers.
@@ -48,6 +56,8 @@ public struct ConsumerDefinition: Sendable {
 }
 
 extension SagaServiceDefinition {
+    public static var executableName: String { "\(name)-service" }
+
     /// SagaKit's migrations, then the service's.
     public static func allMigrators() throws -> [PGMigrator] {
         try [SagaKitSchema.migrator()] + migrators()

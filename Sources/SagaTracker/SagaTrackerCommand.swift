@@ -23,7 +23,8 @@ struct SagaTrackerCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 not found or failed, 2 usage error.
             """,
         subcommands: [
-            StartCommand.self, StatusCommand.self, RunCommand<Tracker>.self, MigrateCommand<Tracker>.self, OutboxCommand<Tracker>.self,
+            StartCommand.self, StatusCommand.self, ListCommand.self, StuckCommand.self, StatsCommand.self,
+            RunCommand<Tracker>.self, RebuildCommand.self, ReplayCommand<Tracker>.self, MigrateCommand<Tracker>.self, OutboxCommand<Tracker>.self,
         ]
     )
 }

@@ -40,6 +40,7 @@ public struct TestbedPong: SagaEvent, Hashable {
 /// application, and emits a pong through its outbox. Being a real process, it can be killed at any crash point.
 public enum Testbed: SagaServiceDefinition {
     public static let name = "testbed"
+    public static let executableName = "sagakit-testbed"
     public static let databaseURLVariable = "TESTBED_DATABASE_URL"
     public static let registry = EventRegistry([TestbedPing.self, TestbedPong.self])
 

@@ -34,3 +34,28 @@ public enum StatusText {
         return "\(whole / 3600) h \(whole % 3600 / 60) min"
     }
 }
+
+extension StatusText {
+    public static func list(_ sagas: [SagaSummary]) -> String {
+        Table(["SAGA", "STATE", "WAITING FOR", "STARTED", "ERROR"], sagas.map { saga in
+            [saga.sagaID, saga.state, saga.currentStep.map { "\($0) (\(saga.waitingFor ?? "?"))" } ?? "-",
+             saga.startedAt.map(RFC3339.format) ?? "-", saga.error ?? "-"]
+        }).rendered
+    }
+
+    public static func stuck(_ sagas: [SagaSummary], now: Date) -> String {
+        Table(["SAGA", "STATE", "WAITING FOR", "SILENT FOR", "LAST EVENT"], sagas.map { saga in
+            [saga.sagaID, saga.state, saga.currentStep.map { "\($0) (\(saga.waitingFor ?? "?"))" } ?? "-",
+             duration(now.timeIntervalSince(saga.updatedAt)), RFC3339.format(saga.updatedAt)]
+        }).rendered
+    }
+
+    public static func stats(_ stats: SagaStats) -> String {
+        var lines = [Table(["STATE", "SAGAS"], SagaState.allCases.map { [$0.rawValue, "\(stats.byState[$0.rawValue] ?? 0)"] } + [["total", "\(stats.total)"]]).rendered]
+        let d = stats.timeToTerminal
+        func ms(_ value: Double?) -> String { value.map { duration($0 / 1000) } ?? "-" }
+        lines.append("")
+        lines.append("time to a terminal state (\(d.count) sagas): p50 \(ms(d.p50Ms)), p95 \(ms(d.p95Ms)), p99 \(ms(d.p99Ms)), max \(ms(d.maxMs))")
+        return lines.joined(separator: "\n")
+    }
+}

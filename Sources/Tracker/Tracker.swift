@@ -9,6 +9,7 @@ import SagaKitService
 /// commit together in its database, and its relay publishes the event.
 public enum Tracker: SagaServiceDefinition {
     public static let name = "tracker"
+    public static let executableName = "saga-tracker"
     public static let databaseURLVariable = "TRACKER_DATABASE_URL"
     public static let registry = OrderSagaEvents.registry
 

@@ -100,6 +100,25 @@ final class SagaCluster: @unchecked Sendable {
         try await ChildProcess.run(TestEnvironment.executable(service.binary), arguments, environment: environment(for: service))
     }
 
+    /// Runs a service command and returns its exit status and output, whatever the status.
+    func attempt(_ service: Service, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let child = try ChildProcess.start(TestEnvironment.executable(service.binary), arguments, environment: environment(for: service))
+        let exit = try await child.waitForExit(timeout: .seconds(120))
+        return (exit.status, child.output)
+    }
+
+    /// Stops a service with SIGTERM and waits for it to exit.
+    func stop(_ service: Service) async throws {
+        let process = process(service)
+        process.terminate()
+        _ = try await process.waitForExit(timeout: .seconds(30))
+    }
+
+    /// `saga-tracker list --json`: the projection as a reader sees it.
+    func listJSON() async throws -> String {
+        try await command(.tracker, ["list", "--json", "--limit", "100000"]).split(separator: "\n").first { $0.hasPrefix("[") }.map(String.init) ?? ""
+    }
+
     func connect(_ service: Service) async throws -> PGConnection {
         try await databases[service]!.connect()
     }

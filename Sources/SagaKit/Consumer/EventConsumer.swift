@@ -23,6 +23,9 @@ public struct ConsumerConfiguration: Sendable {
     public var notifyOnEmit: Bool = true
     /// Where emitted events go; `topics` above are already physical names.
     public var topicNames = TopicNames()
+    /// Stop by itself once caught up: every assigned partition read to its high watermark and nothing new for
+    /// this long. For one-off runs such as a projection rebuild; nil (the default) runs until shut down.
+    public var stopWhenCaughtUpFor: Duration?
 
     public init(name: String, groupID: String, topics: [String]) {
         self.name = name
@@ -102,6 +105,7 @@ public final class EventConsumer: Service, Sendable {
         try await consumer.subscribe(configuration.topics)
         logger.info("consuming \(configuration.topics.joined(separator: ", ")) as group \(configuration.groupID)")
         var state = RunState()
+        var quietSince: ContinuousClock.Instant?
         while !stopping {
             let messages: [KafkaMessage]
             do {
@@ -123,6 +127,13 @@ public final class EventConsumer: Service, Sendable {
             }
             if !messages.isEmpty {
                 await handle(messages, consumer: consumer, db: db, state: &state)
+                quietSince = nil
+            } else if let quiet = configuration.stopWhenCaughtUpFor {
+                let now = ContinuousClock.now
+                if let since = quietSince, now - since >= quiet, (try? await consumer.isCaughtUp()) == true {
+                    break
+                }
+                quietSince = quietSince ?? now
             }
             await commitIfDue(consumer, &state)
         }

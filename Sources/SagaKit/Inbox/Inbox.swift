@@ -55,8 +55,9 @@ public enum Inbox {
         return Set(try rows.map { try $0.decode("event_id", as: UUID.self) })
     }
 
-    /// The oldest entry still kept: a replay reaching before it could apply effects twice.
-    public static func oldestRetained(consumer: String, on db: PGConnection) async throws -> Date? {
-        try await db.query("SELECT min(processed_at) AS oldest FROM sagakit_inbox WHERE consumer = \(consumer)")[0].decode("oldest")
+    /// The inbox's horizon: entries for events processed before it may have been deleted by retention, so an
+    /// event older than it could be applied twice if redelivered. nil: nothing was ever deleted.
+    public static func purgedBefore(on db: PGConnection) async throws -> Date? {
+        try await db.query("SELECT purged_before FROM sagakit_retention WHERE name = 'inbox'").first?.decode("purged_before")
     }
 }

@@ -244,10 +244,20 @@ public final class OutboxRelay: Service, Sendable {
             DELETE FROM sagakit_outbox WHERE id IN (
               SELECT id FROM sagakit_outbox WHERE published_at < \(outboxCutoff) ORDER BY published_at LIMIT 10000)
             """).affectedRows
-        let inbox = try await db.query("""
-            DELETE FROM sagakit_inbox WHERE ctid IN (
-              SELECT ctid FROM sagakit_inbox WHERE processed_at < \(inboxCutoff) LIMIT 10000)
-            """).affectedRows
+        let inbox = try await db.withTransaction { tx in
+            let deleted = try tx.query("""
+                DELETE FROM sagakit_inbox WHERE ctid IN (
+                  SELECT ctid FROM sagakit_inbox WHERE processed_at < \(inboxCutoff) LIMIT 10000)
+                """).affectedRows
+            if deleted > 0 {
+                // From now on the inbox no longer remembers everything before the cut-off: replays must stop there.
+                try tx.query("""
+                    INSERT INTO sagakit_retention (name, purged_before) VALUES ('inbox', \(inboxCutoff))
+                    ON CONFLICT (name) DO UPDATE SET purged_before = greatest(sagakit_retention.purged_before, EXCLUDED.purged_before)
+                    """)
+            }
+            return deleted
+        }
         if outbox + inbox > 0 {
             logger.info("retention: deleted \(outbox) published outbox rows and \(inbox) inbox rows")
         }

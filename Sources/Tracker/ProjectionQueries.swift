@@ -1,0 +1,132 @@
+import Foundation
+import OrderSaga
+import PGClient
+import SagaKit
+
+/// One saga's row of the projection, as `list` and `stuck` show it.
+public struct SagaSummary: Sendable, Hashable, Encodable {
+    public var sagaID: String
+    public var state: String
+    public var currentStep: String?
+    public var waitingFor: String?
+    public var startedAt: Date?
+    public var updatedAt: Date
+    public var finishedAt: Date?
+    public var completedSteps: [String]
+    public var compensations: [String]
+    public var error: String?
+    public var eventCount: Int
+
+    enum CodingKeys: String, CodingKey {
+        case sagaID = "sagaId", state, currentStep, waitingFor, startedAt, updatedAt, finishedAt, completedSteps, compensations, error, eventCount
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sagaID, forKey: .sagaID)
+        try c.encode(state, forKey: .state)
+        try c.encode(currentStep, forKey: .currentStep)
+        try c.encode(waitingFor, forKey: .waitingFor)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(completedSteps, forKey: .completedSteps)
+        try c.encode(compensations, forKey: .compensations)
+        try c.encode(error, forKey: .error)
+        try c.encode(eventCount, forKey: .eventCount)
+    }
+}
+
+/// Counts per state and how long sagas take to finish.
+public struct SagaStats: Sendable, Hashable, Encodable {
+    public struct Durations: Sendable, Hashable, Encodable {
+        public var count: Int
+        public var p50Ms: Double?
+        public var p95Ms: Double?
+        public var p99Ms: Double?
+        public var maxMs: Double?
+
+        enum CodingKeys: String, CodingKey { case count, p50Ms = "p50Ms", p95Ms = "p95Ms", p99Ms = "p99Ms", maxMs = "maxMs" }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(count, forKey: .count)
+            try c.encode(p50Ms, forKey: .p50Ms)
+            try c.encode(p95Ms, forKey: .p95Ms)
+            try c.encode(p99Ms, forKey: .p99Ms)
+            try c.encode(maxMs, forKey: .maxMs)
+        }
+    }
+
+    public var total: Int
+    public var byState: [String: Int]
+    /// From the first event (`OrderPlaced`) to the event that made the saga terminal.
+    public var timeToTerminal: Durations
+}
+
+extension ProjectionStore {
+    private static let summaryColumns = """
+        saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps, compensations, error, event_count
+        """
+
+    private static func summary(_ row: PGRow) throws -> SagaSummary {
+        SagaSummary(
+            sagaID: try row.decode("saga_id"), state: try row.decode("state"), currentStep: try row.decode("current_step"),
+            waitingFor: try row.decode("waiting_for"), startedAt: try row.decode("started_at"), updatedAt: try row.decode("updated_at"),
+            finishedAt: try row.decode("finished_at"), completedSteps: try textArray(row.decode("completed_steps")),
+            compensations: try textArray(row.decode("compensations")), error: try row.decode("error"), eventCount: try row.decode("event_count"))
+    }
+
+    /// `{a,b}` → ["a", "b"]; the step names never need quoting.
+    private static func textArray(_ text: String) -> [String] {
+        let inner = text.dropFirst().dropLast()
+        return inner.isEmpty ? [] : inner.split(separator: ",").map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    }
+
+    /// Sagas, newest first (then by id, so the order is stable).
+    public static func list(state: String? = nil, since: Date? = nil, limit: Int = 50, on db: PGConnection) async throws -> [SagaSummary] {
+        try await db.query("""
+            SELECT \(unsafeRaw: summaryColumns) FROM sagas
+            WHERE (\(state)::text IS NULL OR state = \(state)) AND (\(since)::timestamptz IS NULL OR started_at >= \(since))
+            ORDER BY started_at DESC NULLS LAST, saga_id LIMIT \(limit)
+            """).map(summary)
+    }
+
+    /// Sagas still running or compensating whose last event is older than the deadline of the step they wait
+    /// for (`deadlines[step]`, else `defaultDeadline`), longest waiting first.
+    public static func stuck(defaultDeadline: Duration, deadlines: [String: Duration] = [:], now: Date = Date(), on db: PGConnection) async throws -> [SagaSummary] {
+        let shortest = ([defaultDeadline] + deadlines.values).min()!
+        let cutoff = now.addingTimeInterval(-seconds(shortest))
+        let candidates = try await db.query("""
+            SELECT \(unsafeRaw: summaryColumns) FROM sagas
+            WHERE state IN ('running', 'compensating') AND updated_at < \(cutoff)
+            ORDER BY updated_at, saga_id
+            """).map(summary)
+        return candidates.filter { saga in
+            let deadline = saga.currentStep.flatMap { deadlines[$0] } ?? defaultDeadline
+            return saga.updatedAt < now.addingTimeInterval(-seconds(deadline))
+        }
+    }
+
+    public static func stats(on db: PGConnection) async throws -> SagaStats {
+        var byState: [String: Int] = [:]
+        for state in SagaState.allCases { byState[state.rawValue] = 0 }
+        for row in try await db.query("SELECT state, count(*) AS n FROM sagas GROUP BY state") {
+            byState[try row.decode("state")] = try row.decode("n")
+        }
+        let row = try await db.query("""
+            SELECT count(*) AS n,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY d) AS p95,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY d) AS p99, max(d) AS max
+            FROM (SELECT extract(epoch FROM finished_at - started_at)::float8 * 1000 AS d FROM sagas WHERE finished_at IS NOT NULL) t
+            """)[0]
+        return SagaStats(
+            total: byState.values.reduce(0, +), byState: byState,
+            timeToTerminal: SagaStats.Durations(count: try row.decode("n"), p50Ms: try row.decode("p50"), p95Ms: try row.decode("p95"),
+                                                p99Ms: try row.decode("p99"), maxMs: try row.decode("max")))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
