@@ -12,7 +12,8 @@ import Synchronization
 public final class KafkaProducer: Sendable {
     /// SagaKit's defaults; `KafkaConfiguration` properties override them.
     public static let defaultProperties: [String: String] = [
-        "message.timeout.ms": "30000",
+        // A relay waits for its batch's acknowledgements: ten seconds bounds how long a lost broker holds it.
+        "message.timeout.ms": "10000",
         "request.timeout.ms": "10000",
         "socket.keepalive.enable": "true",
         "linger.ms": "1",

@@ -71,7 +71,7 @@ public enum ProjectionRebuild {
         configuration.batchSize = 500
         configuration.topicNames = topics
         configuration.stopWhenCaughtUpFor = .seconds(1)
-        let producer = try KafkaProducer(configuration: kafka, clientID: "tracker-rebuild", logger: logger)
+        let producer = try ProducerHandle(logger: logger) { try KafkaProducer(configuration: kafka, clientID: "tracker-rebuild", logger: logger) }
         let consumer = EventConsumer(
             configuration: configuration, serviceName: Tracker.name, kafka: kafka, database: database, registry: Tracker.registry,
             handlers: definition.handlers, producer: producer, logger: logger)

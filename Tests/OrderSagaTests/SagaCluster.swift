@@ -72,9 +72,9 @@ final class SagaCluster: @unchecked Sendable {
 
     /// Starts a service's `run` and waits until its consumer has partitions.
     @discardableResult
-    func start(_ service: Service, environment extra: [String: String] = [:], waitUntilReady: Bool = true) async throws -> ChildProcess {
+    func start(_ service: Service, arguments: [String] = [], environment extra: [String: String] = [:], waitUntilReady: Bool = true) async throws -> ChildProcess {
         let process = try ChildProcess.start(
-            TestEnvironment.executable(service.binary), ["run", "--relay-poll-ms", "200"],
+            TestEnvironment.executable(service.binary), ["run", "--relay-poll-ms", "200"] + arguments,
             environment: environment(for: service, extra: extra), label: service.rawValue)
         lock.withLock { $0[service] = process }
         history.withLock { $0.append(process) }
@@ -112,6 +112,17 @@ final class SagaCluster: @unchecked Sendable {
         let process = process(service)
         process.terminate()
         _ = try await process.waitForExit(timeout: .seconds(30))
+    }
+
+    /// SIGTERM, and SIGKILL if it has not exited within ten seconds.
+    func stopOrKill(_ service: Service) async throws {
+        let process = process(service)
+        guard process.isRunning else { return }
+        process.terminate()
+        if (try? await process.waitForExit(timeout: .seconds(10))) == nil {
+            process.kill9()
+            _ = try await process.waitForExit()
+        }
     }
 
     /// `saga-tracker list --json`: the projection as a reader sees it.

@@ -39,7 +39,7 @@ struct SagaLoadTests {
         let states = try await cluster.waitForTerminal(orders.map(\.orderID), timeout: .seconds(180))
         sampler.cancel()
         _ = try await sampler.value
-        let truth = try await SagaTruth.read(cluster)
+        let truth = try await SagaTruth.settled(cluster, orders: orders)
         truth.checkInvariants(orders: orders, initialStock: MixedLoad.initialStock, projected: states)
         return states
     }

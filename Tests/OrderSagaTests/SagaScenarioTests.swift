@@ -61,7 +61,7 @@ struct SagaScenarioTests {
             }
 
             // The services' own records agree.
-            let truth = try await SagaTruth.read(cluster)
+            let truth = try await SagaTruth.settled(cluster, ids: ["ORD-2001", "ORD-2002", "ORD-2003", "ORD-2004"])
             #expect(truth.reservations == ["ORD-2001": "fulfilled", "ORD-2002": "released", "ORD-2003": "released"])
             #expect(truth.rejections == ["ORD-2004"], "a rejected order holds nothing")
             #expect(truth.stock["demo-widget"] == SagaTruth.Stock(available: 99, reserved: 0, fulfilled: 1), "stock untouched by the rejection")
@@ -117,7 +117,7 @@ struct SagaScenarioTests {
             _ = try await cluster.waitForTerminal(["ORD-TWICE"], timeout: .seconds(60))
             // A third start after completion changes nothing either.
             #expect(try await Self.start(cluster, "ORD-TWICE").contains("already started"))
-            let truth = try await SagaTruth.read(cluster)
+            let truth = try await SagaTruth.settled(cluster, ids: ["ORD-TWICE"])
             #expect(truth.reservations == ["ORD-TWICE": "fulfilled"])
             #expect(truth.charges.count == 1 && truth.refunds.isEmpty)
             #expect(truth.confirmations == ["ORD-TWICE": "sent"])
@@ -145,7 +145,7 @@ struct SagaScenarioTests {
             _ = try await Self.start(cluster, ids[2], ["--fail-payment"])
             _ = try await Self.start(cluster, ids[3], quantity: 500)
             let states = try await cluster.waitForTerminal(ids, timeout: .seconds(60))
-            let before = try await SagaTruth.read(cluster)
+            let before = try await SagaTruth.settled(cluster, ids: ids)
             var eventCounts: [String: Int] = [:]
             for topic in OrderSagaTopics.all { eventCounts[topic] = try await KafkaOracle.readAll(cluster.topics(topic)).count }
 

@@ -52,6 +52,28 @@ struct SagaTruth {
         return truth
     }
 
+    /// The services' records once they agree with each other: the tracker can see a saga's last event before a
+    /// participant has applied it (Inventory marks stock sold on the same ConfirmationSent), so wait for that.
+    static func settled(_ cluster: SagaCluster, orders: [OrderRequest], timeout: Duration = .seconds(30)) async throws -> SagaTruth {
+        try await settled(cluster, ids: orders.map(\.orderID), timeout: timeout)
+    }
+
+    static func settled(_ cluster: SagaCluster, ids: [String], timeout: Duration = .seconds(30)) async throws -> SagaTruth {
+        var last: SagaTruth?
+        do {
+            return try await eventually("the services' records to settle", timeout: timeout, every: .milliseconds(250)) {
+                let truth = try await read(cluster)
+                last = truth
+                let held = truth.stock.values.contains { $0.reserved > 0 }
+                return !held && ids.allSatisfy({ truth.state(of: $0) != "inconsistent" }) ? truth : nil
+            }
+        } catch let error as TimedOut {
+            // Let the invariant checks say what is wrong.
+            guard let last else { throw error }
+            return last
+        }
+    }
+
     /// The terminal state the participants' records imply for an order.
     func state(of orderID: String) -> String {
         if rejections.contains(orderID) { return "failed" }

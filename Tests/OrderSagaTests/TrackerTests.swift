@@ -117,7 +117,7 @@ struct TrackerTests {
             let orders = MixedLoad.orders(40, prefix: "REP")
             try await cluster.startSagas(orders)
             _ = try await cluster.waitForTerminal(orders.map(\.orderID))
-            let truthBefore = try await SagaTruth.read(cluster)
+            let truthBefore = try await SagaTruth.settled(cluster, orders: orders)
             let listBefore = try await cluster.listJSON()
 
             let whileRunning = try await cluster.attempt(.inventory, ["replay", "--topic", "orders", "--from", "earliest"])

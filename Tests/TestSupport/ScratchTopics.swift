@@ -20,6 +20,13 @@ public struct ScratchTopics: Sendable {
 
     public func callAsFunction(_ logical: String) -> String { names(logical) }
 
+    /// Creates the topics again (after a broker lost them), with the same names.
+    public func recreate(partitions: Int32 = 3) async throws {
+        let admin = try KafkaAdmin(configuration: TestEnvironment.kafka, logger: TestEnvironment.quietLogger)
+        try await admin.createTopics(logical.flatMap { [names($0), names($0) + DeadLetters.suffix] }, partitions: partitions)
+        await admin.close()
+    }
+
     public func delete() async {
         guard let admin = try? KafkaAdmin(configuration: TestEnvironment.kafka, logger: TestEnvironment.quietLogger) else { return }
         try? await admin.deleteTopics(logical.flatMap { [names($0), names($0) + DeadLetters.suffix] })

@@ -48,7 +48,7 @@ public final class EventConsumer: Service, Sendable {
     private let database: PGConfig
     private let registry: EventRegistry
     private let handlers: EventHandlers
-    private let producer: KafkaProducer
+    private let producer: ProducerHandle
     private let logger: Logger
     private let shuttingDown = Atomic<Bool>(false)
     private let doorbell = Doorbell()
@@ -64,7 +64,7 @@ public final class EventConsumer: Service, Sendable {
 
     public init(
         configuration: ConsumerConfiguration, serviceName: String, kafka: KafkaConfiguration, database: PGConfig,
-        registry: EventRegistry, handlers: EventHandlers, producer: KafkaProducer, logger: Logger
+        registry: EventRegistry, handlers: EventHandlers, producer: ProducerHandle, logger: Logger
     ) {
         self.configuration = configuration
         self.serviceName = serviceName

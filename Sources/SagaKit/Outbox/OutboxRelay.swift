@@ -35,7 +35,7 @@ public struct OutboxRelayConfiguration: Sendable {
 public final class OutboxRelay: Service, Sendable {
     public let configuration: OutboxRelayConfiguration
     private let database: PGConfig
-    private let producer: KafkaProducer
+    private let producer: ProducerHandle
     private let logger: Logger
     /// Unique per process, so a restarted relay never mistakes an old lease for its own.
     public let holderID: String
@@ -49,7 +49,7 @@ public final class OutboxRelay: Service, Sendable {
         public var isLeader = false
     }
 
-    public init(configuration: OutboxRelayConfiguration = .init(), database: PGConfig, producer: KafkaProducer, logger: Logger) {
+    public init(configuration: OutboxRelayConfiguration = .init(), database: PGConfig, producer: ProducerHandle, logger: Logger) {
         self.configuration = configuration
         self.database = database
         self.producer = producer
@@ -219,6 +219,17 @@ public final class OutboxRelay: Service, Sendable {
             ])
         }
         if !failedRows.isEmpty {
+            // A producer that let a whole batch time out, or hit a fatal error, is replaced: after a broker lost its
+            // state an idempotent producer can stay wedged while a fresh one works at once.
+            let allTimedOut = failedRows.count == rows.count && outcomes.allSatisfy {
+                if case .failure(let error) = $0 { return error.code == .timeout }
+                return false
+            }
+            if let fatal = producer.producer.fatalError() {
+                await producer.replace(reason: "fatal error: \(fatal.message)")
+            } else if allTimedOut {
+                await producer.replace(reason: "a whole batch of \(rows.count) timed out")
+            }
             // Left unpublished: the next cycle sends them again, after a backoff.
             throw KafkaError(code: .librdkafka, message: "\(failedRows.count) of \(rows.count) events not acknowledged: \(failedRows[0].1)")
         }

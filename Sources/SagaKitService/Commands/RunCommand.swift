@@ -38,7 +38,10 @@ public struct RunCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
         if !runtime.noMigrate {
             for line in try await Service.migrate(db, logger: logger) { logger.info("migration applied: \(line)") }
         }
-        let producer = try KafkaProducer(configuration: kafkaConfiguration, clientID: Service.name, logger: logger)
+        let clientID = Service.name
+        let producer = try ProducerHandle(logger: logger) {
+            try KafkaProducer(configuration: kafkaConfiguration, clientID: clientID, logger: logger)
+        }
         var services: [any ServiceLifecycle.Service] = []
         if !runtime.noRelay {
             services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger))
