@@ -73,7 +73,7 @@ cmd_test() {
     local rc=0
     swift test --skip-build --skip DisruptiveTests || rc=$?
     step "swift test (disruptive suite: restarts PostgreSQL and the broker)"
-    SAGAKIT_DISRUPTIVE=1 swift test --skip-build --filter DisruptiveTests || rc=$?
+    SAGAKIT_DISRUPTIVE=1 swift test --skip-build --no-parallel --filter DisruptiveTests || rc=$?
     [ $rc -eq 0 ] || die "tests failed"
     say "tests: all passed"
 }
