@@ -19,6 +19,9 @@ public actor KafkaConsumer {
         "auto.offset.reset": "earliest",
         "enable.partition.eof": "false",
         "socket.keepalive.enable": "true",
+        // Also the rebalance timeout: how long a join waits for a member that died without leaving. SagaKit's
+        // runner polls at least every few seconds, so 30 s (not Kafka's 5 minutes) is plenty.
+        "max.poll.interval.ms": "30000",
     ]
     public static let pinnedProperties: [String: String] = [
         "enable.auto.offset.store": "false",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A message header. Kafka allows repeated names and null values; both survive the round trip.
 public struct KafkaHeader: Sendable, Hashable {
     public var name: String
@@ -44,11 +46,20 @@ public struct KafkaOutgoingMessage: Sendable {
     }
 }
 
-/// Where a produced message landed.
+/// Where a produced message landed, and when the acknowledgement arrived.
 public struct KafkaDeliveryReport: Sendable, Hashable {
     public var topic: String
     public var partition: Int32
     public var offset: Int64
+    /// Wall-clock time the delivery report was served.
+    public var acknowledgedAt: Date
+
+    public init(topic: String, partition: Int32, offset: Int64, acknowledgedAt: Date = Date()) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.acknowledgedAt = acknowledgedAt
+    }
 }
 
 /// A consumed message, copied out of librdkafka's buffer.

@@ -54,14 +54,17 @@ public enum ProjectionStore {
         guard let status = SagaProjection.derive(sagaID: sagaID, events: try events(sagaID: sagaID, on: db)) else { return nil }
         try db.query("""
             INSERT INTO sagas (saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps,
-                               compensations, error, event_count)
+                               compensations, error, event_count, observed_terminal_at)
             VALUES (\(sagaID), \(status.state.rawValue), \(status.currentStep), \(status.waitingFor), \(status.startedAt), \(status.updatedAt),
-                    \(status.finishedAt), \(status.completedSteps)::text[], \(status.compensations)::text[], \(status.error), \(status.eventCount))
+                    \(status.finishedAt), \(status.completedSteps)::text[], \(status.compensations)::text[], \(status.error), \(status.eventCount),
+                    CASE WHEN \(status.finishedAt)::timestamptz IS NULL THEN NULL ELSE clock_timestamp() END)
             ON CONFLICT (saga_id) DO UPDATE SET
                 state = EXCLUDED.state, current_step = EXCLUDED.current_step, waiting_for = EXCLUDED.waiting_for,
                 started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at, finished_at = EXCLUDED.finished_at,
                 completed_steps = EXCLUDED.completed_steps, compensations = EXCLUDED.compensations, error = EXCLUDED.error,
-                event_count = EXCLUDED.event_count
+                event_count = EXCLUDED.event_count,
+                observed_terminal_at = CASE WHEN EXCLUDED.finished_at IS NULL THEN NULL
+                                            ELSE coalesce(sagas.observed_terminal_at, clock_timestamp()) END
             """)
         return status
     }

@@ -30,14 +30,13 @@ struct SagaDisruptiveTests {
                 try await waitUntil("\(order.orderID) charged") { try await cluster.status(order.orderID)?.completedSteps.contains("charge_payment") == true }
             }
 
+            // The runbook (docs/OPERATIONS.md, "The broker lost its data"): stop every service, bring the broker back
+            // with its topics, republish from every outbox, start the participants, wait for their relays to
+            // drain, rebuild the projection, start the tracker.
+            for service in SagaCluster.Service.allCases { try await cluster.stopOrKill(service) }
             try await ChildProcess.run(URL(fileURLWithPath: TestEnvironment.devScript), ["broker-restart"], timeout: .seconds(60))
             try await cluster.topics.recreate()
             #expect(try await KafkaOracle.readAll(cluster.topics(OrderSagaTopics.orders)).isEmpty, "the broker lost the events")
-
-            // The runbook (docs/OPERATIONS.md, "The broker lost its data"): stop every service (their Kafka clients
-            // remember topics that no longer exist), republish from every outbox, start the participants, wait for
-            // their relays to drain, rebuild the projection, start the tracker.
-            for service in SagaCluster.Service.allCases { try await cluster.stopOrKill(service) }
             for service in SagaCluster.Service.allCases {
                 let output = try await cluster.command(service, ["outbox", "republish", "--since", RFC3339.format(since)])
                 #expect(output.contains("marked"))

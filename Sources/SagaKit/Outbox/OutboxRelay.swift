@@ -178,12 +178,14 @@ public final class OutboxRelay: Service, Sendable {
         CrashPoint.relayAfterAckBeforeMark.hit()
 
         var delivered: [Int64] = []
+        var acknowledged: [Date] = []
         var parked: [(Int64, String)] = []
         var failed: [(Int64, String)] = []
         for (row, outcome) in zip(rows, outcomes) {
             switch outcome {
-            case .success:
+            case .success(let report):
                 delivered.append(row.id)
+                acknowledged.append(report.acknowledgedAt)
             case .failure(let error) where Self.isPermanent(error):
                 parked.append((row.id, error.message))
             case .failure(let error):
@@ -191,6 +193,7 @@ public final class OutboxRelay: Service, Sendable {
             }
         }
         let deliveredIDs = delivered
+        let ackTimes = acknowledged
         let parkedRows = parked
         let failedRows = failed
         let duration = configuration.leaseDuration
@@ -198,7 +201,12 @@ public final class OutboxRelay: Service, Sendable {
             // Leadership is checked here, in the transaction that marks: no lease, no marks.
             try lease.renew(duration: duration, on: tx)
             if !deliveredIDs.isEmpty {
-                try tx.query("UPDATE sagakit_outbox SET published_at = now() WHERE id = ANY(\(deliveredIDs)::bigint[]) AND published_at IS NULL")
+                // published_at is when the broker's acknowledgement arrived: the hop's measure.
+                try tx.query("""
+                    UPDATE sagakit_outbox o SET published_at = a.acked
+                    FROM unnest(\(deliveredIDs)::bigint[], \(ackTimes)::timestamptz[]) AS a(id, acked)
+                    WHERE o.id = a.id AND o.published_at IS NULL
+                    """)
             }
             for (id, reason) in parkedRows {
                 try tx.query("UPDATE sagakit_outbox SET parked_at = now(), attempts = attempts + 1, last_error = \(reason) WHERE id = \(id)")

@@ -57,4 +57,26 @@ struct DisruptiveTests {
             await db.close()
         }
     }
+
+    @Test("a running relay keeps publishing after the broker lost everything: it replaces its wedged producer")
+    func relaySurvivesBrokerWipe() async throws {
+        try await TestbedHarness.with { harness in
+            let relay = try harness.start(["--no-consumers"], label: "relay")
+            let db = try await harness.connect()
+            let before = try harness.ping(1, saga: "saga-before")
+            try await harness.append([before], on: db)
+            _ = try await KafkaOracle.waitForMessages(harness.pingTopic, count: 1)
+
+            try await ChildProcess.run(URL(fileURLWithPath: TestEnvironment.devScript), ["broker-restart"], timeout: .seconds(60))
+            try await harness.topics.recreate()
+            let after = try harness.ping(2, saga: "saga-after")
+            try await harness.append([after], on: db)
+            // Within the producer's message timeout (10 s) plus a retry.
+            let messages = try await KafkaOracle.waitForMessages(harness.pingTopic, count: 1, timeout: .seconds(40))
+            #expect(messages.compactMap(\.eventID) == [after.envelope.eventID], "only the new event: the broker lost the old one")
+            #expect(relay.isRunning)
+            try await waitUntil("the outbox drained") { try await Outbox.status(on: db).pending == 0 }
+            await db.close()
+        }
+    }
 }
