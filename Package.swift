@@ -24,12 +24,14 @@ let package = Package(
         .executable(name: "payment-service", targets: ["PaymentService"]),
         .executable(name: "notification-service", targets: ["NotificationService"]),
         .executable(name: "saga-tracker", targets: ["SagaTracker"]),
+        .executable(name: "saga-bench", targets: ["SagaBench"]),
         .executable(name: "sagakit-testbed", targets: ["SagaKitTestbed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries, reached only through the two wrapper modules below.
@@ -86,6 +88,12 @@ let package = Package(
         .executableTarget(name: "NotificationService", dependencies: ["Notification"] + executable),
         .target(name: "Tracker", dependencies: domain, resources: [.copy("Migrations")]),
         .executableTarget(name: "SagaTracker", dependencies: ["Tracker"] + executable),
+
+        // The benchmark: drives sagas through the tracker's intake and measures the whole stack.
+        .executableTarget(
+            name: "SagaBench",
+            dependencies: ["Tracker", "Inventory"] + executable + [.product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
 
         // A minimal service over SagaKit that the integration tests start, crash and restart as a real process.
         .target(

@@ -90,6 +90,8 @@ usage: infra/dev COMMAND
   env              print export lines: database URLs per service, bootstrap servers, local Kafka settings
   demo             setup, up, build, start the four services, run the four saga scenarios, print their status
   test [ARGS]      setup, up, swift build, swift test [ARGS], then down (also on failure) if test started the stack
+  bench [ARGS]     release build, start the four services, run saga-bench [ARGS] (default: --rate 1000
+                   --duration 60s --with-pgbench, JSON into .stack/bench/), stop the services
   services         show the service processes demo started
   stop-services    stop them (SIGTERM: they finish, commit and exit)
   pg-restart       stop PostgreSQL immediately (as a crash would) and start it again
@@ -113,6 +115,7 @@ main() {
         env) cmd_env ;;
         test) cmd_test "$@" ;;
         demo) cmd_demo ;;
+        bench) cmd_bench "$@" ;;
         services) services_status ;;
         stop-services) services_stop ;;
         pg-restart) pg_restart ;;

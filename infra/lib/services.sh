@@ -4,8 +4,11 @@ SERVICES=(inventory-service payment-service notification-service saga-tracker)
 
 service_pid_file() { echo "$SAGAKIT_RUN_DIR/$1.pid"; }
 
+# services_start [bin-dir [extra run args...]]
 services_start() {
-    local bin="$SAGAKIT_ROOT/.build/debug" name
+    local bin="${1:-$SAGAKIT_ROOT/.build/debug}" name
+    [ $# -gt 0 ] && shift
+    local extra=("$@")
     mkdir -p "$SAGAKIT_RUN_DIR" "$SAGAKIT_LOG_DIR" "$SAGAKIT_STACK_DIR/spool"
     eval "$(cmd_env)"
     for name in "${SERVICES[@]}"; do
@@ -14,7 +17,7 @@ services_start() {
             continue
         fi
         # Each gets its own log; `run` applies its migrations first.
-        nohup "$bin/$name" run >"$SAGAKIT_LOG_DIR/$name.log" 2>&1 </dev/null &
+        nohup "$bin/$name" run "${extra[@]}" >"$SAGAKIT_LOG_DIR/$name.log" 2>&1 </dev/null &
         echo $! >"$(service_pid_file "$name")"
         say "$name: started (log $SAGAKIT_LOG_DIR/$name.log)"
     done
@@ -87,4 +90,25 @@ EOT
 saga_terminal() {
     "$SAGAKIT_ROOT/.build/debug/saga-tracker" status --json "$1" 2>/dev/null \
         | grep -Eq '"state":"(completed|compensated|failed|compensation_failed)"'
+}
+
+# The benchmark on the local stack: release builds of the services and saga-bench, the services at warning log
+# level (their one info line per event is the first thing to cost at a thousand sagas a second).
+cmd_bench() {
+    cmd_setup
+    cmd_up
+    step "swift build -c release"
+    (cd "$SAGAKIT_ROOT" && swift build -c release)
+    eval "$(cmd_env)"
+    services_stop
+    trap 'services_stop' EXIT
+    local bin="$SAGAKIT_ROOT/.build/release"
+    SAGAKIT_LOG_LEVEL=${SAGAKIT_LOG_LEVEL:-warning} services_start "$bin" ${SAGAKIT_BENCH_RUN_ARGS:-}
+    mkdir -p "$SAGAKIT_STACK_DIR/bench"
+    local args=("$@")
+    if [ ${#args[@]} -eq 0 ]; then
+        args=(--rate 1000 --duration 60s --with-pgbench --json-out "$SAGAKIT_STACK_DIR/bench/$(date -u +%Y%m%dT%H%M%SZ).json")
+    fi
+    step "saga-bench ${args[*]}"
+    "$bin/saga-bench" "${args[@]}"
 }

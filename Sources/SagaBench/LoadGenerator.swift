@@ -1,0 +1,194 @@
+import Foundation
+import OrderSaga
+import PGClient
+import SagaKit
+import Synchronization
+import Tracker
+
+/// Which scenario a benchmark saga follows, and how often.
+struct ScenarioMix: Sendable, CustomStringConvertible {
+    enum Scenario: String, CaseIterable, Sendable {
+        case happy, confirmation, payment, stock
+    }
+
+    let weights: [(Scenario, Int)]
+
+    static let happyOnly = ScenarioMix(weights: [(.happy, 1)])
+    static let even = ScenarioMix(weights: Scenario.allCases.map { ($0, 1) })
+
+    /// `happy`, `all` (a quarter each), or `happy=70,confirmation=10,payment=10,stock=10`.
+    init?(parsing text: String) {
+        switch text {
+        case "happy": self = .happyOnly
+        case "all": self = .even
+        default:
+            var weights: [(Scenario, Int)] = []
+            for part in text.split(separator: ",") {
+                let pair = part.split(separator: "=").map(String.init)
+                guard pair.count == 2, let scenario = Scenario(rawValue: pair[0]), let weight = Int(pair[1]), weight >= 0 else { return nil }
+                weights.append((scenario, weight))
+            }
+            guard weights.contains(where: { $0.1 > 0 }) else { return nil }
+            self.weights = weights
+        }
+    }
+
+    private init(weights: [(Scenario, Int)]) {
+        self.weights = weights
+    }
+
+    /// Deterministic for an index, so a run's mix is exact rather than random.
+    func scenario(for index: Int) -> Scenario {
+        let total = weights.reduce(0) { $0 + $1.1 }
+        var slot = index % total
+        for (scenario, weight) in weights {
+            if slot < weight { return scenario }
+            slot -= weight
+        }
+        return .happy
+    }
+
+    var description: String { weights.map { "\($0.0.rawValue)=\($0.1)" }.joined(separator: ",") }
+}
+
+/// Starts sagas through the tracker's intake: the same transaction and outbox as `saga-tracker start`.
+final class LoadGenerator: Sendable {
+    let runID: String
+    let sku: String
+    let mix: ScenarioMix
+    let topics: TopicNames
+    private let started = Mutex<Int>(0)
+    private let failures = Mutex<[String]>([])
+
+    init(runID: String, sku: String, mix: ScenarioMix, topics: TopicNames) {
+        self.runID = runID
+        self.sku = sku
+        self.mix = mix
+        self.topics = topics
+    }
+
+    var startedCount: Int { started.withLock { $0 } }
+    var failureMessages: [String] { failures.withLock { $0 } }
+
+    func orderID(_ index: Int) -> String { "\(runID)-\(index)" }
+
+    func request(_ index: Int) -> OrderRequest {
+        let scenario = mix.scenario(for: index)
+        return OrderRequest(
+            orderID: orderID(index), sku: sku, quantity: scenario == .stock ? 1_000_000_000 : 1,
+            amount: Money(cents: 1999), email: "bench-\(index)@example.com",
+            failPayment: scenario == .payment, failConfirmation: scenario == .confirmation)
+    }
+
+    func start(_ index: Int, on db: PGConnection) async {
+        do {
+            _ = try await OrderIntake.start(request(index), topics: topics, on: db)
+            started.withLock { $0 += 1 }
+        } catch {
+            failures.withLock { if $0.count < 10 { $0.append("\(orderID(index)): \(error)") } }
+        }
+    }
+
+    /// Open loop: saga i starts at `begin + i / rate`, whatever the system does, for `duration`. Each connection
+    /// takes every n-th saga. Returns how far behind schedule the last start was.
+    func openLoop(rate: Double, duration: Duration, connections: [PGConnection]) async -> Duration {
+        let begin = ContinuousClock.now
+        let total = Int(rate * seconds(duration))
+        let lag = Shared<Duration>(.zero)
+        await withTaskGroup(of: Void.self) { group in
+            for (lane, db) in connections.enumerated() {
+                group.addTask {
+                    var index = lane
+                    while index < total {
+                        let due = begin + .nanoseconds(Int64(Double(index) / rate * 1e9))
+                        let now = ContinuousClock.now
+                        if due > now {
+                            try? await Task.sleep(until: due, clock: .continuous)
+                        } else {
+                            lag.update { $0 = max($0, now - due) }
+                        }
+                        await self.start(index, on: db)
+                        index += connections.count
+                    }
+                }
+            }
+        }
+        return lag.value
+    }
+
+    /// Closed loop: `concurrency` customers, each starting a saga and waiting for it to finish, for `duration`.
+    func closedLoop(concurrency: Int, duration: Duration, connections: [PGConnection], watcher: CompletionWatcher) async {
+        let end = ContinuousClock.now + duration
+        let next = Shared(0)
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                let db = connections[worker % connections.count]
+                group.addTask {
+                    while ContinuousClock.now < end {
+                        let index = next.update { value in
+                            defer { value += 1 }
+                            return value
+                        }
+                        await self.start(index, on: db)
+                        await watcher.waitForTerminal(self.orderID(index))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tells waiting customers when their saga reached a terminal state in the tracker's projection, with one query
+/// for all of them every few milliseconds.
+actor CompletionWatcher {
+    private let db: PGConnection
+    private var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+    private var polling: Task<Void, Never>?
+
+    init(db: PGConnection) {
+        self.db = db
+    }
+
+    func waitForTerminal(_ sagaID: String) async {
+        await withCheckedContinuation { continuation in
+            waiting[sagaID, default: []].append(continuation)
+            if polling == nil {
+                polling = Task { await self.poll() }
+            }
+        }
+    }
+
+    private func poll() async {
+        while !waiting.isEmpty {
+            try? await Task.sleep(for: .milliseconds(2))
+            let ids = Array(waiting.keys)
+            guard let rows = try? await db.query(
+                "SELECT saga_id FROM sagas WHERE saga_id = ANY(\(ids)::text[]) AND finished_at IS NOT NULL") else { continue }
+            for row in rows {
+                guard let id: String = try? row.decode("saga_id"), let continuations = waiting.removeValue(forKey: id) else { continue }
+                for continuation in continuations { continuation.resume() }
+            }
+        }
+        polling = nil
+    }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// A value shared by concurrent tasks.
+final class Shared<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+
+    init(_ value: Value) {
+        storage = Mutex(value)
+    }
+
+    var value: Value { storage.withLock { $0 } }
+
+    @discardableResult
+    func update<R: Sendable>(_ body: (inout Value) -> R) -> R {
+        storage.withLock { body(&$0) }
+    }
+}

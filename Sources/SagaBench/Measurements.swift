@@ -1,0 +1,105 @@
+import Foundation
+import Histogram
+import OrderSaga
+import PGClient
+
+/// Percentiles of a set of durations, in milliseconds.
+struct LatencySummary: Encodable, Sendable {
+    var count: Int
+    var p50Ms: Double
+    var p95Ms: Double
+    var p99Ms: Double
+    var maxMs: Double
+    var meanMs: Double
+
+    /// Values in microseconds, recorded in an HdrHistogram (three significant digits).
+    init(micros: [UInt64]) {
+        var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        for value in micros { _ = histogram.record(max(1, min(value, 3_600_000_000))) }
+        count = micros.count
+        func ms(_ value: UInt64) -> Double { (Double(value) / 1000 * 100).rounded() / 100 }
+        p50Ms = count == 0 ? 0 : ms(histogram.valueAtPercentile(50))
+        p95Ms = count == 0 ? 0 : ms(histogram.valueAtPercentile(95))
+        p99Ms = count == 0 ? 0 : ms(histogram.valueAtPercentile(99))
+        maxMs = count == 0 ? 0 : ms(histogram.max)
+        meanMs = count == 0 ? 0 : (histogram.mean / 1000 * 100).rounded() / 100
+    }
+}
+
+/// One hop of the saga: an event from its producer's outbox commit, to the broker's acknowledgement (the relay
+/// marks the row right after), to the consumer's transaction (its inbox row). All three stamps come from the one
+/// PostgreSQL server's clock.
+struct HopSummary: Encodable, Sendable {
+    var eventType: String
+    var from: String
+    var to: String
+    var commitToAck: LatencySummary
+    var ackToConsumer: LatencySummary
+    var commitToConsumer: LatencySummary
+}
+
+/// What the databases say about a run, read after it.
+struct RunResults: Sendable {
+    struct Saga: Sendable {
+        var createdAt: Date
+        var terminalAt: Date?
+        var state: String?
+    }
+
+    var sagas: [String: Saga] = [:]
+    var hops: [HopSummary] = []
+
+    /// The hops of the happy path, and who consumes each event.
+    static let hopPlan: [(eventType: String, producer: String, consumer: String)] = [
+        (OrderPlaced.eventType, "tracker", "inventory"),
+        (InventoryReserved.eventType, "inventory", "payment"),
+        (PaymentCaptured.eventType, "payment", "notification"),
+        (ConfirmationSent.eventType, "notification", "inventory"),
+        (ConfirmationSent.eventType, "notification", "tracker"),
+    ]
+
+    static func read(runID: String, databases: [String: PGConnection]) async throws -> RunResults {
+        var results = RunResults()
+        let pattern = runID + "-%"
+        let tracker = databases["tracker"]!
+        for row in try await tracker.query("""
+            SELECT o.order_id, o.created_at, s.observed_terminal_at, s.state
+            FROM orders o LEFT JOIN sagas s ON s.saga_id = o.order_id WHERE o.order_id LIKE \(pattern)
+            """) {
+            results.sagas[try row.decode("order_id")] = Saga(
+                createdAt: try row.decode("created_at"), terminalAt: try row.decode("observed_terminal_at"), state: try row.decode("state"))
+        }
+
+        struct Published { var created: Date; var published: Date? }
+        for hop in hopPlan {
+            guard let producer = databases[hop.producer], let consumer = databases[hop.consumer] else { continue }
+            var outbox: [UUID: Published] = [:]
+            for row in try await producer.query("""
+                SELECT event_id, created_at, published_at FROM sagakit_outbox WHERE event_type = \(hop.eventType) AND message_key LIKE \(pattern)
+                """) {
+                outbox[try row.decode("event_id")] = Published(created: try row.decode("created_at"), published: try row.decode("published_at"))
+            }
+            let consumerName = hop.consumer == "tracker" ? "projection" : "saga"
+            var commitToAck: [UInt64] = []
+            var ackToConsumer: [UInt64] = []
+            var total: [UInt64] = []
+            for row in try await consumer.query("""
+                SELECT event_id, processed_at FROM sagakit_inbox WHERE consumer = \(consumerName) AND event_type = \(hop.eventType) AND saga_id LIKE \(pattern)
+                """) {
+                guard let out = outbox[try row.decode("event_id")], let published = out.published else { continue }
+                let processed: Date = try row.decode("processed_at")
+                commitToAck.append(micros(published.timeIntervalSince(out.created)))
+                ackToConsumer.append(micros(processed.timeIntervalSince(published)))
+                total.append(micros(processed.timeIntervalSince(out.created)))
+            }
+            results.hops.append(HopSummary(
+                eventType: hop.eventType, from: hop.producer, to: hop.consumer, commitToAck: LatencySummary(micros: commitToAck),
+                ackToConsumer: LatencySummary(micros: ackToConsumer), commitToConsumer: LatencySummary(micros: total)))
+        }
+        return results
+    }
+}
+
+func micros(_ interval: TimeInterval) -> UInt64 {
+    UInt64(max(0, (interval * 1_000_000).rounded()))
+}

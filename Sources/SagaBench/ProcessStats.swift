@@ -1,0 +1,113 @@
+import Foundation
+import Synchronization
+
+/// CPU time and memory of the processes that make up the stack, read from /proc.
+struct ProcessGroup: Sendable {
+    var name: String
+    var pids: [Int32]
+}
+
+struct ProcessSnapshot: Sendable {
+    /// CPU seconds (user + system) per group.
+    var cpuSeconds: [String: Double]
+    /// Memory in MiB per group: the sum of its processes' proportional set size (shared pages, such as
+    /// PostgreSQL's shared buffers, split between the processes that map them, so a sum counts them once).
+    var rssMiB: [String: Double]
+}
+
+enum ProcFS {
+    static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// The stack's processes: the four services (found by their command lines), PostgreSQL and the broker.
+    static func discover() -> [ProcessGroup] {
+        var groups: [String: [Int32]] = [:]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let executable = arguments.first.map({ URL(fileURLWithPath: $0).lastPathComponent }) else { continue }
+            let name: String?
+            switch executable {
+            case "inventory-service", "payment-service", "notification-service", "saga-tracker":
+                name = arguments.contains("run") ? executable : nil
+            case "postgres": name = "postgres"
+            case "tansu": name = "broker (tansu)"
+            default: name = arguments.first?.hasPrefix("postgres:") == true ? "postgres" : nil
+            }
+            if let name { groups[name, default: []].append(pid) }
+        }
+        return groups.map { ProcessGroup(name: $0.key, pids: $0.value) }.sorted { $0.name < $1.name }
+    }
+
+    static func snapshot(_ groups: [ProcessGroup]) -> ProcessSnapshot {
+        var cpu: [String: Double] = [:]
+        var rss: [String: Double] = [:]
+        for group in groups {
+            var seconds = 0.0
+            var kib = 0.0
+            for pid in group.pids {
+                seconds += cpuSeconds(pid) ?? 0
+                kib += pss(pid) ?? statusField(pid, "VmRSS") ?? 0
+            }
+            cpu[group.name] = seconds
+            rss[group.name] = kib / 1024
+        }
+        return ProcessSnapshot(cpuSeconds: cpu, rssMiB: rss)
+    }
+
+    /// The highest resident memory each process reached (VmHWM), summed per group, in MiB.
+    static func peakRSS(_ groups: [ProcessGroup]) -> [String: Double] {
+        var peak: [String: Double] = [:]
+        for group in groups {
+            peak[group.name] = group.pids.reduce(0.0) { $0 + (statusField($1, "VmHWM") ?? 0) } / 1024
+        }
+        return peak
+    }
+
+    static func cpuSeconds(_ pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / ticksPerSecond
+    }
+
+    /// Proportional set size in kB, from /proc/<pid>/smaps_rollup.
+    static func pss(_ pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("Pss:") {
+            return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        return nil
+    }
+
+    /// A `kB` field of /proc/<pid>/status.
+    static func statusField(_ pid: Int32, _ field: String) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        return nil
+    }
+}
+
+/// Samples resident memory at an interval while the run goes on.
+final class RSSSampler: Sendable {
+    struct Sample: Encodable, Sendable {
+        var atSeconds: Double
+        var rssMiB: [String: Double]
+    }
+
+    private let samples = Mutex<[Sample]>([])
+
+    func run(groups: [ProcessGroup], every interval: Duration, begin: ContinuousClock.Instant) async {
+        while !Task.isCancelled {
+            let snapshot = ProcFS.snapshot(groups)
+            samples.withLock { $0.append(Sample(atSeconds: seconds(ContinuousClock.now - begin), rssMiB: snapshot.rssMiB)) }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    var all: [Sample] { samples.withLock { $0 } }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import SagaKit
+import SagaKitService
+
+/// Every figure of a run, as text and as JSON.
+struct Report: Encodable {
+    struct Configuration: Encodable {
+        var mode: String
+        var rate: Double?
+        var concurrency: Int?
+        var durationSeconds: Double
+        var warmupSeconds: Double
+        var mix: String
+        var intakeConnections: Int
+        var machine: [String: String]
+    }
+
+    struct Process: Encodable {
+        var name: String
+        var cpuSeconds: Double
+        var cpuMsPerSaga: Double?
+        var peakRssMiB: Double
+        var rssFirstMiB: Double?
+        var rssLastMiB: Double?
+        /// Least-squares slope of resident memory over the run.
+        var rssSlopeMiBPerMinute: Double?
+    }
+
+    var runID: String
+    var configuration: Configuration
+    var windowSeconds: Double
+    var startedInWindow: Int
+    var startRate: Double
+    var completedInWindow: Int
+    var finishedInWindow: Int
+    /// Completed sagas per second over the measuring window: the throughput.
+    var completedPerSecond: Double
+    var maxIntakeLagMs: Double
+    /// Start commit → `completed` visible in the tracker's projection, for sagas started in the window.
+    var latency: LatencySummary
+    /// The same for every terminal state (compensated and failed included).
+    var latencyAllTerminal: LatencySummary
+    var statesOfStarted: [String: Int]
+    var unfinished: Int
+    var intakeFailures: [String]
+    var hops: [HopSummary]
+    var processes: [Process]
+    var cpuMsPerSagaTotal: Double?
+    var rssSamples: [RSSSampler.Sample]
+    var pgbench: PGBench.Result?
+    var ratioToPgbenchTPS: Double?
+
+    static func make(
+        runID: String, configuration: Configuration, windowStart: Date, windowEnd: Date, started: Int, maxIntakeLagMs: Double,
+        failures: [String], results: RunResults, cpuStart: ProcessSnapshot, cpuEnd: ProcessSnapshot, peaks: [String: Double],
+        rssSamples: [RSSSampler.Sample], pgbench: PGBench.Result?
+    ) -> Report {
+        let window = windowEnd.timeIntervalSince(windowStart)
+        let sagas = Array(results.sagas.values)
+        let inWindow = { (date: Date?) -> Bool in date.map { $0 >= windowStart && $0 < windowEnd } ?? false }
+        let completed = sagas.filter { $0.state == "completed" && inWindow($0.terminalAt) }.count
+        let finished = sagas.filter { inWindow($0.terminalAt) }.count
+        let startedInWindow = sagas.filter { inWindow($0.createdAt) }
+        let completedLatencies = startedInWindow.compactMap { saga -> UInt64? in
+            guard saga.state == "completed", let end = saga.terminalAt else { return nil }
+            return micros(end.timeIntervalSince(saga.createdAt))
+        }
+        let allLatencies = startedInWindow.compactMap { saga in saga.terminalAt.map { micros($0.timeIntervalSince(saga.createdAt)) } }
+        var states: [String: Int] = [:]
+        for saga in sagas { states[saga.state ?? "not seen", default: 0] += 1 }
+        let unfinished = sagas.filter { $0.terminalAt == nil }.count
+
+        var processes: [Process] = []
+        var totalCPU = 0.0
+        for name in cpuEnd.cpuSeconds.keys.sorted() {
+            let cpu = max(0, (cpuEnd.cpuSeconds[name] ?? 0) - (cpuStart.cpuSeconds[name] ?? 0))
+            totalCPU += cpu
+            let series = rssSamples.compactMap { sample in sample.rssMiB[name].map { (sample.atSeconds, $0) } }
+            processes.append(Process(
+                name: name, cpuSeconds: round3(cpu), cpuMsPerSaga: finished > 0 ? round3(cpu * 1000 / Double(finished)) : nil,
+                peakRssMiB: round3(peaks[name] ?? 0), rssFirstMiB: series.first.map { round3($0.1) }, rssLastMiB: series.last.map { round3($0.1) },
+                rssSlopeMiBPerMinute: slope(series).map { round3($0 * 60) }))
+        }
+        let throughput = window > 0 ? Double(completed) / window : 0
+        return Report(
+            runID: runID, configuration: configuration, windowSeconds: round3(window), startedInWindow: startedInWindow.count,
+            startRate: window > 0 ? round3(Double(startedInWindow.count) / window) : 0, completedInWindow: completed,
+            finishedInWindow: finished, completedPerSecond: round3(throughput), maxIntakeLagMs: round3(maxIntakeLagMs),
+            latency: LatencySummary(micros: completedLatencies), latencyAllTerminal: LatencySummary(micros: allLatencies),
+            statesOfStarted: states, unfinished: unfinished, intakeFailures: failures, hops: results.hops, processes: processes,
+            cpuMsPerSagaTotal: finished > 0 ? round3(totalCPU * 1000 / Double(finished)) : nil, rssSamples: rssSamples,
+            pgbench: pgbench, ratioToPgbenchTPS: pgbench.map { round3(throughput / $0.tps * 1000) / 1000 })
+    }
+
+    var text: String {
+        var lines: [String] = []
+        let c = configuration
+        lines.append("saga-bench \(runID): \(c.mode) loop\(c.rate.map { " at \($0) sagas/s" } ?? "")\(c.concurrency.map { ", \($0) customers" } ?? ""), mix \(c.mix), \(Int(c.durationSeconds)) s measured after \(Int(c.warmupSeconds)) s warm-up")
+        lines.append("")
+        lines.append(Table(["", "VALUE"], [
+            ["completed sagas/s", String(format: "%.1f", completedPerSecond)],
+            ["started in window", "\(startedInWindow) (\(String(format: "%.1f", startRate))/s, intake lag max \(String(format: "%.1f", maxIntakeLagMs)) ms)"],
+            ["completed in window", "\(completedInWindow) (all terminal: \(finishedInWindow))"],
+            ["unfinished after settle", "\(unfinished)"],
+            ["CPU per saga, whole stack", cpuMsPerSagaTotal.map { String(format: "%.2f ms", $0) } ?? "-"],
+        ] + (pgbench.map { [["pgbench -N tps", String(format: "%.0f", $0.tps)], ["ratio sagas/s ÷ tps", String(format: "%.3f", ratioToPgbenchTPS ?? 0)]] } ?? [])).rendered)
+        lines.append("")
+        lines.append("start commit → completed visible in the tracker (ms)")
+        lines.append(Table(["", "N", "P50", "P95", "P99", "MAX"], [
+            ["completed", "\(latency.count)", f(latency.p50Ms), f(latency.p95Ms), f(latency.p99Ms), f(latency.maxMs)],
+            ["any terminal", "\(latencyAllTerminal.count)", f(latencyAllTerminal.p50Ms), f(latencyAllTerminal.p95Ms), f(latencyAllTerminal.p99Ms), f(latencyAllTerminal.maxMs)],
+        ]).rendered)
+        lines.append("")
+        lines.append("per hop (ms): outbox commit → broker ack → consumer transaction")
+        lines.append(Table(["HOP", "COMMIT→ACK P50", "P99", "ACK→CONSUMER P50", "P99", "TOTAL P50", "P99"], hops.map { hop in
+            ["\(hop.eventType) \(hop.from)→\(hop.to)", f(hop.commitToAck.p50Ms), f(hop.commitToAck.p99Ms), f(hop.ackToConsumer.p50Ms),
+             f(hop.ackToConsumer.p99Ms), f(hop.commitToConsumer.p50Ms), f(hop.commitToConsumer.p99Ms)]
+        }).rendered)
+        lines.append("")
+        lines.append("processes (CPU over the measuring window)")
+        lines.append(Table(["PROCESS", "CPU S", "CPU MS/SAGA", "PEAK RSS MIB", "RSS FIRST→LAST", "RSS SLOPE MIB/MIN"], processes.map { p in
+            [p.name, f(p.cpuSeconds), p.cpuMsPerSaga.map(f) ?? "-", f(p.peakRssMiB),
+             "\(p.rssFirstMiB.map(f) ?? "-")→\(p.rssLastMiB.map(f) ?? "-")", p.rssSlopeMiBPerMinute.map(f) ?? "-"]
+        }).rendered)
+        if !intakeFailures.isEmpty {
+            lines.append("")
+            lines.append("intake failures (first ones): " + intakeFailures.joined(separator: "; "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func machine() -> [String: String] {
+        var info: [String: String] = ["cpus": "\(ProcessInfo.processInfo.activeProcessorCount)",
+                                      "memory_gib": String(format: "%.1f", Double(ProcessInfo.processInfo.physicalMemory) / 1_073_741_824)]
+        if let model = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first(where: { $0.hasPrefix("model name") })?.split(separator: ":").last {
+            info["cpu"] = model.trimmingCharacters(in: .whitespaces)
+        }
+        info["kernel"] = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return info
+    }
+}
+
+private func f(_ value: Double) -> String { String(format: "%.2f", value) }
+private func round3(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+
+/// Least-squares slope of y over x.
+private func slope(_ points: [(Double, Double)]) -> Double? {
+    guard points.count >= 2 else { return nil }
+    let n = Double(points.count)
+    let meanX = points.reduce(0) { $0 + $1.0 } / n
+    let meanY = points.reduce(0) { $0 + $1.1 } / n
+    let sxx = points.reduce(0) { $0 + ($1.0 - meanX) * ($1.0 - meanX) }
+    guard sxx > 0 else { return nil }
+    return points.reduce(0) { $0 + ($1.0 - meanX) * ($1.1 - meanY) } / sxx
+}

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Foundation
+import Inventory
+import Logging
+import PGClient
+import SagaKit
+import SagaKitService
+import Tracker
+
+@main
+struct SagaBenchMain {
+    static func main() async {
+        await CommandRunner.main(SagaBenchCommand.self)
+    }
+}
+
+struct SagaBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "saga-bench",
+        abstract: "Drive order sagas through the running services and measure them end to end.",
+        discussion: """
+            Starts sagas through the tracker's intake (the same transaction and outbox as `saga-tracker start`), \
+            open loop at --rate sagas/s or closed loop at --concurrency, for --duration after a --warmup. Measures, \
+            per saga, its start commit to `completed` visible in the tracker's projection; throughput; per hop, \
+            outbox commit to broker acknowledgement to the consumer's transaction; CPU seconds per saga and memory \
+            of every process of the stack. The four services must be running (`infra/dev bench` does all of it). \
+            Reads the databases named by INVENTORY_/PAYMENT_/NOTIFICATION_/TRACKER_DATABASE_URL.
+            """
+    )
+
+    @Option(help: "Open loop: start this many sagas per second, whatever the system does.") var rate: Double?
+    @Option(help: "Closed loop: this many customers, each starting a saga and waiting for it to finish.") var concurrency: Int?
+    @Option(help: "How long to measure, e.g. 60s. (default: 60s)") var duration: String = "60s"
+    @Option(help: "Load before measuring starts, e.g. 5s. (default: 5s)") var warmup: String = "5s"
+    @Option(help: "Scenarios: happy, all (a quarter each), or weights such as happy=70,confirmation=10,payment=10,stock=10. (default: happy)")
+    var mix: String = "happy"
+    @Option(help: "Connections the intake uses. (default: 4)") var connections: Int = 4
+    @Option(help: "How long to wait, after the load stops, for started sagas to finish. (default: 60s)") var settle: String = "60s"
+    @Option(help: "Seconds between memory samples. (default: 5)") var rssInterval: Int = 5
+    @Flag(help: "Also run pgbench -N (8 clients, 20 s) against the same PostgreSQL and report the ratio to its TPS.") var withPgbench = false
+    @Option(help: "Write every figure and the configuration to this file as JSON.") var jsonOut: String?
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (rate != nil) != (concurrency != nil) else { throw ValidationError("give exactly one of --rate and --concurrency") }
+        if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        for (name, value) in [("--duration", duration), ("--warmup", warmup), ("--settle", settle)] where TimeArgument.parseAge(value) == nil {
+            throw ValidationError("\(name) must be a duration such as 30s or 2m")
+        }
+        guard ScenarioMix(parsing: mix) != nil else { throw ValidationError("--mix: happy, all, or name=weight,... over happy, confirmation, payment, stock") }
+    }
+
+    func run() async throws {
+        let logger = logging.makeLogger(label: "saga-bench")
+        let measured = Duration.milliseconds(Int64(TimeArgument.parseAge(duration)! * 1000))
+        let warm = Duration.milliseconds(Int64(TimeArgument.parseAge(warmup)! * 1000))
+        let settleTime = Duration.milliseconds(Int64(TimeArgument.parseAge(settle)! * 1000))
+        var databases: [String: PGConnection] = [:]
+        for service in ["inventory", "payment", "notification", "tracker"] {
+            guard let url = Environment.value("\(service.uppercased())_DATABASE_URL") else {
+                throw ValidationError("set \(service.uppercased())_DATABASE_URL (eval \"$(infra/dev env)\")")
+            }
+            databases[service] = try await PGConnection.connect(PGConfig(url, applicationName: "saga-bench"), logger: logger)
+        }
+        let tracker = databases["tracker"]!
+        let runID = "bench-\(UUID().uuidString.prefix(8).lowercased())"
+        let generator = LoadGenerator(runID: runID, sku: "bench-widget", mix: ScenarioMix(parsing: mix)!, topics: kafka.topics)
+        try await StockAdmin.set(sku: "bench-widget", available: 100_000_000, on: databases["inventory"]!)
+
+        var intake: [PGConnection] = []
+        for _ in 0..<connections {
+            intake.append(try await PGConnection.connect(PGConfig(Environment.value("TRACKER_DATABASE_URL")!, applicationName: "saga-bench-intake"), logger: logger))
+        }
+        let groups = ProcFS.discover()
+        let missing = ["inventory-service", "payment-service", "notification-service", "saga-tracker"].filter { name in !groups.contains { $0.name == name } }
+        if !missing.isEmpty {
+            FileHandle.standardError.write(Data("saga-bench: warning: not running here: \(missing.joined(separator: ", ")); their CPU and memory are not measured\n".utf8))
+        }
+        let watcher = CompletionWatcher(db: try await PGConnection.connect(PGConfig(Environment.value("TRACKER_DATABASE_URL")!, applicationName: "saga-bench-watch"), logger: logger))
+
+        progress("run \(runID): \(rate.map { "open loop at \($0) sagas/s" } ?? "closed loop, \(concurrency!) customers"), warm-up \(warmup), measuring \(duration), mix \(mix)")
+        let begin = ContinuousClock.now
+        let sampler = RSSSampler()
+        let interval = Duration.seconds(rssInterval)
+        let sampling = Task { await sampler.run(groups: groups, every: interval, begin: begin) }
+        let rate = self.rate
+        let concurrency = self.concurrency ?? 1
+        let connections = intake
+        let load = Task { () -> Duration in
+            if let rate {
+                return await generator.openLoop(rate: rate, duration: warm + measured, connections: connections)
+            }
+            await generator.closedLoop(concurrency: concurrency, duration: warm + measured, connections: connections, watcher: watcher)
+            return .zero
+        }
+        let reporter = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                if Task.isCancelled { break }
+                let done: Int = (try? await tracker.query(
+                    "SELECT count(*) AS n FROM sagas WHERE saga_id LIKE \(runID + "-%") AND finished_at IS NOT NULL")[0].decode("n")) ?? 0
+                progress(String(format: "%5.0fs: %d started, %d finished", seconds(ContinuousClock.now - begin), generator.startedCount, done))
+            }
+        }
+        try await Task.sleep(until: begin + warm, clock: .continuous)
+        let windowStart: Date = try await tracker.query("SELECT clock_timestamp() AS t")[0].decode("t")
+        let cpuStart = ProcFS.snapshot(groups)
+        try await Task.sleep(until: begin + warm + measured, clock: .continuous)
+        let windowEnd: Date = try await tracker.query("SELECT clock_timestamp() AS t")[0].decode("t")
+        let cpuEnd = ProcFS.snapshot(groups)
+        let lag = await load.value
+
+        // Let what was started finish, then read the results from the databases.
+        let started = generator.startedCount
+        let settleDeadline = ContinuousClock.now + settleTime
+        while ContinuousClock.now < settleDeadline {
+            let open: Int = try await tracker.query("""
+                SELECT count(*) AS n FROM orders o LEFT JOIN sagas s ON s.saga_id = o.order_id
+                WHERE o.order_id LIKE \(runID + "-%") AND s.finished_at IS NULL
+                """)[0].decode("n")
+            if open == 0 { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        reporter.cancel()
+        sampling.cancel()
+        let peaks = ProcFS.peakRSS(groups)
+        progress("reading the results from the databases")
+        let results = try await RunResults.read(runID: runID, databases: databases)
+
+        var pgbench: PGBench.Result?
+        if withPgbench {
+            progress("running pgbench -N (8 clients, 20 s)")
+            pgbench = try await runPGBench(logger: logger)
+        }
+        for db in databases.values { await db.close() }
+        for db in intake { await db.close() }
+
+        let report = Report.make(
+            runID: runID, configuration: Report.Configuration(
+                mode: rate == nil ? "closed" : "open", rate: rate, concurrency: self.concurrency, durationSeconds: seconds(measured),
+                warmupSeconds: seconds(warm), mix: mix, intakeConnections: self.connections, machine: Report.machine()),
+            windowStart: windowStart, windowEnd: windowEnd, started: started, maxIntakeLagMs: seconds(lag) * 1000,
+            failures: generator.failureMessages, results: results, cpuStart: cpuStart, cpuEnd: cpuEnd, peaks: peaks,
+            rssSamples: sampler.all, pgbench: pgbench)
+        print(report.text)
+        if let jsonOut {
+            try Data(try JSONOutput.string(report).utf8).write(to: URL(fileURLWithPath: jsonOut))
+            progress("wrote \(jsonOut)")
+        }
+    }
+
+
+    /// pgbench in a scratch database of the admin role, run on a thread of its own (it blocks).
+    private func runPGBench(logger: Logger) async throws -> PGBench.Result {
+        guard let adminURL = Environment.value("SAGAKIT_ADMIN_DATABASE_URL"), var components = URLComponents(string: adminURL) else {
+            throw ValidationError("--with-pgbench needs SAGAKIT_ADMIN_DATABASE_URL (a role that may create a database)")
+        }
+        let admin = try await PGConnection.connect(PGConfig(adminURL), logger: logger)
+        try await admin.execute("DROP DATABASE IF EXISTS sagakit_pgbench WITH (FORCE)")
+        try await admin.execute("CREATE DATABASE sagakit_pgbench")
+        components.path = "/sagakit_pgbench"
+        let url = components.string!
+        let result: PGBench.Result = try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try PGBench.run(url: url) }) }
+            thread.start()
+        }
+        try await admin.execute("DROP DATABASE IF EXISTS sagakit_pgbench WITH (FORCE)")
+        await admin.close()
+        return result
+    }
+}
+
+func progress(_ line: String) {
+    FileHandle.standardError.write(Data("saga-bench: \(line)\n".utf8))
+}
