@@ -7,9 +7,14 @@ import Foundation
 /// machine has two. C callbacks fired inside those calls run on the same thread, inside the actor's job, and may
 /// re-enter its state with `assumeIsolated`.
 public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
+    private enum Work {
+        case job(UnownedJob)
+        case closure(@Sendable () -> Void)
+    }
+
     // @unchecked: every stored var is only touched with `condition` locked.
     private let condition = NSCondition()
-    private var jobs: [UnownedJob] = []
+    private var jobs: [Work] = []
     private var head = 0
     private var stopping = false
     private var threadRunning = false
@@ -20,9 +25,18 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
+        append(.job(UnownedJob(job)))
+    }
+
+    /// Runs a closure on the executor's thread, after the work already queued: for cleanup from a `deinit`, which
+    /// cannot be isolated to the actor but must call into C on the actor's thread.
+    public func perform(_ work: @escaping @Sendable () -> Void) {
+        append(.closure(work))
+    }
+
+    private func append(_ work: Work) {
         condition.lock()
-        jobs.append(job)
+        jobs.append(work)
         if threadRunning {
             condition.signal()
         } else {
@@ -72,7 +86,10 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
                 head = 0
             }
             condition.unlock()
-            job.runSynchronously(on: executor)
+            switch job {
+            case .job(let job): job.runSynchronously(on: executor)
+            case .closure(let work): work()
+            }
         }
     }
 }

@@ -31,8 +31,11 @@ public actor KafkaAdmin {
         executor.shutdown()
     }
 
-    isolated deinit {
-        if !closed { client.destroy() }
+    deinit {
+        if !closed {
+            let client = self.client
+            executor.perform { client.destroy() }
+        }
         executor.shutdown()
     }
 

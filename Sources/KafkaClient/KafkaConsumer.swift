@@ -240,11 +240,14 @@ public actor KafkaConsumer {
         executor.shutdown()
     }
 
-    isolated deinit {
+    deinit {
+        // Dropped without close(): leave the group and destroy the handle on the consumer's own thread.
         if !closed {
-            closed = true
-            rd_kafka_consumer_close(client.handle)
-            client.destroy()
+            let client = self.client
+            executor.perform {
+                rd_kafka_consumer_close(client.handle)
+                client.destroy()
+            }
         }
         executor.shutdown()
     }

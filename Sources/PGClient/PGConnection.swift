@@ -11,7 +11,11 @@ import Logging
 /// safe to run twice, on connection loss.
 public actor PGConnection {
     private let executor: ThreadExecutor
-    private var conn: OpaquePointer?
+    private let handle = LibPQHandle()
+    private var conn: OpaquePointer? {
+        get { handle.conn }
+        set { handle.conn = newValue }
+    }
     /// Receives the server's notices (NOTICE, WARNING) for the logger instead of libpq's stderr default.
     private let notices: NoticeSink
     public nonisolated let config: PGConfig
@@ -61,8 +65,13 @@ public actor PGConnection {
         executor.shutdown()
     }
 
-    isolated deinit {
-        if let conn { PQfinish(conn) }
+    deinit {
+        // A connection dropped without close(): finish it on its own thread.
+        let handle = self.handle
+        executor.perform {
+            if let conn = handle.conn { PQfinish(conn) }
+            handle.conn = nil
+        }
         executor.shutdown()
     }
 
@@ -231,6 +240,12 @@ public struct PGRetryPolicy: Sendable {
         let millis = Double(capped.components.seconds) * 1000 + Double(capped.components.attoseconds) / 1e15
         return .microseconds(Int64(Double.random(in: 0.5...1.0) * millis * 1000))
     }
+}
+
+/// The `PGconn` pointer. @unchecked Sendable: it is only touched on the owning actor's thread — by its isolated
+/// methods, and by the cleanup its `deinit` schedules there after the last of them.
+final class LibPQHandle: @unchecked Sendable {
+    var conn: OpaquePointer?
 }
 
 /// Where a connection's server notices go. It lives as long as the connection's actor, which owns the `PGconn`.
