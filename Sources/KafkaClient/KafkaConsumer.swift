@@ -20,8 +20,10 @@ public actor KafkaConsumer {
         "enable.partition.eof": "false",
         "socket.keepalive.enable": "true",
         // Also the rebalance timeout: how long a join waits for a member that died without leaving. SagaKit's
-        // runner polls at least every few seconds, so 30 s (not Kafka's 5 minutes) is plenty.
+        // runner polls at least every few seconds, so 30 s (not Kafka's 5 minutes) is plenty. It must not be
+        // below the session timeout, which is therefore 10 s (Kafka's default before 3.0) rather than 45 s.
         "max.poll.interval.ms": "30000",
+        "session.timeout.ms": "10000",
     ]
     public static let pinnedProperties: [String: String] = [
         "enable.auto.offset.store": "false",
