@@ -337,7 +337,7 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
             rd_kafka_assign(rk, partitions)
         }
         context.rebalance.record(.assigned(changed))
-        context.logger.info("partitions assigned: \(changed.map(\.description).joined(separator: ", "))")
+        context.logger.notice("partitions assigned: \(changed.map(\.description).joined(separator: ", "))")
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         // Hand over what was finished: commit the stored offsets before the partitions leave.
         if rd_kafka_assignment_lost(rk) == 0 {
@@ -354,7 +354,7 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
             rd_kafka_assign(rk, nil)
         }
         context.rebalance.record(.revoked(changed))
-        context.logger.info("partitions revoked: \(changed.map(\.description).joined(separator: ", "))")
+        context.logger.notice("partitions revoked: \(changed.map(\.description).joined(separator: ", "))")
     default:
         context.logger.error("rebalance error: \(String(cString: rd_kafka_err2str(err)))")
         rd_kafka_assign(rk, nil)

@@ -75,6 +75,10 @@ max_connections = 300
 shared_buffers = 256MB
 idle_in_transaction_session_timeout = '60s'
 password_encryption = 'scram-sha-256'
+# Per-statement counters (time, calls, rows) for docs/PERFORMANCE.md's profiles: pg_stat_statements in the
+# postgres database, readable by the superuser.
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
 EOF
     chown postgres:postgres "$data/sagakit.conf"
     grep -q "include_if_exists = 'sagakit.conf'" "$data/postgresql.conf" \
@@ -135,7 +139,8 @@ SELECT format('CREATE ROLE %I LOGIN', '$PG_ADMIN_ROLE') WHERE NOT EXISTS (SELECT
 ALTER ROLE $PG_ADMIN_ROLE WITH LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION PASSWORD '$(pg_password "$PG_ADMIN_ROLE")';
 SELECT format('CREATE DATABASE %I OWNER %I', '$PG_ADMIN_ROLE', '$PG_ADMIN_ROLE') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_ADMIN_ROLE') \\gexec
 REVOKE ALL ON DATABASE $PG_ADMIN_ROLE FROM PUBLIC;
-REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;"
+REVOKE CONNECT ON DATABASE postgres FROM PUBLIC;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
     printf '%s\n' "$sql" | pg_psql -d postgres >/dev/null
 }
 

@@ -92,7 +92,7 @@ saga_terminal() {
         | grep -Eq '"state":"(completed|compensated|failed|compensation_failed)"'
 }
 
-# The benchmark on the local stack: release builds of the services and saga-bench, the services at warning log
+# The benchmark on the local stack: release builds of the services and saga-bench, the services at notice log
 # level (their one info line per event is the first thing to cost at a thousand sagas a second).
 cmd_bench() {
     cmd_setup
@@ -103,7 +103,7 @@ cmd_bench() {
     services_stop
     trap 'services_stop' EXIT
     local bin="$SAGAKIT_ROOT/.build/release"
-    SAGAKIT_LOG_LEVEL=${SAGAKIT_LOG_LEVEL:-warning} services_start "$bin" ${SAGAKIT_BENCH_RUN_ARGS:-}
+    SAGAKIT_LOG_LEVEL=${SAGAKIT_LOG_LEVEL:-notice} services_start "$bin" ${SAGAKIT_BENCH_RUN_ARGS:-}
     mkdir -p "$SAGAKIT_STACK_DIR/bench"
     local args=("$@")
     if [ ${#args[@]} -eq 0 ]; then
