@@ -41,6 +41,7 @@ public actor PGConnection {
 
     private func open() throws {
         if let conn { PQfinish(conn); self.conn = nil }
+        prepared.removeAll()
         let connection = try libpqConnect(config)
         PQsetNoticeReceiver(connection, noticeReceiver, Unmanaged.passUnretained(notices).toOpaque())
         conn = connection
@@ -77,14 +78,44 @@ public actor PGConnection {
 
     // MARK: - Statements
 
-    /// Runs one statement with its parameters (extended protocol, text format).
+    /// Runs one statement with its parameters (extended protocol, text format). Each distinct statement text is
+    /// prepared once per connection and executed by name afterwards, so the server parses and plans it once.
     @discardableResult
     public func query(_ query: PGQuery) throws -> PGRows {
         let conn = try ensureConnected()
-        let result = withParameterPointers(query.binds) { pointers in
-            PQexecParams(conn, query.sql, Int32(query.binds.count), nil, pointers, nil, nil, 0)
+        guard let name = try preparedName(query, conn: conn) else {
+            let result = withParameterPointers(query.binds) { pointers in
+                PQexecParams(conn, query.sql, Int32(query.binds.count), nil, pointers, nil, nil, 0)
+            }
+            return try consume(result, conn: conn, statement: query.sql)
         }
-        return try consume(result, conn: conn, statement: query.sql)
+        let result = withParameterPointers(query.binds) { pointers in
+            PQexecPrepared(conn, name, Int32(query.binds.count), pointers, nil, nil, 0)
+        }
+        do {
+            return try consume(result, conn: conn, statement: query.sql)
+        } catch let error as PGError where error.sqlState == "0A000" || error.sqlState == "26000" {
+            // The schema changed under a cached plan ("cached plan must not change result type"), or the
+            // statement is gone: prepare it again once.
+            prepared[query.sql] = nil
+            PQclear(PQexec(conn, "DEALLOCATE \(name)"))
+            return try self.query(query)
+        }
+    }
+
+    /// Statement names by SQL text, for this session; emptied on reconnection.
+    private var prepared: [String: String] = [:]
+    private static let preparedLimit = 512
+
+    private func preparedName(_ query: PGQuery, conn: OpaquePointer) throws -> String? {
+        if let name = prepared[query.sql] { return name }
+        // Inside a failed transaction nothing can be prepared; let the statement report the real error.
+        guard prepared.count < Self.preparedLimit, PQtransactionStatus(conn) != PQTRANS_INERROR else { return nil }
+        let name = "sagakit_\(prepared.count + 1)"
+        let result = PQprepare(conn, name, query.sql, Int32(query.binds.count), nil)
+        _ = try consume(result, conn: conn, statement: query.sql)
+        prepared[query.sql] = name
+        return name
     }
 
     /// Runs SQL text that may hold several statements and no parameters (simple protocol): migrations, DDL.
