@@ -211,7 +211,7 @@ public final class EventConsumer: Service, Sendable {
         guard registry.contains(envelope.eventType) else {
             return .poison("unknown event_type \(envelope.eventType)")
         }
-        guard handlers.handler(for: envelope.eventType) != nil else {
+        guard handlers.registration(for: envelope.eventType) != nil else {
             return .ignored(envelope)
         }
         do {
@@ -265,10 +265,12 @@ public final class EventConsumer: Service, Sendable {
         let started = ContinuousClock.now
         var deadLettered: [Int: String] = [:]
         for (index, item) in items.enumerated() {
-            guard case .poison(let reason) = item else { continue }
+            if case .poison(let reason) = item { deadLettered[index] = reason }
+        }
+        if !deadLettered.isEmpty {
+            // All of the batch's bad messages in one produce: a flood of them costs one round trip per batch.
             do {
-                try await deadLetter(messages[index], reason: reason)
-                deadLettered[index] = reason
+                try await deadLetter(deadLettered.keys.sorted().map { (messages[$0], deadLettered[$0]!) })
             } catch {
                 logger.warning("dead-letter publish failed: \(error)")
                 return .retry
@@ -299,7 +301,7 @@ public final class EventConsumer: Service, Sendable {
                 }
                 let reason = "handler failed \(attempts) times: \(error)"
                 do {
-                    try await deadLetter(event.message, reason: reason)
+                    try await deadLetter([(event.message, reason)])
                 } catch {
                     return .retry
                 }
@@ -336,34 +338,58 @@ public final class EventConsumer: Service, Sendable {
                     topic: event.message.topic, partition: event.message.partition, offset: event.message.offset
                 )
             }, consumer: consumerName, on: tx)
-            var outcomes: [Outcome] = []
-            var emitted: [OutboxMessage] = []
-            for event in events {
-                guard fresh.remove(event.envelope.eventID) != nil else {
-                    outcomes.append(.duplicate)
-                    continue
+            // New events, in order, cut into runs that share a handler: each run is one handler call.
+            var outcomes = [Outcome?](repeating: .duplicate, count: events.count)
+            var runs: [(registration: EventHandlers.Registration, indices: [Int])] = []
+            for (index, event) in events.enumerated() where fresh.remove(event.envelope.eventID) != nil {
+                let registration = handlers.registration(for: event.envelope.eventType)!
+                outcomes[index] = nil
+                if let last = runs.last, last.registration.id == registration.id, Self.onlyDuplicatesBetween(last.indices.last!, index, outcomes) {
+                    runs[runs.count - 1].indices.append(index)
+                } else {
+                    runs.append((registration, [index]))
                 }
-                var context = EventContext(
-                    envelope: event.envelope, topic: event.message.topic, partition: event.message.partition,
-                    offset: event.message.offset, trace: event.trace, producer: serviceName, topics: topicNames
-                )
-                try handlers.handler(for: event.envelope.eventType)!(event.event, &context, tx)
-                emitted += context.emitted
-                outcomes.append(.applied(emitted: context.emitted.map(\.envelope.eventType), note: context.outcome))
+            }
+            var emitted: [OutboxMessage] = []
+            for run in runs {
+                var contexts = run.indices.map { index in
+                    let event = events[index]
+                    return EventContext(
+                        envelope: event.envelope, topic: event.message.topic, partition: event.message.partition,
+                        offset: event.message.offset, trace: event.trace, producer: serviceName, topics: topicNames
+                    )
+                }
+                try run.registration.run(run.indices.map { events[$0].event }, &contexts, tx)
+                for (index, context) in zip(run.indices, contexts) {
+                    emitted += context.emitted
+                    outcomes[index] = .applied(emitted: context.emitted.map(\.envelope.eventType), note: context.outcome)
+                }
             }
             try Outbox.append(emitted, notify: notify, on: tx)
             CrashPoint.consumerBeforeCommit.hit()
-            return outcomes
+            return outcomes.map { $0 ?? .duplicate }
         }
     }
 
-    private func deadLetter(_ message: KafkaMessage, reason: String) async throws {
-        _ = try await producer.send(DeadLetters.message(for: message, reason: reason, consumer: configuration.name))
-        counters.withLock { $0.deadLettered += 1 }
-        logger.warning("message dead-lettered", metadata: [
-            "topic": .string(message.topic), "partition": .stringConvertible(message.partition),
-            "offset": .stringConvertible(message.offset), "reason": .string(reason),
-        ])
+    /// Whether every event strictly between two positions is a duplicate: a duplicate does not end a run.
+    private static func onlyDuplicatesBetween(_ from: Int, _ to: Int, _ outcomes: [Outcome?]) -> Bool {
+        outcomes[(from + 1)..<to].allSatisfy { $0 != nil }
+    }
+
+    /// Publishes to the dead-letter topics and returns once the broker has all of them; throws if any failed, so
+    /// the batch is retried (a message dead-lettered twice is harmless, a lost one is not).
+    private func deadLetter(_ entries: [(message: KafkaMessage, reason: String)]) async throws {
+        let outcomes = await producer.send(entries.map { DeadLetters.message(for: $0.message, reason: $0.reason, consumer: configuration.name) })
+        for outcome in outcomes {
+            if case .failure(let error) = outcome { throw error }
+        }
+        counters.withLock { $0.deadLettered += entries.count }
+        for (message, reason) in entries {
+            logger.warning("message dead-lettered", metadata: [
+                "topic": .string(message.topic), "partition": .stringConvertible(message.partition),
+                "offset": .stringConvertible(message.offset), "reason": .string(reason),
+            ])
+        }
     }
 
     private func eventMetadata(_ envelope: EventEnvelope) -> Logger.Metadata {
