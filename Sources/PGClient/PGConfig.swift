@@ -7,6 +7,8 @@ public struct PGConfig: Sendable, CustomStringConvertible {
     /// Shown in `pg_stat_activity`.
     public var applicationName: String
     public var connectTimeoutSeconds: Int
+    /// Server settings for the session (`synchronous_commit: off`), applied at every connect and reconnect.
+    public var sessionSettings: [String: String] = [:]
 
     public init(_ connectionString: String, applicationName: String = "sagakit", connectTimeoutSeconds: Int = 5) {
         self.connectionString = connectionString

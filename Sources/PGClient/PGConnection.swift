@@ -301,7 +301,8 @@ private let noticeReceiver: @convention(c) (UnsafeMutableRawPointer?, OpaquePoin
 func libpqConnect(_ config: PGConfig) throws -> OpaquePointer {
     // Ours come first so the connection string's own settings win; the session speaks UTC.
     let keywords = ["application_name", "connect_timeout", "options", "dbname"]
-    let values = [config.applicationName, String(config.connectTimeoutSeconds), "-c TimeZone=UTC -c DateStyle=ISO", config.connectionString]
+    let settings = config.sessionSettings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined()
+    let values = [config.applicationName, String(config.connectTimeoutSeconds), "-c TimeZone=UTC -c DateStyle=ISO" + settings, config.connectionString]
     let connection = withCStringArray(keywords) { k in
         withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
     }

@@ -79,10 +79,23 @@ extension Date: PGEncodable {
 
 extension Array: PGEncodable where Element: PGEncodable {
     /// A Postgres array literal; cast it in SQL when the type is ambiguous (`\(ids)::uuid[]`).
+    public var pgText: String { PGArray(self).pgText }
+}
+
+/// An array parameter whose elements may be NULL: `\(PGArray(names))::text[]` for `names: [String?]`.
+public struct PGArray<Element: PGEncodable>: PGEncodable {
+    public var elements: [Element?]
+
+    public init(_ elements: [Element?]) { self.elements = elements }
+
     public var pgText: String {
         var text = "{"
-        for (i, element) in enumerated() {
+        for (i, element) in elements.enumerated() {
             if i > 0 { text += "," }
+            guard let element else {
+                text += "NULL"
+                continue
+            }
             text += "\""
             for ch in element.pgText.unicodeScalars {
                 if ch == "\"" || ch == "\\" { text += "\\" }
