@@ -19,54 +19,78 @@ public enum Inventory: SagaServiceDefinition {
 
     public static func consumers(_ context: ServiceContext<NoOptions>) throws -> [ConsumerDefinition] {
         var handlers = EventHandlers()
-        handlers.on(OrderPlaced.self, reserve)
+        handlers.onBatch(OrderPlaced.self, reserve)
         handlers.on(PaymentDeclined.self) { event, context, db in try release(orderID: event.orderID, trigger: PaymentDeclined.eventType, &context, db) }
         handlers.on(PaymentRefunded.self) { event, context, db in try release(orderID: event.orderID, trigger: PaymentRefunded.eventType, &context, db) }
-        handlers.on(ConfirmationSent.self, fulfil)
+        handlers.onBatch(ConfirmationSent.self, fulfil)
         return [ConsumerDefinition(
             name: "saga", topics: [OrderSagaTopics.orders, OrderSagaTopics.payment, OrderSagaTopics.notification], handlers: handlers)]
     }
 
-    /// `OrderPlaced`: hold the stock, or say why not. The SKU's row is locked, so concurrent orders for one SKU
-    /// take turns and never oversell.
-    static func reserve(_ order: OrderPlaced, _ context: inout EventContext, _ db: isolated PGConnection) throws {
-        let known = try db.query("""
-            SELECT (SELECT status FROM reservations WHERE order_id = \(order.orderID)) AS reservation,
-                   (SELECT reason FROM rejections WHERE order_id = \(order.orderID)) AS rejection
-            """)[0]
-        if !known.isNull("reservation") || !known.isNull("rejection") {
-            context.outcome = "already decided"
-            return
+    /// `OrderPlaced`: hold the stock, or say why not. The SKUs' rows are locked (in one order, so concurrent
+    /// consumers cannot deadlock), so concurrent orders for one SKU take turns and never oversell. The run is
+    /// decided in order, in memory, then written with one statement per table.
+    static func reserve(_ orders: [OrderPlaced], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
+        let orderIDs = orders.map(\.orderID)
+        var decided = Set(try db.query("""
+            SELECT order_id FROM reservations WHERE order_id = ANY(\(orderIDs)::text[])
+            UNION ALL SELECT order_id FROM rejections WHERE order_id = ANY(\(orderIDs)::text[])
+            """).map { try $0.decode("order_id", as: String.self) })
+        let skus = Array(Set(orders.map(\.sku))).sorted()
+        var available: [String: Int] = [:]
+        for row in try db.query("SELECT sku, available FROM stock WHERE sku = ANY(\(skus)::text[]) ORDER BY sku FOR UPDATE") {
+            available[try row.decode("sku")] = try row.decode("available")
         }
-        func reject(_ reason: String) throws {
+        var reserved: [OrderPlaced] = []
+        var rejected: [(order: OrderPlaced, reason: String)] = []
+        for (index, order) in orders.enumerated() {
+            guard decided.insert(order.orderID).inserted else {
+                contexts[index].outcome = "already decided"
+                continue
+            }
+            let reason: String?
+            if order.quantity < 1 {
+                reason = "invalid quantity \(order.quantity): must be at least 1"
+            } else if let units = available[order.sku] {
+                reason = units >= order.quantity ? nil : "not enough stock for \(order.sku): requested \(order.quantity), available \(units)"
+            } else {
+                reason = "unknown SKU \(order.sku)"
+            }
+            if let reason {
+                rejected.append((order, reason))
+                try contexts[index].emit(InventoryRejected(orderID: order.orderID, sku: order.sku, quantity: order.quantity, reason: reason))
+                contexts[index].outcome = "rejected"
+            } else {
+                available[order.sku]! -= order.quantity
+                reserved.append(order)
+                try contexts[index].emit(InventoryReserved(
+                    orderID: order.orderID, sku: order.sku, quantity: order.quantity, amountCents: order.amountCents,
+                    currency: order.currency, failPayment: order.failPayment))
+                contexts[index].outcome = "reserved"
+            }
+        }
+        if !reserved.isEmpty {
+            var held: [String: Int] = [:]
+            for order in reserved { held[order.sku, default: 0] += order.quantity }
             try db.query("""
-                INSERT INTO rejections (order_id, sku, quantity, reason) VALUES (\(order.orderID), \(order.sku), \(order.quantity), \(reason))
+                UPDATE stock SET available = available - h.units, reserved = reserved + h.units, updated_at = now()
+                FROM unnest(\(Array(held.keys))::text[], \(Array(held.values))::int[]) AS h(sku, units)
+                WHERE stock.sku = h.sku
                 """)
-            try context.emit(InventoryRejected(orderID: order.orderID, sku: order.sku, quantity: order.quantity, reason: reason))
-            context.outcome = "rejected"
+            try db.query("""
+                INSERT INTO reservations (order_id, sku, quantity, status)
+                SELECT order_id, sku, quantity, 'reserved'
+                FROM unnest(\(reserved.map(\.orderID))::text[], \(reserved.map(\.sku))::text[], \(reserved.map(\.quantity))::int[])
+                     AS r(order_id, sku, quantity)
+                """)
         }
-        guard order.quantity >= 1 else {
-            return try reject("invalid quantity \(order.quantity): must be at least 1")
+        if !rejected.isEmpty {
+            try db.query("""
+                INSERT INTO rejections (order_id, sku, quantity, reason)
+                SELECT * FROM unnest(\(rejected.map(\.order.orderID))::text[], \(rejected.map(\.order.sku))::text[],
+                                     \(rejected.map(\.order.quantity))::int[], \(rejected.map(\.reason))::text[])
+                """)
         }
-        let rows = try db.query("SELECT available FROM stock WHERE sku = \(order.sku) FOR UPDATE")
-        guard let row = rows.first else {
-            return try reject("unknown SKU \(order.sku)")
-        }
-        let available: Int = try row.decode("available")
-        guard available >= order.quantity else {
-            return try reject("not enough stock for \(order.sku): requested \(order.quantity), available \(available)")
-        }
-        try db.query("""
-            UPDATE stock SET available = available - \(order.quantity), reserved = reserved + \(order.quantity), updated_at = now()
-            WHERE sku = \(order.sku)
-            """)
-        try db.query("""
-            INSERT INTO reservations (order_id, sku, quantity, status) VALUES (\(order.orderID), \(order.sku), \(order.quantity), 'reserved')
-            """)
-        try context.emit(InventoryReserved(
-            orderID: order.orderID, sku: order.sku, quantity: order.quantity, amountCents: order.amountCents,
-            currency: order.currency, failPayment: order.failPayment))
-        context.outcome = "reserved"
     }
 
     /// The compensation: put held stock back. Only a reservation still held is released, so a repeated or late
@@ -98,20 +122,31 @@ public enum Inventory: SagaServiceDefinition {
         context.outcome = "released"
     }
 
-    /// `ConfirmationSent`: the held units are sold.
-    static func fulfil(_ event: ConfirmationSent, _ context: inout EventContext, _ db: isolated PGConnection) throws {
-        let rows = try db.query("SELECT sku, quantity, status FROM reservations WHERE order_id = \(event.orderID) FOR UPDATE")
-        guard let row = rows.first, try row.decode("status", as: String.self) == "reserved" else {
-            context.outcome = "nothing held"
-            return
-        }
-        let sku: String = try row.decode("sku")
-        let quantity: Int = try row.decode("quantity")
-        try db.query("""
-            UPDATE stock SET reserved = reserved - \(quantity), fulfilled = fulfilled + \(quantity), updated_at = now() WHERE sku = \(sku)
+    /// `ConfirmationSent`: the held units are sold. Reservations not (or no longer) held are left alone.
+    static func fulfil(_ events: [ConfirmationSent], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
+        let sold = try db.query("""
+            UPDATE reservations SET status = 'fulfilled', fulfilled_at = now()
+            WHERE order_id = ANY(\(events.map(\.orderID))::text[]) AND status = 'reserved'
+            RETURNING order_id, sku, quantity
             """)
-        try db.query("UPDATE reservations SET status = 'fulfilled', fulfilled_at = now() WHERE order_id = \(event.orderID)")
-        context.outcome = "fulfilled"
+        var units: [String: Int] = [:]
+        var fulfilled = Set<String>()
+        for row in sold {
+            fulfilled.insert(try row.decode("order_id"))
+            units[try row.decode("sku"), default: 0] += try row.decode("quantity", as: Int.self)
+        }
+        if !units.isEmpty {
+            let skus = units.keys.sorted()
+            try db.query("""
+                UPDATE stock SET reserved = reserved - s.units, fulfilled = fulfilled + s.units, updated_at = now()
+                FROM unnest(\(skus)::text[], \(skus.map { units[$0]! })::int[]) AS s(sku, units)
+                WHERE stock.sku = s.sku
+                """)
+        }
+        for (index, event) in events.enumerated() {
+            // Only the first event for an order fulfils it; a second one, like a redelivery, finds nothing held.
+            contexts[index].outcome = fulfilled.remove(event.orderID) != nil ? "fulfilled" : "nothing held"
+        }
     }
 }
 

@@ -49,8 +49,8 @@ public enum Notification: SagaServiceDefinition {
     public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
         let dispatcher = Dispatcher(sender: try context.options.sender(), attempts: context.options.senderAttempts)
         var handlers = EventHandlers()
-        handlers.on(OrderPlaced.self) { event, context, db in try dispatcher.orderPlaced(event, &context, db) }
-        handlers.on(PaymentCaptured.self) { event, context, db in try dispatcher.paymentCaptured(event, &context, db) }
+        handlers.onBatch(OrderPlaced.self) { events, contexts, db in try dispatcher.ordersPlaced(events, &contexts, db) }
+        handlers.onBatch(PaymentCaptured.self) { events, contexts, db in try dispatcher.paymentsCaptured(events, &contexts, db) }
         return [ConsumerDefinition(name: "saga", topics: [OrderSagaTopics.orders, OrderSagaTopics.payment], handlers: handlers)]
     }
 
@@ -74,59 +74,136 @@ struct Dispatcher: Sendable {
     let sender: any ConfirmationSender
     let attempts: Int
 
-    func orderPlaced(_ order: OrderPlaced, _ context: inout EventContext, _ db: isolated PGConnection) throws {
-        try db.query("""
-            INSERT INTO orders (order_id, customer_email, sku, quantity, amount_cents, currency, fail_confirmation)
-            VALUES (\(order.orderID), \(order.customerEmail), \(order.sku), \(order.quantity), \(order.amountCents), \(order.currency), \(order.failConfirmation))
-            ON CONFLICT (order_id) DO NOTHING
-            """)
-        let waiting = try db.query("SELECT payment_event_id FROM confirmations WHERE order_id = \(order.orderID) AND status = 'awaiting_order' FOR UPDATE")
-        guard let row = waiting.first else {
-            context.outcome = "order recorded"
-            return
+    /// What a confirmation needs: the order (recorded from `OrderPlaced`) and the captured payment.
+    struct Pair {
+        var orderID: String
+        var email: String
+        var sku: String
+        var quantity: Int
+        var failConfirmation: Bool
+        var amountCents: Int64
+        var currency: String
+        var paymentEventID: UUID
+
+        init(order row: PGRow, amountCents: Int64, currency: String, paymentEventID: UUID) throws {
+            orderID = try row.decode("order_id")
+            email = try row.decode("customer_email")
+            sku = try row.decode("sku")
+            quantity = try row.decode("quantity")
+            failConfirmation = try row.decode("fail_confirmation")
+            self.amountCents = amountCents
+            self.currency = currency
+            self.paymentEventID = paymentEventID
         }
-        try dispatch(orderID: order.orderID, causedBy: try row.decode("payment_event_id"), &context, db)
     }
 
-    func paymentCaptured(_ payment: PaymentCaptured, _ context: inout EventContext, _ db: isolated PGConnection) throws {
-        let existing = try db.query("SELECT status FROM confirmations WHERE order_id = \(payment.orderID) FOR UPDATE")
-        if let row = existing.first {
-            context.outcome = "already \(try row.decode("status", as: String.self))"
-            return
-        }
+    /// A confirmation's row after dispatch.
+    struct Outcome {
+        var orderID: String
+        var status: String
+        var messageID: String?
+        var reason: String?
+        var attempts: Int
+    }
+
+    func ordersPlaced(_ orders: [OrderPlaced], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
         try db.query("""
-            INSERT INTO confirmations (order_id, status, payment_event_id, amount_cents, currency)
-            VALUES (\(payment.orderID), 'awaiting_order', \(context.envelope.eventID), \(payment.amountCents), \(payment.currency))
+            INSERT INTO orders (order_id, customer_email, sku, quantity, amount_cents, currency, fail_confirmation)
+            SELECT * FROM unnest(\(orders.map(\.orderID))::text[], \(orders.map(\.customerEmail))::text[], \(orders.map(\.sku))::text[],
+                                 \(orders.map(\.quantity))::int[], \(orders.map(\.amountCents))::bigint[], \(orders.map(\.currency))::text[],
+                                 \(orders.map(\.failConfirmation))::boolean[])
+            ON CONFLICT (order_id) DO NOTHING
             """)
-        let known = try db.query("SELECT 1 FROM orders WHERE order_id = \(payment.orderID)")
-        guard !known.isEmpty else {
-            context.outcome = "awaiting order"
-            return
+        // Payments that arrived first and waited for their order.
+        var waiting: [String: Pair] = [:]
+        for row in try db.query("""
+            SELECT o.order_id, o.customer_email, o.sku, o.quantity, o.fail_confirmation, c.amount_cents, c.currency, c.payment_event_id
+            FROM confirmations c JOIN orders o USING (order_id)
+            WHERE c.order_id = ANY(\(orders.map(\.orderID))::text[]) AND c.status = 'awaiting_order'
+            FOR UPDATE OF c
+            """) {
+            let pair = try Pair(order: row, amountCents: try row.decode("amount_cents"), currency: try row.decode("currency"),
+                                paymentEventID: try row.decode("payment_event_id"))
+            waiting[pair.orderID] = pair
         }
-        try dispatch(orderID: payment.orderID, causedBy: context.envelope.eventID, &context, db)
+        var outcomes: [Outcome] = []
+        for (index, order) in orders.enumerated() {
+            guard let pair = waiting.removeValue(forKey: order.orderID) else {
+                contexts[index].outcome = "order recorded"
+                continue
+            }
+            outcomes.append(try dispatch(pair, &contexts[index]))
+        }
+        guard !outcomes.isEmpty else { return }
+        try db.query("""
+            UPDATE confirmations c SET status = u.status, message_id = NULLIF(u.message_id, ''), reason = NULLIF(u.reason, ''),
+                   attempts = u.attempts, updated_at = now()
+            FROM unnest(\(outcomes.map(\.orderID))::text[], \(outcomes.map(\.status))::text[], \(outcomes.map { $0.messageID ?? "" })::text[],
+                        \(outcomes.map { $0.reason ?? "" })::text[], \(outcomes.map(\.attempts))::int[])
+                 AS u(order_id, status, message_id, reason, attempts)
+            WHERE c.order_id = u.order_id
+            """)
+    }
+
+    func paymentsCaptured(_ payments: [PaymentCaptured], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
+        let orderIDs = payments.map(\.orderID)
+        var status: [String: String] = [:]
+        for row in try db.query("SELECT order_id, status FROM confirmations WHERE order_id = ANY(\(orderIDs)::text[]) FOR UPDATE") {
+            status[try row.decode("order_id")] = try row.decode("status")
+        }
+        var orders: [String: PGRow] = [:]
+        for row in try db.query("""
+            SELECT order_id, customer_email, sku, quantity, fail_confirmation FROM orders WHERE order_id = ANY(\(orderIDs)::text[])
+            """) {
+            orders[try row.decode("order_id")] = row
+        }
+        // New confirmations are written once, with their outcome: sent, failed, or awaiting the order.
+        var rows: [(outcome: Outcome, payment: PaymentCaptured, eventID: UUID)] = []
+        for (index, payment) in payments.enumerated() {
+            if let known = status[payment.orderID] {
+                contexts[index].outcome = "already \(known)"
+                continue
+            }
+            let eventID = contexts[index].envelope.eventID
+            let outcome: Outcome
+            if let order = orders[payment.orderID] {
+                outcome = try dispatch(
+                    try Pair(order: order, amountCents: payment.amountCents, currency: payment.currency, paymentEventID: eventID),
+                    &contexts[index])
+            } else {
+                outcome = Outcome(orderID: payment.orderID, status: "awaiting_order", attempts: 0)
+                contexts[index].outcome = "awaiting order"
+            }
+            status[payment.orderID] = outcome.status
+            rows.append((outcome, payment, eventID))
+        }
+        guard !rows.isEmpty else { return }
+        try db.query("""
+            INSERT INTO confirmations (order_id, status, message_id, reason, payment_event_id, amount_cents, currency, attempts)
+            SELECT order_id, status, NULLIF(message_id, ''), NULLIF(reason, ''), payment_event_id, amount_cents, currency, attempts
+            FROM unnest(\(rows.map(\.outcome.orderID))::text[], \(rows.map(\.outcome.status))::text[],
+                        \(rows.map { $0.outcome.messageID ?? "" })::text[], \(rows.map { $0.outcome.reason ?? "" })::text[],
+                        \(rows.map(\.eventID))::uuid[], \(rows.map(\.payment.amountCents))::bigint[], \(rows.map(\.payment.currency))::text[],
+                        \(rows.map(\.outcome.attempts))::int[])
+                 AS n(order_id, status, message_id, reason, payment_event_id, amount_cents, currency, attempts)
+            """)
     }
 
     /// Sends the confirmation (or decides it cannot be sent) and emits the outcome, caused by the capture.
-    private func dispatch(orderID: String, causedBy paymentEventID: UUID, _ context: inout EventContext, _ db: isolated PGConnection) throws {
-        let row = try db.query("""
-            SELECT o.customer_email, o.sku, o.quantity, c.amount_cents, c.currency, o.fail_confirmation
-            FROM orders o JOIN confirmations c USING (order_id) WHERE order_id = \(orderID)
-            """)[0]
-        let email: String = try row.decode("customer_email")
-        let failRequested: Bool = try row.decode("fail_confirmation")
+    private func dispatch(_ pair: Pair, _ context: inout EventContext) throws -> Outcome {
         var delivered: ConfirmationMessage?
         var tries = 0
-        if !failRequested && Notification.isValidEmail(email) {
+        if !pair.failConfirmation && Notification.isValidEmail(pair.email) {
             let message = ConfirmationMessage(
-                orderID: orderID, to: email,
-                subject: "Your order \(orderID) is confirmed",
+                orderID: pair.orderID, to: pair.email,
+                subject: "Your order \(pair.orderID) is confirmed",
                 body: """
-                    Thank you for your order \(orderID).
+                    Thank you for your order \(pair.orderID).
 
-                    \(try row.decode("quantity", as: Int.self)) × \(try row.decode("sku", as: String.self))
-                    Total: \(Money(cents: try row.decode("amount_cents"))) \(try row.decode("currency", as: String.self))
+                    \(pair.quantity) × \(pair.sku)
+                    Total: \(Money(cents: pair.amountCents)) \(pair.currency)
                     """,
-                messageID: "\(orderID).confirmation@sagakit.invalid"
+                messageID: "\(pair.orderID).confirmation@sagakit.invalid"
             )
             while tries < attempts {
                 tries += 1
@@ -144,21 +221,14 @@ struct Dispatcher: Sendable {
             }
         }
         if let delivered {
-            try db.query("""
-                UPDATE confirmations SET status = 'sent', message_id = \(delivered.messageID), attempts = \(tries), updated_at = now()
-                WHERE order_id = \(orderID)
-                """)
-            try context.emit(ConfirmationSent(orderID: orderID, messageID: delivered.messageID), causedBy: paymentEventID)
+            try context.emit(ConfirmationSent(orderID: pair.orderID, messageID: delivered.messageID), causedBy: pair.paymentEventID)
             context.outcome = "sent"
-        } else {
-            let reason = Notification.failureReason(orderID: orderID)
-            try db.query("""
-                UPDATE confirmations SET status = 'failed', reason = \(reason), attempts = \(tries), updated_at = now()
-                WHERE order_id = \(orderID)
-                """)
-            try context.emit(ConfirmationFailed(orderID: orderID, reason: reason), causedBy: paymentEventID)
-            context.outcome = "failed"
+            return Outcome(orderID: pair.orderID, status: "sent", messageID: delivered.messageID, attempts: tries)
         }
+        let reason = Notification.failureReason(orderID: pair.orderID)
+        try context.emit(ConfirmationFailed(orderID: pair.orderID, reason: reason), causedBy: pair.paymentEventID)
+        context.outcome = "failed"
+        return Outcome(orderID: pair.orderID, status: "failed", reason: reason, attempts: tries)
     }
 }
 

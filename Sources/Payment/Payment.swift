@@ -34,43 +34,59 @@ public enum Payment: SagaServiceDefinition {
     public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
         let limit = try context.options.resolvedMaxAmount()
         var handlers = EventHandlers()
-        handlers.on(InventoryReserved.self) { event, context, db in try charge(event, limit: limit, &context, db) }
+        handlers.onBatch(InventoryReserved.self) { events, contexts, db in try charge(events, limit: limit, &contexts, db) }
         handlers.on(ConfirmationFailed.self, refund)
         return [ConsumerDefinition(name: "saga", topics: [OrderSagaTopics.inventory, OrderSagaTopics.notification], handlers: handlers)]
     }
 
     /// `InventoryReserved`: capture, or decline with the reason. Once per order, whatever is redelivered.
-    static func charge(_ event: InventoryReserved, limit: Money, _ context: inout EventContext, _ db: isolated PGConnection) throws {
-        let known = try db.query("""
-            SELECT EXISTS (SELECT 1 FROM charges WHERE order_id = \(event.orderID)) OR
-                   EXISTS (SELECT 1 FROM declines WHERE order_id = \(event.orderID)) AS decided
-            """)[0]
-        if try known.decode("decided", as: Bool.self) {
-            context.outcome = "already decided"
-            return
+    static func charge(_ events: [InventoryReserved], limit: Money, _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
+        let orderIDs = events.map(\.orderID)
+        var decided = Set(try db.query("""
+            SELECT order_id FROM charges WHERE order_id = ANY(\(orderIDs)::text[])
+            UNION ALL SELECT order_id FROM declines WHERE order_id = ANY(\(orderIDs)::text[])
+            """).map { try $0.decode("order_id", as: String.self) })
+        var charges: [(event: InventoryReserved, chargeID: UUID)] = []
+        var declines: [(event: InventoryReserved, reason: String)] = []
+        for (index, event) in events.enumerated() {
+            guard decided.insert(event.orderID).inserted else {
+                contexts[index].outcome = "already decided"
+                continue
+            }
+            let amount = Money(cents: event.amountCents)
+            let reason: String? =
+                if event.failPayment { "card declined for order \(event.orderID)" }
+                else if event.amountCents <= 0 { "amount \(amount) \(event.currency) is not positive" }
+                else if event.amountCents > limit.cents { "amount \(amount) \(event.currency) exceeds the limit of \(limit) \(event.currency)" }
+                else { nil }
+            if let reason {
+                declines.append((event, reason))
+                try contexts[index].emit(PaymentDeclined(orderID: event.orderID, amountCents: event.amountCents, currency: event.currency, reason: reason))
+                contexts[index].outcome = "declined"
+            } else {
+                let chargeID = UUID()
+                charges.append((event, chargeID))
+                try contexts[index].emit(PaymentCaptured(
+                    orderID: event.orderID, chargeID: chargeID.uuidString.lowercased(), amountCents: event.amountCents, currency: event.currency))
+                contexts[index].outcome = "captured"
+            }
         }
-        let amount = Money(cents: event.amountCents)
-        let reason: String? =
-            if event.failPayment { "card declined for order \(event.orderID)" }
-            else if event.amountCents <= 0 { "amount \(amount) \(event.currency) is not positive" }
-            else if event.amountCents > limit.cents { "amount \(amount) \(event.currency) exceeds the limit of \(limit) \(event.currency)" }
-            else { nil }
-        if let reason {
+        if !charges.isEmpty {
+            try db.query("""
+                INSERT INTO charges (order_id, charge_id, amount_cents, currency, status)
+                SELECT order_id, charge_id, amount_cents, currency, 'captured'
+                FROM unnest(\(charges.map(\.event.orderID))::text[], \(charges.map(\.chargeID))::uuid[],
+                            \(charges.map(\.event.amountCents))::bigint[], \(charges.map(\.event.currency))::text[])
+                     AS c(order_id, charge_id, amount_cents, currency)
+                """)
+        }
+        if !declines.isEmpty {
             try db.query("""
                 INSERT INTO declines (order_id, amount_cents, currency, reason)
-                VALUES (\(event.orderID), \(event.amountCents), \(event.currency), \(reason))
+                SELECT * FROM unnest(\(declines.map(\.event.orderID))::text[], \(declines.map(\.event.amountCents))::bigint[],
+                                     \(declines.map(\.event.currency))::text[], \(declines.map(\.reason))::text[])
                 """)
-            try context.emit(PaymentDeclined(orderID: event.orderID, amountCents: event.amountCents, currency: event.currency, reason: reason))
-            context.outcome = "declined"
-            return
         }
-        let chargeID = UUID()
-        try db.query("""
-            INSERT INTO charges (order_id, charge_id, amount_cents, currency, status)
-            VALUES (\(event.orderID), \(chargeID), \(event.amountCents), \(event.currency), 'captured')
-            """)
-        try context.emit(PaymentCaptured(orderID: event.orderID, chargeID: chargeID.uuidString.lowercased(), amountCents: event.amountCents, currency: event.currency))
-        context.outcome = "captured"
     }
 
     /// The compensation for a failed confirmation: refund the captured charge, once.
