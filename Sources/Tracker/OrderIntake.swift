@@ -45,21 +45,50 @@ public enum OrderIntake {
         try request.event.validate()
         let message = try OutboxMessage(request.event, sagaID: request.orderID, causationID: nil, producer: Tracker.name,
                                         trace: .newRoot(), topics: topics)
-        let outcome = try await db.withTransaction { tx -> Outcome in
-            let inserted = try tx.query("""
-                INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id)
-                VALUES (\(request.orderID), \(request.sku), \(request.quantity), \(request.amount.cents), \(request.currency), \(request.email),
-                        \(request.failPayment), \(request.failConfirmation), \(message.envelope.eventID))
-                ON CONFLICT (order_id) DO NOTHING
-                RETURNING created_at
-                """)
-            if let row = inserted.first {
-                try Outbox.append([message], notify: notify, on: tx)
-                // The tracker knows its own event at once: `status` answers before the event's round trip.
-                try ProjectionStore.record(message.envelope, on: tx)
-                return .accepted(eventID: message.envelope.eventID, at: try row.decode("created_at"))
+        let row = try Outbox.row(for: message)
+        let envelope = message.envelope
+        guard let status = SagaProjection.derive(sagaID: request.orderID, events: [SagaEventRecord(envelope)]) else {
+            preconditionFailure("a saga with one event has a status")
+        }
+        // One statement, so one round trip and one commit: the order, its event in the outbox, the event and the
+        // saga's first status in the projection (so `status` answers before the event's round trip), and the
+        // relay's wake-up. All of it happens only if the order id is new.
+        let inserted = try await db.query("""
+            WITH placed AS (
+              INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id)
+              VALUES (\(request.orderID), \(request.sku), \(request.quantity), \(request.amount.cents), \(request.currency), \(request.email),
+                      \(request.failPayment), \(request.failConfirmation), \(envelope.eventID))
+              ON CONFLICT (order_id) DO NOTHING
+              RETURNING created_at
+            ), outbox AS (
+              INSERT INTO sagakit_outbox (event_id, topic, message_key, event_type, payload, traceparent)
+              SELECT \(row.eventID), \(row.topic), \(row.key), \(row.eventType), \(row.payload), \(row.traceparent) FROM placed
+            ), recorded AS (
+              INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, causation_id, payload)
+              SELECT \(envelope.eventID), \(envelope.sagaID), \(envelope.eventType), \(envelope.producer), \(envelope.occurredAt),
+                     \(envelope.causationID)::uuid, \(String(decoding: envelope.payload, as: UTF8.self)) FROM placed
+              ON CONFLICT (event_id) DO NOTHING
+            ), projected AS (
+              INSERT INTO sagas (saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps,
+                                 compensations, error, event_count)
+              SELECT \(status.sagaID), \(status.state.rawValue), \(status.currentStep), \(status.waitingFor), \(status.startedAt),
+                     \(status.updatedAt), \(status.finishedAt)::timestamptz, \(status.completedSteps)::text[], \(status.compensations)::text[],
+                     \(status.error), \(status.eventCount) FROM placed
+              ON CONFLICT (saga_id) DO NOTHING
+              RETURNING saga_id
+            )
+            SELECT created_at, EXISTS (SELECT 1 FROM projected) AS projected\(unsafeRaw: notify ? ", pg_notify('\(Outbox.notifyChannel)', '')" : "")
+            FROM placed
+            """)
+        let outcome: Outcome
+        if let first = inserted.first {
+            if try !first.decode("projected", as: Bool.self) {
+                // The tracker had seen events of this saga before its order: derive its status from all of them.
+                try await db.withTransaction { tx in _ = try ProjectionStore.rederive(sagaID: request.orderID, on: tx) }
             }
-            let existing = try tx.query("""
+            outcome = .accepted(eventID: envelope.eventID, at: try first.decode("created_at"))
+        } else {
+            let existing = try await db.query("""
                 SELECT created_at, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation
                 FROM orders WHERE order_id = \(request.orderID)
                 """)[0]
@@ -70,7 +99,7 @@ public enum OrderIntake {
                 && existing.decode("customer_email", as: String.self) == request.email
                 && existing.decode("fail_payment", as: Bool.self) == request.failPayment
                 && existing.decode("fail_confirmation", as: Bool.self) == request.failConfirmation
-            return .alreadyStarted(at: try existing.decode("created_at"), sameDetails: same)
+            outcome = .alreadyStarted(at: try existing.decode("created_at"), sameDetails: same)
         }
         if case .accepted = outcome { CrashPoint.startAfterCommitBeforeResponse.hit() }
         return outcome

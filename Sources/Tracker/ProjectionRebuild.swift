@@ -56,10 +56,11 @@ public enum ProjectionRebuild {
             try tx.query("DELETE FROM saga_events")
             try tx.query("DELETE FROM sagakit_inbox WHERE consumer = \(definition.name)")
             // The tracker's own events, including any its relay has not published yet.
-            for row in try tx.query("SELECT payload FROM sagakit_outbox ORDER BY id") {
-                if let envelope = try? EventEnvelope.decode(Array(try row.decode("payload", as: String.self).utf8)) {
-                    try ProjectionStore.record(envelope, on: tx)
-                }
+            let own = try tx.query("SELECT payload FROM sagakit_outbox ORDER BY id").compactMap { row in
+                try? EventEnvelope.decode(Array(try row.decode("payload", as: String.self).utf8))
+            }
+            for start in stride(from: 0, to: own.count, by: 1000) {
+                try ProjectionStore.record(Array(own[start..<min(start + 1000, own.count)]), on: tx)
             }
         }
         for topic in physical {

@@ -22,14 +22,11 @@ public enum Tracker: SagaServiceDefinition {
 
     public static func consumers(_ context: ServiceContext<NoOptions>) throws -> [ConsumerDefinition] {
         var handlers = EventHandlers()
-        for type in OrderSagaEvents.all { register(type, in: &handlers) }
-        return [ConsumerDefinition(name: "projection", topics: OrderSagaTopics.all, handlers: handlers)]
-    }
-
-    private static func register<E: SagaEvent>(_ type: E.Type, in handlers: inout EventHandlers) {
-        handlers.on(type) { _, context, db in
-            context.outcome = try ProjectionStore.record(context.envelope, on: db).rawValue
+        handlers.onBatch(OrderSagaEvents.all) { contexts, db in
+            let states = try ProjectionStore.record(contexts.map(\.envelope), on: db)
+            for index in contexts.indices { contexts[index].outcome = states[contexts[index].sagaID]?.rawValue }
         }
+        return [ConsumerDefinition(name: "projection", topics: OrderSagaTopics.all, handlers: handlers)]
     }
 }
 
@@ -38,26 +35,62 @@ public enum ProjectionStore {
     /// Records an event (once per id) and rewrites its saga's row from all of the saga's events.
     @discardableResult
     public static func record(_ envelope: EventEnvelope, on db: isolated PGConnection) throws -> SagaState {
+        try record([envelope], on: db)[envelope.sagaID]!
+    }
+
+    /// Records events (once per id) and rewrites each of their sagas' rows from all of that saga's events: a
+    /// constant number of statements however many events and sagas. Returns each saga's new state.
+    @discardableResult
+    public static func record(_ envelopes: [EventEnvelope], on db: isolated PGConnection) throws -> [String: SagaState] {
+        guard !envelopes.isEmpty else { return [:] }
         try db.query("""
             INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, causation_id, payload)
-            VALUES (\(envelope.eventID), \(envelope.sagaID), \(envelope.eventType), \(envelope.producer), \(envelope.occurredAt),
-                    \(envelope.causationID), \(String(decoding: envelope.payload, as: UTF8.self)))
+            SELECT * FROM unnest(\(envelopes.map(\.eventID))::uuid[], \(envelopes.map(\.sagaID))::text[], \(envelopes.map(\.eventType))::text[],
+                                 \(envelopes.map(\.producer))::text[], \(envelopes.map(\.occurredAt))::timestamptz[],
+                                 \(PGArray(envelopes.map(\.causationID)))::uuid[],
+                                 \(envelopes.map { String(decoding: $0.payload, as: UTF8.self) })::text[])
             ON CONFLICT (event_id) DO NOTHING
             """)
-        let status = try rederive(sagaID: envelope.sagaID, on: db)!
-        return status.state
+        var sagaIDs: [String] = []
+        var seen = Set<String>()
+        for envelope in envelopes where seen.insert(envelope.sagaID).inserted { sagaIDs.append(envelope.sagaID) }
+        let statuses = try rederive(sagaIDs: sagaIDs, on: db)
+        return statuses.reduce(into: [:]) { $0[$1.sagaID] = $1.state }
     }
 
     /// Derives a saga's status from its recorded events and stores it.
     @discardableResult
     public static func rederive(sagaID: String, on db: isolated PGConnection) throws -> SagaStatus? {
-        guard let status = SagaProjection.derive(sagaID: sagaID, events: try events(sagaID: sagaID, on: db)) else { return nil }
+        try rederive(sagaIDs: [sagaID], on: db).first
+    }
+
+    /// Derives these sagas' statuses from their recorded events and stores them, in one read and one write.
+    @discardableResult
+    public static func rederive(sagaIDs: [String], on db: isolated PGConnection) throws -> [SagaStatus] {
+        var events: [String: [SagaEventRecord]] = [:]
+        for row in try db.query("""
+            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, payload FROM saga_events
+            WHERE saga_id = ANY(\(sagaIDs)::text[])
+            """) {
+            events[try row.decode("saga_id"), default: []].append(try eventRecord(row))
+        }
+        let statuses = sagaIDs.compactMap { SagaProjection.derive(sagaID: $0, events: events[$0] ?? []) }
+        guard !statuses.isEmpty else { return [] }
         try db.query("""
             INSERT INTO sagas (saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps,
                                compensations, error, event_count, observed_terminal_at)
-            VALUES (\(sagaID), \(status.state.rawValue), \(status.currentStep), \(status.waitingFor), \(status.startedAt), \(status.updatedAt),
-                    \(status.finishedAt), \(status.completedSteps)::text[], \(status.compensations)::text[], \(status.error), \(status.eventCount),
-                    CASE WHEN \(status.finishedAt)::timestamptz IS NULL THEN NULL ELSE clock_timestamp() END)
+            SELECT saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at,
+                   string_to_array(completed_steps, ','), string_to_array(compensations, ','), error, event_count,
+                   CASE WHEN finished_at IS NULL THEN NULL ELSE clock_timestamp() END
+            FROM unnest(\(statuses.map(\.sagaID))::text[], \(statuses.map(\.state.rawValue))::text[],
+                        \(PGArray(statuses.map(\.currentStep)))::text[], \(PGArray(statuses.map(\.waitingFor)))::text[],
+                        \(PGArray(statuses.map(\.startedAt)))::timestamptz[], \(statuses.map(\.updatedAt))::timestamptz[],
+                        \(PGArray(statuses.map(\.finishedAt)))::timestamptz[],
+                        \(statuses.map { $0.completedSteps.joined(separator: ",") })::text[],
+                        \(statuses.map { $0.compensations.joined(separator: ",") })::text[],
+                        \(PGArray(statuses.map(\.error)))::text[], \(statuses.map(\.eventCount))::int[])
+                 AS s(saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps,
+                      compensations, error, event_count)
             ON CONFLICT (saga_id) DO UPDATE SET
                 state = EXCLUDED.state, current_step = EXCLUDED.current_step, waiting_for = EXCLUDED.waiting_for,
                 started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at, finished_at = EXCLUDED.finished_at,
@@ -66,17 +99,19 @@ public enum ProjectionStore {
                 observed_terminal_at = CASE WHEN EXCLUDED.finished_at IS NULL THEN NULL
                                             ELSE coalesce(sagas.observed_terminal_at, clock_timestamp()) END
             """)
-        return status
+        return statuses
+    }
+
+    private static func eventRecord(_ row: PGRow) throws -> SagaEventRecord {
+        SagaEventRecord(
+            eventID: try row.decode("event_id"), eventType: try row.decode("event_type"), producer: try row.decode("producer"),
+            occurredAt: try row.decode("occurred_at"), causationID: try row.decode("causation_id"), payload: try row.decode("payload"))
     }
 
     public static func events(sagaID: String, on db: isolated PGConnection) throws -> [SagaEventRecord] {
         try db.query("""
             SELECT event_id, event_type, producer, occurred_at, causation_id, payload FROM saga_events WHERE saga_id = \(sagaID)
-            """).map { row in
-            SagaEventRecord(
-                eventID: try row.decode("event_id"), eventType: try row.decode("event_type"), producer: try row.decode("producer"),
-                occurredAt: try row.decode("occurred_at"), causationID: try row.decode("causation_id"), payload: try row.decode("payload"))
-        }
+            """).map(eventRecord)
     }
 
     /// The status of one saga, derived afresh from its events; nil if the tracker has seen none.
