@@ -127,7 +127,13 @@ public final class OutboxRelay: Service, Sendable {
         var attempt = 0
         while !stopping {
             do {
-                return try await PGConnection.connect(database, logger: logger)
+                // The relay's writes need not wait for the WAL flush: a mark lost to a server crash only means the
+                // row is published again (consumers' inboxes absorb it), and a lost lease renewal only means the
+                // lease is checked again in the next marking transaction. That leaves the durable commits to the
+                // transactions that need them.
+                var config = database
+                config.sessionSettings["synchronous_commit"] = "off"
+                return try await PGConnection.connect(config, logger: logger)
             } catch {
                 attempt += 1
                 let delay = configuration.backoff.delay(attempt: attempt)
@@ -198,16 +204,22 @@ public final class OutboxRelay: Service, Sendable {
         let failedRows = failed
         let duration = configuration.leaseDuration
         try await db.withTransaction(retry: PGRetryPolicy(onConnectionLoss: true)) { tx in
-            // Leadership is checked here, in the transaction that marks: no lease, no marks.
-            try lease.renew(duration: duration, on: tx)
-            if !deliveredIDs.isEmpty {
-                // published_at is when the broker's acknowledgement arrived: the hop's measure.
-                try tx.query("""
-                    UPDATE sagakit_outbox o SET published_at = a.acked
-                    FROM unnest(\(deliveredIDs)::bigint[], \(ackTimes)::timestamptz[]) AS a(id, acked)
-                    WHERE o.id = a.id AND o.published_at IS NULL
-                    """)
-            }
+            // Leadership is checked here, in the transaction that marks: no lease, no marks. One statement renews
+            // the lease (locking its row) and marks what was delivered, only if the renewal succeeded.
+            let renewed = try tx.query("""
+                WITH lease AS (
+                  UPDATE sagakit_relay_lease SET expires_at = now() + \(Int(duration.seconds * 1000)) * interval '1 millisecond'
+                  WHERE name = 'outbox' AND holder = \(lease.holder) AND epoch = \(lease.epoch)
+                  RETURNING 1
+                ), marked AS (
+                  UPDATE sagakit_outbox o SET published_at = a.acked
+                  FROM unnest(\(deliveredIDs)::bigint[], \(ackTimes)::timestamptz[]) AS a(id, acked)
+                  WHERE o.id = a.id AND o.published_at IS NULL AND EXISTS (SELECT 1 FROM lease)
+                )
+                SELECT count(*) AS renewed FROM lease
+                """)[0].decode("renewed", as: Int.self)
+            guard renewed == 1 else { throw RelayLease.Lost() }
+            // published_at above is when the broker's acknowledgement arrived: the hop's measure.
             for (id, reason) in parkedRows {
                 try tx.query("UPDATE sagakit_outbox SET parked_at = now(), attempts = attempts + 1, last_error = \(reason) WHERE id = \(id)")
             }
@@ -330,16 +342,6 @@ final class RelayLease: Sendable {
             """)
         guard let row = rows.first else { return nil }
         return RelayLease(holder: holder, epoch: try row.decode("epoch"))
-    }
-
-    /// Inside a marking transaction: renews the lease row (locking it) or throws `Lost`.
-    func renew(duration: Duration, on tx: isolated PGConnection) throws {
-        let millis = Int(duration.seconds * 1000)
-        let renewed = try tx.query("""
-            UPDATE sagakit_relay_lease SET expires_at = now() + \(millis) * interval '1 millisecond'
-            WHERE name = 'outbox' AND holder = \(holder) AND epoch = \(epoch)
-            """).affectedRows
-        guard renewed == 1 else { throw Lost() }
     }
 
     static func release(_ lease: RelayLease, on db: PGConnection) async throws {
