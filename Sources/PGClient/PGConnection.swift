@@ -22,6 +22,10 @@ public actor PGConnection {
     public let logger: Logger
     /// Counts every (re)connection; tests and metrics read it.
     public private(set) var connectCount = 0
+    /// Set when a call failed for a reason libpq gave rather than the server: libpq does not always mark the
+    /// connection bad at once (a write to a Unix socket whose server died fails with EPIPE while the status still
+    /// reads OK), so the next call must not trust it.
+    private var broken = false
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -45,19 +49,20 @@ public actor PGConnection {
         let connection = try libpqConnect(config)
         PQsetNoticeReceiver(connection, noticeReceiver, Unmanaged.passUnretained(notices).toOpaque())
         conn = connection
+        broken = false
         connectCount += 1
     }
 
     /// Reconnects when the previous connection broke.
     private func ensureConnected() throws -> OpaquePointer {
-        if let conn, PQstatus(conn) == CONNECTION_OK { return conn }
+        if let conn, !broken, PQstatus(conn) == CONNECTION_OK { return conn }
         if conn != nil { logger.info("reconnecting to postgres") }
         try open()
         return conn!
     }
 
     public var isConnected: Bool {
-        conn.map { PQstatus($0) == CONNECTION_OK } ?? false
+        !broken && (conn.map { PQstatus($0) == CONNECTION_OK } ?? false)
     }
 
     public func close() {
@@ -166,7 +171,7 @@ public actor PGConnection {
     }
 
     private func rollbackQuietly() {
-        guard let conn, PQstatus(conn) == CONNECTION_OK, PQtransactionStatus(conn) != PQTRANS_IDLE else { return }
+        guard let conn, !broken, PQstatus(conn) == CONNECTION_OK, PQtransactionStatus(conn) != PQTRANS_IDLE else { return }
         PQclear(PQexec(conn, "ROLLBACK"))
     }
 
@@ -206,21 +211,23 @@ public actor PGConnection {
     }
 
     private func connectionOrServerError(_ conn: OpaquePointer, _ result: OpaquePointer?) -> PGError {
-        if PQstatus(conn) != CONNECTION_OK {
-            return PGError(code: .connectionLost, message: Self.errorMessage(conn))
-        }
-        guard let result else {
+        guard PQstatus(conn) == CONNECTION_OK, let result else {
+            broken = true
             return PGError(code: .connectionLost, message: Self.errorMessage(conn))
         }
         func field(_ code: Int32) -> String? {
             PQresultErrorField(result, code).map { String(cString: $0) }
         }
-        let sqlState = field(Int32(UInt8(ascii: "C")))
         let message = field(Int32(UInt8(ascii: "M"))) ?? Self.errorMessage(conn)
-        let error = PGError(code: .server, message: message, sqlState: sqlState, detail: field(Int32(UInt8(ascii: "D"))))
-        if error.isConnectionError && PQstatus(conn) != CONNECTION_OK {
-            return PGError(code: .connectionLost, message: message, sqlState: sqlState)
+        // Every error the server sends has a SQLSTATE; one without was made by libpq itself ("server closed the
+        // connection unexpectedly", "could not send data", a protocol it could not follow). Whatever it was, this
+        // session can no longer be trusted: start a new one.
+        guard let sqlState = field(Int32(UInt8(ascii: "C"))) else {
+            broken = true
+            return PGError(code: .connectionLost, message: message)
         }
+        let error = PGError(code: .server, message: message, sqlState: sqlState, detail: field(Int32(UInt8(ascii: "D"))))
+        if error.isConnectionError { broken = true }
         return error
     }
 
@@ -333,17 +340,21 @@ private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
 /// Lays the parameters out in one buffer, NUL-terminated, and passes pointers into it that live for the call.
 private func withParameterPointers<R>(_ binds: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
     if binds.isEmpty { return body(nil) }
-    var bytes: [CChar] = []
+    // One buffer of NUL-terminated values; batch statements pass arrays of thousands of elements as one value.
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(binds.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 })
     var offsets: [Int?] = []
     offsets.reserveCapacity(binds.count)
     for bind in binds {
-        guard let bind else { offsets.append(nil); continue }
+        guard var bind else { offsets.append(nil); continue }
         offsets.append(bytes.count)
-        bytes.append(contentsOf: bind.utf8.map { CChar(bitPattern: $0) })
+        bind.withUTF8 { bytes.append(contentsOf: $0) }
         bytes.append(0)
     }
-    return bytes.withUnsafeBufferPointer { buffer in
-        let pointers: [UnsafePointer<CChar>?] = offsets.map { $0.map { buffer.baseAddress! + $0 } }
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+    return bytes.withUnsafeBufferPointer { raw in
+        raw.withMemoryRebound(to: CChar.self) { buffer in
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { $0.map { buffer.baseAddress! + $0 } }
+            return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
     }
 }

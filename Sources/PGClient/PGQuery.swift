@@ -89,21 +89,27 @@ public struct PGArray<Element: PGEncodable>: PGEncodable {
     public init(_ elements: [Element?]) { self.elements = elements }
 
     public var pgText: String {
-        var text = "{"
+        // Built as bytes: this runs for every element of every batch a consumer writes, payloads included.
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(2 + elements.count * 16)
         for (i, element) in elements.enumerated() {
-            if i > 0 { text += "," }
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
             guard let element else {
-                text += "NULL"
+                bytes.append(contentsOf: "NULL".utf8)
                 continue
             }
-            text += "\""
-            for ch in element.pgText.unicodeScalars {
-                if ch == "\"" || ch == "\\" { text += "\\" }
-                text.unicodeScalars.append(ch)
+            bytes.append(UInt8(ascii: "\""))
+            var text = element.pgText
+            text.withUTF8 { utf8 in
+                for byte in utf8 {
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                    bytes.append(byte)
+                }
             }
-            text += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return text + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

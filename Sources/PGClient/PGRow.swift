@@ -85,7 +85,39 @@ extension Double: PGDecodable { public init(pgText: String) throws { self = try 
 extension Decimal: PGDecodable {
     public init(pgText: String) throws { self = try parse(pgText, "a decimal") { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } }
 }
-extension UUID: PGDecodable { public init(pgText: String) throws { self = try parse(pgText, "a UUID") { UUID(uuidString: $0) } } }
+extension UUID: PGDecodable { public init(pgText: String) throws { self = try parse(pgText, "a UUID") { UUID(canonical: $0) } } }
+
+extension UUID {
+    /// Parses the canonical 8-4-4-4-12 hex form, either case. Foundation's `init(uuidString:)` goes through
+    /// `sscanf`, which showed in profiles: every event and inbox row carries UUIDs.
+    public init?(canonical text: String) {
+        var text = text
+        guard let bytes = text.withUTF8({ utf8 -> uuid_t? in
+            guard utf8.count == 36 else { return nil }
+            var out = [UInt8](repeating: 0, count: 16)
+            var index = 0
+            var high = true
+            for (position, c) in utf8.enumerated() {
+                if position == 8 || position == 13 || position == 18 || position == 23 {
+                    guard c == UInt8(ascii: "-") else { return nil }
+                    continue
+                }
+                let nibble: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = c - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = c - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                if high { out[index] = nibble << 4 } else { out[index] |= nibble; index += 1 }
+                high.toggle()
+            }
+            return (out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7],
+                    out[8], out[9], out[10], out[11], out[12], out[13], out[14], out[15])
+        }) else { return nil }
+        self.init(uuid: bytes)
+    }
+}
 extension Bool: PGDecodable {
     public init(pgText: String) throws {
         switch pgText {
@@ -107,13 +139,34 @@ enum PGTimestamp {
         let fraction = Int(micros - Double(seconds) * 1_000_000)
         var tm = tm()
         gmtime_r(&seconds, &tm)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        let year = Int(tm.tm_year) + 1900
+        guard (0...9999).contains(year) else {
+            return date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
         }
-        let frac = String(fraction)
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2))."
-            + String(repeating: "0", count: 6 - frac.count) + frac + "Z"
+        // Digits into a fixed buffer: batches format thousands of these.
+        var bytes = [UInt8](repeating: 0, count: 27)
+        func put(_ value: Int, at offset: Int, width: Int) {
+            var v = value
+            for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                bytes[i] = UInt8(48 + v % 10)
+                v /= 10
+            }
+        }
+        put(year, at: 0, width: 4)
+        bytes[4] = UInt8(ascii: "-")
+        put(Int(tm.tm_mon) + 1, at: 5, width: 2)
+        bytes[7] = UInt8(ascii: "-")
+        put(Int(tm.tm_mday), at: 8, width: 2)
+        bytes[10] = UInt8(ascii: "T")
+        put(Int(tm.tm_hour), at: 11, width: 2)
+        bytes[13] = UInt8(ascii: ":")
+        put(Int(tm.tm_min), at: 14, width: 2)
+        bytes[16] = UInt8(ascii: ":")
+        put(Int(tm.tm_sec), at: 17, width: 2)
+        bytes[19] = UInt8(ascii: ".")
+        put(fraction, at: 20, width: 6)
+        bytes[26] = UInt8(ascii: "Z")
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Reads `2026-11-21 18:00:00.123456+00` (and the variants with `T`, no fraction, or a `+hh:mm` offset).
