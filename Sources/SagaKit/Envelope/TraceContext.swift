@@ -41,18 +41,21 @@ public struct TraceContext: Sendable, Hashable {
     public var traceparent: String { "00-\(traceID)-\(spanID)-\(sampled ? "01" : "00")" }
 
     private static func randomHex(bytes count: Int) -> String {
-        let digits = Array("0123456789abcdef".utf8)
+        let digits: StaticString = "0123456789abcdef"
         var out = [UInt8]()
         out.reserveCapacity(count * 2)
         var generator = SystemRandomNumberGenerator()
         var allZero = true
-        for _ in 0..<count {
-            let byte = UInt8.random(in: 0...255, using: &generator)
+        // Eight random bytes per call to the system generator, not one.
+        var word: UInt64 = 0
+        for index in 0..<count {
+            if index % 8 == 0 { word = generator.next() }
+            let byte = UInt8(truncatingIfNeeded: word >> (UInt64(index % 8) * 8))
             if byte != 0 { allZero = false }
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
+            out.append(digits.utf8Start[Int(byte >> 4)])
+            out.append(digits.utf8Start[Int(byte & 0xF)])
         }
-        if allZero { out[out.count - 1] = digits[1] }
+        if allZero { out[out.count - 1] = UInt8(ascii: "1") }
         return String(decoding: out, as: UTF8.self)
     }
 }
