@@ -126,6 +126,9 @@ public struct RuntimeOptions: ParsableArguments {
     @Option(help: "Milliseconds between relay polls when no notification arrives.")
     public var relayPollMs: Int = 500
 
+    @Option(help: "Under load, milliseconds between the starts of two relay batches: fewer, larger produce requests for up to this much latency. 0: publish as soon as the previous batch is acknowledged. [env: SAGAKIT_RELAY_LINGER_MS] (default: 0)")
+    public var relayLingerMs: Int?
+
     @Option(help: "Seconds a relay's lease lasts; a standby takes over this long after the active relay dies.")
     public var leaseSeconds: Int = 5
 
@@ -152,6 +155,10 @@ public struct RuntimeOptions: ParsableArguments {
     public func validate() throws {
         guard batchSize >= 1, relayBatchSize >= 1 else { throw ValidationError("batch sizes must be at least 1") }
         guard relayPollMs >= 1, leaseSeconds >= 1 else { throw ValidationError("--relay-poll-ms and --lease-seconds must be positive") }
+        guard (relayLingerMs ?? 0) >= 0 else { throw ValidationError("--relay-linger-ms must not be negative") }
+        if relayLingerMs == nil, let raw = Environment.value("SAGAKIT_RELAY_LINGER_MS"), (Int(raw) ?? -1) < 0 {
+            throw ValidationError("SAGAKIT_RELAY_LINGER_MS must be a whole number of milliseconds, not '\(raw)'")
+        }
         guard !(noRelay && noConsumers) else { throw ValidationError("--no-relay and --no-consumers together leave nothing to run") }
     }
 
@@ -159,6 +166,7 @@ public struct RuntimeOptions: ParsableArguments {
         var config = OutboxRelayConfiguration()
         config.batchSize = relayBatchSize
         config.pollInterval = .milliseconds(relayPollMs)
+        config.linger = .milliseconds(relayLingerMs ?? Environment.value("SAGAKIT_RELAY_LINGER_MS").flatMap(Int.init) ?? 0)
         config.leaseDuration = .seconds(leaseSeconds)
         config.outboxRetention = .seconds(outboxRetentionHours * 3600)
         config.inboxRetention = .seconds(inboxRetentionHours * 3600)

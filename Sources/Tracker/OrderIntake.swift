@@ -41,7 +41,11 @@ public enum OrderIntake {
         case alreadyStarted(at: Date, sameDetails: Bool)
     }
 
-    public static func start(_ request: OrderRequest, topics: TopicNames = TopicNames(), notify: Bool = true, on db: PGConnection) async throws -> Outcome {
+    /// `waker`: coalesce the relay's wake-ups with other starts in this process (a busy intake); nil wakes the relay
+    /// after every start.
+    public static func start(
+        _ request: OrderRequest, topics: TopicNames = TopicNames(), notify: Bool = true, waker: RelayWaker? = nil, on db: PGConnection
+    ) async throws -> Outcome {
         try request.event.validate()
         let message = try OutboxMessage(request.event, sagaID: request.orderID, causationID: nil, producer: Tracker.name,
                                         trace: .newRoot(), topics: topics)
@@ -51,8 +55,8 @@ public enum OrderIntake {
             preconditionFailure("a saga with one event has a status")
         }
         // One statement, so one round trip and one commit: the order, its event in the outbox, the event and the
-        // saga's first status in the projection (so `status` answers before the event's round trip), and the
-        // relay's wake-up. All of it happens only if the order id is new.
+        // saga's first status in the projection (so `status` answers before the event's round trip). All of it
+        // happens only if the order id is new. The relay's wake-up follows the commit (see Outbox.wakeRelay).
         let inserted = try await db.query("""
             WITH placed AS (
               INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id)
@@ -77,14 +81,16 @@ public enum OrderIntake {
               ON CONFLICT (saga_id) DO NOTHING
               RETURNING saga_id
             )
-            SELECT created_at, EXISTS (SELECT 1 FROM projected) AS projected\(unsafeRaw: notify ? ", pg_notify('\(Outbox.notifyChannel)', '')" : "")
-            FROM placed
+            SELECT created_at, EXISTS (SELECT 1 FROM projected) AS projected FROM placed
             """)
         let outcome: Outcome
         if let first = inserted.first {
             if try !first.decode("projected", as: Bool.self) {
                 // The tracker had seen events of this saga before its order: derive its status from all of them.
                 try await db.withTransaction { tx in _ = try ProjectionStore.rederive(sagaID: request.orderID, on: tx) }
+            }
+            if notify {
+                if let waker { await waker.wake(using: db) } else { await Outbox.wakeRelay(on: db) }
             }
             outcome = .accepted(eventID: envelope.eventID, at: try first.decode("created_at"))
         } else {

@@ -329,9 +329,8 @@ public final class EventConsumer: Service, Sendable {
         let consumerName = configuration.name
         let handlers = self.handlers
         let serviceName = self.serviceName
-        let notify = configuration.notifyOnEmit
         let topicNames = configuration.topicNames
-        return try await db.withTransaction { tx in
+        let outcomes = try await db.withTransaction { tx in
             var fresh = try Inbox.claim(events.map { event in
                 Inbox.Entry(
                     eventID: event.envelope.eventID, eventType: event.envelope.eventType, sagaID: event.envelope.sagaID,
@@ -365,10 +364,16 @@ public final class EventConsumer: Service, Sendable {
                     outcomes[index] = .applied(emitted: context.emitted.map(\.envelope.eventType), note: context.outcome)
                 }
             }
-            try Outbox.append(emitted, notify: notify, on: tx)
+            // The relay's wake-up goes after the commit: a NOTIFY inside the transaction would make this commit
+            // wait for every other notifying commit in the cluster (see Outbox.wakeRelay).
+            try Outbox.append(emitted, notify: false, on: tx)
             CrashPoint.consumerBeforeCommit.hit()
             return outcomes.map { $0 ?? .duplicate }
         }
+        if configuration.notifyOnEmit, outcomes.contains(where: { if case .applied(let emitted, _) = $0 { !emitted.isEmpty } else { false } }) {
+            await Outbox.wakeRelay(on: db, logger: logger)
+        }
+        return outcomes
     }
 
     /// Whether every event strictly between two positions is a duplicate: a duplicate does not end a run.
@@ -403,7 +408,9 @@ public final class EventConsumer: Service, Sendable {
         var applied = 0
         var duplicates = 0
         var ignored = 0
-        let millis = String(format: "%.2f", duration.seconds * 1000)
+        // The per-event lines are info: below that level only the counters are kept, and no metadata is built.
+        let logging = logger.logLevel <= .info
+        let millis = logging ? String(format: "%.2f", duration.seconds * 1000) : ""
         var eventIndex = 0
         for (index, item) in items.enumerated() {
             switch item {
@@ -412,6 +419,11 @@ public final class EventConsumer: Service, Sendable {
             case .ignored(let envelope):
                 ignored += 1
                 logger.trace("event ignored", metadata: eventMetadata(envelope))
+            case .event where !logging:
+                if eventIndex < outcomes.count {
+                    if case .applied = outcomes[eventIndex] { applied += 1 } else { duplicates += 1 }
+                }
+                eventIndex += 1
             case .event(let event):
                 var metadata = eventMetadata(event.envelope)
                 metadata["duration_ms"] = .string(millis)

@@ -1,5 +1,6 @@
 import Foundation
 import KafkaClient
+import Logging
 import PGClient
 
 /// An event bound for Kafka, written to the outbox in the same transaction as the change that produced it.
@@ -16,7 +17,7 @@ public struct OutboxMessage: Sendable, Hashable {
 
     /// A typed event, routed to its type's topic.
     public init<E: SagaEvent>(
-        _ event: E, sagaID: String, causationID: UUID?, producer: String, trace: TraceContext?, eventID: UUID = UUID(),
+        _ event: E, sagaID: String, causationID: UUID?, producer: String, trace: TraceContext?, eventID: UUID = .timeOrdered(),
         topics: TopicNames = TopicNames()
     ) throws {
         self.init(
@@ -58,8 +59,25 @@ public enum Outbox {
                    traceparent: message.trace?.traceparent)
     }
 
+    /// Tells the relay to look now, after the transaction that appended committed. A hint only: the relay's poll
+    /// is what guarantees delivery, so a failure here is logged and otherwise ignored.
+    ///
+    /// This is how the busy paths wake the relay, rather than `append(notify: true)`: PostgreSQL serializes the
+    /// commits of all transactions that NOTIFY, across the whole cluster, each waiting for the previous one's WAL
+    /// flush. Measured here with 16 clients: 3,050 commits/s with the NOTIFY inside the transaction, 13,800 without,
+    /// 8,400 with this separate wake-up. Its own tiny transaction commits asynchronously (losing a wake-up to a
+    /// crash loses nothing), so it holds that lock for microseconds.
+    public static func wakeRelay(on db: PGConnection, logger: Logger? = nil) async {
+        do {
+            try await db.query("SELECT set_config('synchronous_commit', 'off', true), pg_notify(\(notifyChannel), '')")
+        } catch {
+            logger?.debug("relay wake-up not sent: \(error)")
+        }
+    }
+
     /// Appends events inside the caller's open transaction: they become visible to the relay if and only if that
-    /// transaction commits.
+    /// transaction commits. `notify` adds the relay's wake-up to the transaction: simple, but see `wakeRelay` for
+    /// what it costs at high commit rates.
     public static func append(_ messages: [OutboxMessage], notify: Bool = true, on tx: isolated PGConnection) throws {
         guard !messages.isEmpty else { return }
         precondition(tx.inTransaction, "Outbox.append must run inside a transaction")

@@ -12,6 +12,10 @@ public struct OutboxRelayConfiguration: Sendable {
     public var pollInterval: Duration = .milliseconds(500)
     /// LISTEN for the append hint and look at once.
     public var listen: Bool = true
+    /// The least time between the starts of two batches while rows keep coming (Kafka's `linger.ms`, one level
+    /// up): the first row after a quiet spell goes at once, later ones gather into fewer, larger produce requests.
+    /// A broker whose cost is per request (Tansu's is) then carries more for the same CPU. A full batch never waits.
+    public var linger: Duration = .zero
     /// How long the active relay's lease lasts without renewal; a standby takes over after that.
     public var leaseDuration: Duration = .seconds(5)
     /// Published rows older than this are deleted (kept until then for `outbox republish`).
@@ -84,15 +88,25 @@ public final class OutboxRelay: Service, Sendable {
         var lease: RelayLease? = nil
         var failures = 0
         var lastMaintenance = ContinuousClock.now - configuration.maintenanceInterval
+        var lastBatchStart: ContinuousClock.Instant?
+        var lastBatchFull = false
         while !stopping {
             var more = false
+            if let last = lastBatchStart, !lastBatchFull, configuration.linger > .zero, last + configuration.linger > .now {
+                // Deliberately deaf to the doorbell: waking early is what lingering avoids. Short by design.
+                try? await Task.sleep(until: last + configuration.linger, clock: .continuous)
+            }
+            let batchStart = ContinuousClock.now
             do {
                 if lease == nil || lease!.needsRenewal(leaseDuration: configuration.leaseDuration) {
                     lease = try await RelayLease.acquireOrRenew(lease, holder: holderID, duration: configuration.leaseDuration, on: db)
                     stats.withLock { $0.isLeader = lease != nil }
                 }
                 if let current = lease {
-                    more = try await publishBatch(lease: current, db: db)
+                    let published = try await publishBatch(lease: current, db: db)
+                    more = published == .full
+                    lastBatchFull = more
+                    if published != .empty { lastBatchStart = batchStart }
                     if ContinuousClock.now - lastMaintenance >= configuration.maintenanceInterval {
                         lastMaintenance = .now
                         try await deleteExpired(db: db)
@@ -154,8 +168,14 @@ public final class OutboxRelay: Service, Sendable {
         let traceparent: String?
     }
 
-    /// One batch: read, publish, await acknowledgements, mark. Returns whether a full batch was read (more may wait).
-    private func publishBatch(lease: RelayLease, db: PGConnection) async throws -> Bool {
+    private enum BatchOutcome {
+        case empty, partial
+        /// A full batch was read: more may wait.
+        case full
+    }
+
+    /// One batch: read, publish, await acknowledgements, mark.
+    private func publishBatch(lease: RelayLease, db: PGConnection) async throws -> BatchOutcome {
         let limit = configuration.batchSize
         let rows = try await db.query("""
             SELECT id, topic, message_key, event_type, event_id, payload, traceparent FROM sagakit_outbox
@@ -169,7 +189,7 @@ public final class OutboxRelay: Service, Sendable {
             )
         }
         guard !rows.isEmpty else {
-            return false
+            return .empty
         }
         CrashPoint.relayAfterFetchBeforePublish.hit()
         let messages = rows.map { row in
@@ -254,7 +274,7 @@ public final class OutboxRelay: Service, Sendable {
             throw KafkaError(code: .librdkafka, message: "\(failedRows.count) of \(rows.count) events not acknowledged: \(failedRows[0].1)")
         }
         logger.debug("published \(deliveredIDs.count) events")
-        return rows.count == limit
+        return rows.count == limit ? .full : .partial
     }
 
     /// Errors a retry cannot fix: the row is parked for an operator instead of blocking every row behind it.

@@ -88,6 +88,50 @@ struct OutboxRelayTests {
         }
     }
 
+    @Test("a lingering relay woken only after commits (coalesced, poll a minute away) publishes every event, the last ones too")
+    func lingeringRelayWokenAfterCommit() async throws {
+        try await TestbedHarness.with { harness in
+            // With the poll a minute away, only the wake-ups can deliver within the test's deadline: a missing
+            // trailing wake-up leaves the last rows unpublished.
+            try harness.start(["--no-consumers", "--relay-poll-ms", "60000", "--relay-linger-ms", "20"])
+            let db = try await harness.connect()
+            let waker = RelayWaker()
+            let appended = try await withThrowingTaskGroup(of: [OutboxMessage].self) { group in
+                for writer in 0..<4 {
+                    group.addTask {
+                        let writerDB = try await harness.connect()
+                        var mine: [OutboxMessage] = []
+                        for j in 0..<75 {
+                            let message = try harness.ping(j, saga: "linger-\(writer)")
+                            try await writerDB.withTransaction { tx in try Outbox.append([message], notify: false, on: tx) }
+                            await waker.wake(using: writerDB)
+                            mine.append(message)
+                        }
+                        await writerDB.close()
+                        return mine
+                    }
+                }
+                var all: [OutboxMessage] = []
+                for try await batch in group { all += batch }
+                return all
+            }
+            try await waitUntil("the outbox drained") { try await Outbox.status(on: db).pending == 0 }
+
+            // A commit right after a wake-up is covered by the trailing one, which must come.
+            let slow = RelayWaker(interval: .seconds(3))
+            let first = try harness.ping(1000, saga: "trailing")
+            try await harness.append([first], notify: false, on: db)
+            await slow.wake(using: db)
+            try await waitUntil("the first published") { try await Outbox.status(on: db).pending == 0 }
+            let last = try harness.ping(1001, saga: "trailing")
+            try await harness.append([last], notify: false, on: db)
+            await slow.wake(using: db)
+            let messages = try await KafkaOracle.waitForMessages(harness.pingTopic, count: appended.count + 2, timeout: .seconds(30))
+            #expect(Set(messages.compactMap(\.eventID)) == Set((appended + [first, last]).map(\.envelope.eventID)), "every event published")
+            await db.close()
+        }
+    }
+
     @Test("two relays on one database: one publishes at a time, and the other takes over when it is killed")
     func oneActiveRelayAndTakeover() async throws {
         try await TestbedHarness.with { harness in

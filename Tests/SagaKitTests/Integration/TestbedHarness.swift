@@ -69,8 +69,8 @@ final class TestbedHarness: @unchecked Sendable {
                           trace: .newRoot(), topics: topics.names)
     }
 
-    func append(_ messages: [OutboxMessage], on db: PGConnection) async throws {
-        try await db.withTransaction { tx in try Outbox.append(messages, on: tx) }
+    func append(_ messages: [OutboxMessage], notify: Bool = true, on db: PGConnection) async throws {
+        try await db.withTransaction { tx in try Outbox.append(messages, notify: notify, on: tx) }
     }
 
     var pingTopic: String { topics(TestbedPing.topic) }
