@@ -31,17 +31,19 @@ cmd_status() {
 }
 
 # The settings binaries and tests read. Local consumers use a short session timeout (Tansu's group joins take
-# about half of it) and a short fetch wait (Tansu answers a waiting fetch only when the wait ends).
+# about half of it) and a short fetch wait (Tansu answers a waiting fetch only when the wait ends). Consumer and
+# producer properties already set in the environment are kept, so a bench can try others.
 cmd_env() {
     local db upper
     echo "export SAGAKIT_BOOTSTRAP_SERVERS=$(broker_bootstrap)"
-    echo "export SAGAKIT_KAFKA_CONSUMER_PROPERTIES='session.timeout.ms=6000;heartbeat.interval.ms=1000;fetch.wait.max.ms=10'"
+    echo "export SAGAKIT_KAFKA_CONSUMER_PROPERTIES='${SAGAKIT_KAFKA_CONSUMER_PROPERTIES:-session.timeout.ms=6000;heartbeat.interval.ms=1000;fetch.wait.max.ms=10}'"
+    [ -n "${SAGAKIT_KAFKA_PRODUCER_PROPERTIES:-}" ] && echo "export SAGAKIT_KAFKA_PRODUCER_PROPERTIES='$SAGAKIT_KAFKA_PRODUCER_PROPERTIES'"
     echo "export SAGAKIT_PARTITIONS=$SAGAKIT_PARTITIONS"
     for db in "${SAGAKIT_DATABASES[@]}"; do
         upper=$(echo "$db" | tr '[:lower:]' '[:upper:]')
-        echo "export ${upper}_DATABASE_URL=$(pg_url "$db")"
+        echo "export ${upper}_DATABASE_URL='$(pg_url "$db")'"
     done
-    echo "export SAGAKIT_ADMIN_DATABASE_URL=$(pg_url "$PG_ADMIN_ROLE")"
+    echo "export SAGAKIT_ADMIN_DATABASE_URL='$(pg_url "$PG_ADMIN_ROLE")'"
     echo "export SAGAKIT_STACK_DIR=$SAGAKIT_STACK_DIR"
     echo "export SAGAKIT_PYTHON=$SAGAKIT_VENV/bin/python"
     echo "export SAGAKIT_DEV=$SAGAKIT_ROOT/infra/dev"
