@@ -58,6 +58,8 @@ final class LoadGenerator: Sendable {
     let mix: ScenarioMix
     let topics: TopicNames
     private let started = Mutex<Int>(0)
+    /// Like a busy service's intake: the relay's wake-ups coalesced across the generator's connections.
+    private let waker = RelayWaker()
     private let failures = Mutex<[String]>([])
 
     init(runID: String, sku: String, mix: ScenarioMix, topics: TopicNames) {
@@ -82,7 +84,7 @@ final class LoadGenerator: Sendable {
 
     func start(_ index: Int, on db: PGConnection) async {
         do {
-            _ = try await OrderIntake.start(request(index), topics: topics, on: db)
+            _ = try await OrderIntake.start(request(index), topics: topics, waker: waker, on: db)
             started.withLock { $0 += 1 }
         } catch {
             failures.withLock { if $0.count < 10 { $0.append("\(orderID(index)): \(error)") } }

@@ -12,13 +12,16 @@ struct ProcessSnapshot: Sendable {
     var cpuSeconds: [String: Double]
     /// Memory in MiB per group: the sum of its processes' proportional set size (shared pages, such as
     /// PostgreSQL's shared buffers, split between the processes that map them, so a sum counts them once).
-    var rssMiB: [String: Double]
+    var pssMib: [String: Double]
 }
 
 enum ProcFS {
     static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+    /// saga-bench itself: shown, since it shares the machine, but not counted as the stack.
+    static let loadGeneratorName = "saga-bench (load generator)"
 
-    /// The stack's processes: the four services (found by their command lines), PostgreSQL and the broker.
+    /// The stack's processes: the four services (found by their command lines), PostgreSQL and the broker; and
+    /// this one.
     static func discover() -> [ProcessGroup] {
         var groups: [String: [Int32]] = [:]
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -36,6 +39,7 @@ enum ProcFS {
             }
             if let name { groups[name, default: []].append(pid) }
         }
+        groups[loadGeneratorName] = [getpid()]
         return groups.map { ProcessGroup(name: $0.key, pids: $0.value) }.sorted { $0.name < $1.name }
     }
 
@@ -52,7 +56,7 @@ enum ProcFS {
             cpu[group.name] = seconds
             rss[group.name] = kib / 1024
         }
-        return ProcessSnapshot(cpuSeconds: cpu, rssMiB: rss)
+        return ProcessSnapshot(cpuSeconds: cpu, pssMib: rss)
     }
 
     /// The highest resident memory each process reached (VmHWM), summed per group, in MiB.
@@ -96,7 +100,7 @@ enum ProcFS {
 final class RSSSampler: Sendable {
     struct Sample: Encodable, Sendable {
         var atSeconds: Double
-        var rssMiB: [String: Double]
+        var pssMib: [String: Double]
     }
 
     private let samples = Mutex<[Sample]>([])
@@ -104,7 +108,7 @@ final class RSSSampler: Sendable {
     func run(groups: [ProcessGroup], every interval: Duration, begin: ContinuousClock.Instant) async {
         while !Task.isCancelled {
             let snapshot = ProcFS.snapshot(groups)
-            samples.withLock { $0.append(Sample(atSeconds: seconds(ContinuousClock.now - begin), rssMiB: snapshot.rssMiB)) }
+            samples.withLock { $0.append(Sample(atSeconds: seconds(ContinuousClock.now - begin), pssMib: snapshot.pssMib)) }
             try? await Task.sleep(for: interval)
         }
     }

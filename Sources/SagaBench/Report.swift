@@ -19,11 +19,11 @@ struct Report: Encodable {
         var name: String
         var cpuSeconds: Double
         var cpuMsPerSaga: Double?
-        var peakRssMiB: Double
-        var rssFirstMiB: Double?
-        var rssLastMiB: Double?
-        /// Least-squares slope of resident memory over the run.
-        var rssSlopeMiBPerMinute: Double?
+        var peakRssMib: Double
+        var pssFirstMib: Double?
+        var pssLastMib: Double?
+        /// Least-squares slope of the proportional set size over the run: flat means no leak.
+        var pssSlopeMibPerMinute: Double?
     }
 
     var runID: String
@@ -74,12 +74,12 @@ struct Report: Encodable {
         var totalCPU = 0.0
         for name in cpuEnd.cpuSeconds.keys.sorted() {
             let cpu = max(0, (cpuEnd.cpuSeconds[name] ?? 0) - (cpuStart.cpuSeconds[name] ?? 0))
-            totalCPU += cpu
-            let series = rssSamples.compactMap { sample in sample.rssMiB[name].map { (sample.atSeconds, $0) } }
+            if name != ProcFS.loadGeneratorName { totalCPU += cpu }
+            let series = rssSamples.compactMap { sample in sample.pssMib[name].map { (sample.atSeconds, $0) } }
             processes.append(Process(
                 name: name, cpuSeconds: round3(cpu), cpuMsPerSaga: finished > 0 ? round3(cpu * 1000 / Double(finished)) : nil,
-                peakRssMiB: round3(peaks[name] ?? 0), rssFirstMiB: series.first.map { round3($0.1) }, rssLastMiB: series.last.map { round3($0.1) },
-                rssSlopeMiBPerMinute: slope(series).map { round3($0 * 60) }))
+                peakRssMib: round3(peaks[name] ?? 0), pssFirstMib: series.first.map { round3($0.1) }, pssLastMib: series.last.map { round3($0.1) },
+                pssSlopeMibPerMinute: slope(series).map { round3($0 * 60) }))
         }
         let throughput = window > 0 ? Double(completed) / window : 0
         return Report(
@@ -118,9 +118,9 @@ struct Report: Encodable {
         }).rendered)
         lines.append("")
         lines.append("processes (CPU over the measuring window)")
-        lines.append(Table(["PROCESS", "CPU S", "CPU MS/SAGA", "PEAK RSS MIB", "RSS FIRST→LAST", "RSS SLOPE MIB/MIN"], processes.map { p in
-            [p.name, f(p.cpuSeconds), p.cpuMsPerSaga.map(f) ?? "-", f(p.peakRssMiB),
-             "\(p.rssFirstMiB.map(f) ?? "-")→\(p.rssLastMiB.map(f) ?? "-")", p.rssSlopeMiBPerMinute.map(f) ?? "-"]
+        lines.append(Table(["PROCESS", "CPU S", "CPU MS/SAGA", "PEAK RSS MIB", "PSS FIRST→LAST", "PSS SLOPE MIB/MIN"], processes.map { p in
+            [p.name, f(p.cpuSeconds), p.cpuMsPerSaga.map(f) ?? "-", f(p.peakRssMib),
+             "\(p.pssFirstMib.map(f) ?? "-")→\(p.pssLastMib.map(f) ?? "-")", p.pssSlopeMibPerMinute.map(f) ?? "-"]
         }).rendered)
         if !intakeFailures.isEmpty {
             lines.append("")

@@ -34,9 +34,9 @@ struct SagaBenchCommand: AsyncParsableCommand {
     @Option(help: "Load before measuring starts, e.g. 5s. (default: 5s)") var warmup: String = "5s"
     @Option(help: "Scenarios: happy, all (a quarter each), or weights such as happy=70,confirmation=10,payment=10,stock=10. (default: happy)")
     var mix: String = "happy"
-    @Option(help: "Connections the intake uses. (default: 4)") var connections: Int = 4
+    @Option(help: "Connections the intake uses: customers starting sagas at once. (default: 16)") var connections: Int = 16
     @Option(help: "How long to wait, after the load stops, for started sagas to finish. (default: 60s)") var settle: String = "60s"
-    @Option(help: "Seconds between memory samples. (default: 5)") var rssInterval: Int = 5
+    @Option(help: "Seconds between memory samples; each reads every process's smaps_rollup, which is not free. (default: 10)") var rssInterval: Int = 10
     @Flag(help: "Also run pgbench -N (8 clients, 20 s) against the same PostgreSQL and report the ratio to its TPS.") var withPgbench = false
     @Option(help: "Write every figure and the configuration to this file as JSON.") var jsonOut: String?
     @OptionGroup var kafka: KafkaOptions

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `saga-bench` at smoke size against the four real services: keeps the tool working, judges no speed.
+@Suite("saga-bench smoke run", .serialized, .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(3)))
+struct BenchSmokeTests {
+    @Test("a few seconds of load: every started saga completes and the JSON report carries its figures")
+    func smokeRun() async throws {
+        try await SagaCluster.with { cluster in
+            try await cluster.startAll()
+            let json = FileManager.default.temporaryDirectory.appendingPathComponent("saga-bench-\(UUID().uuidString.prefix(8)).json")
+            defer { try? FileManager.default.removeItem(at: json) }
+            // The bench reads all four databases; the services' own environment names one each.
+            var environment = cluster.environment(for: .tracker)
+            for service in SagaCluster.Service.allCases { environment[service.urlVariable] = cluster.databases[service]!.url }
+            let bench = try ChildProcess.start(
+                TestEnvironment.executable("saga-bench"),
+                ["--rate", "20", "--duration", "3s", "--warmup", "1s", "--settle", "60s", "--connections", "2",
+                 "--rss-interval", "1", "--json-out", json.path],
+                environment: environment, label: "saga-bench")
+            let exit = try await bench.waitForExit(timeout: .seconds(120))
+            #expect(exit.status == 0, "saga-bench failed:\n\(bench.tail(30))")
+            #expect(bench.output.contains("completed sagas/s"), "no human table:\n\(bench.tail(30))")
+
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
+            let started = try #require(report["started_in_window"] as? Int)
+            #expect(started >= 40, "at 20 sagas/s for 3 s about 60 start in the window, saw \(started)")
+            #expect((report["completed_in_window"] as? Int ?? 0) > 0)
+            #expect(report["unfinished"] as? Int == 0, "every started saga finishes within the settle time")
+            let failures = try #require(report["intake_failures"] as? [String])
+            #expect(failures.isEmpty, "the intake failed: \(failures)")
+            let states = try #require(report["states_of_started"] as? [String: Int])
+            #expect(states.keys.sorted() == ["completed"], "the default mix is all happy path: \(states)")
+            let latency = try #require(report["latency"] as? [String: Any])
+            #expect((latency["count"] as? Int ?? 0) > 0 && (latency["p50_ms"] as? Double ?? 0) > 0)
+            // Every forward hop of the happy path is measured: intake → inventory → payment → notification.
+            let hops = try #require(report["hops"] as? [[String: Any]])
+            let hopTypes = Set(hops.compactMap { $0["event_type"] as? String })
+            #expect(hopTypes.isSuperset(of: ["OrderPlaced", "InventoryReserved", "PaymentCaptured", "ConfirmationSent"]), "hops: \(hopTypes)")
+            let processes = try #require(report["processes"] as? [[String: Any]])
+            let names = Set(processes.compactMap { $0["name"] as? String })
+            #expect(names.isSuperset(of: ["inventory-service", "payment-service", "notification-service", "saga-tracker"]), "processes: \(names)")
+            #expect(processes.allSatisfy { ($0["peak_rss_mib"] as? Double ?? 0) > 0 && ($0["pss_last_mib"] as? Double ?? 0) > 0 },
+                    "every process has its memory measured: \(processes)")
+        }
+    }
+}
