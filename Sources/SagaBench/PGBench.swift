@@ -10,11 +10,26 @@ enum PGBench {
         var tps: Double
     }
 
-    /// `url` must let the role create tables (a scratch database owned by it).
+    /// `url` must let the role create tables (a scratch database owned by it). Call it on a thread of its own:
+    /// it blocks, and it changes that thread's signal mask.
     static func run(url: String, clients: Int = 8, seconds: Int = 20, scale: Int = 10) throws -> Result {
         let binary = ["/usr/lib/postgresql/15/bin/pgbench", "/usr/bin/pgbench"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "pgbench"
-        _ = try shell(binary, ["-i", "-q", "-s", "\(scale)", url])
-        let output = try shell(binary, ["-N", "-c", "\(clients)", "-j", "2", "-T", "\(seconds)", url])
+        // The password goes through the environment, not the command line, where `ps` would show it.
+        var environment = ProcessInfo.processInfo.environment
+        var components = URLComponents(string: url)
+        if let password = components?.password {
+            environment["PGPASSWORD"] = password
+            components?.password = nil
+        }
+        let target = components?.string ?? url
+        // pgbench -T ends when SIGALRM arrives. A child inherits the signal mask of the thread that spawns it, and
+        // a thread started from the Swift runtime's pool has SIGALRM blocked: pgbench would never stop.
+        var alarm = sigset_t()
+        sigemptyset(&alarm)
+        sigaddset(&alarm, SIGALRM)
+        pthread_sigmask(SIG_UNBLOCK, &alarm, nil)
+        _ = try shell(binary, ["-i", "-q", "-s", "\(scale)", target], environment: environment)
+        let output = try shell(binary, ["-N", "-c", "\(clients)", "-j", "2", "-T", "\(seconds)", target], environment: environment)
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
               let value = Double(line.dropFirst(6).split(separator: " ").first ?? "") else {
             throw BenchError("pgbench printed no tps:\n\(output)")
@@ -22,10 +37,11 @@ enum PGBench {
         return Result(clients: clients, seconds: seconds, scale: scale, tps: value)
     }
 
-    private static func shell(_ executable: String, _ arguments: [String]) throws -> String {
+    private static func shell(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
