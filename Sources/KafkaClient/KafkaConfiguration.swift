@@ -42,7 +42,7 @@ public struct KafkaConfiguration: Sendable {
     }
 
     /// Property names whose values must never appear in logs or error messages.
-    static func isSecret(_ key: String) -> Bool {
+    public static func isSecret(_ key: String) -> Bool {
         key.contains("password") || key.contains("secret") || key.hasSuffix(".key.pem") || key.contains("jaas")
             || key.contains("token")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 import SagaKit
 import SagaKitService
 
@@ -13,6 +14,9 @@ struct Report: Encodable {
         var mix: String
         var intakeConnections: Int
         var machine: [String: String]
+        /// The stack settings in saga-bench's environment, which `infra/dev bench` gives the services too; secret
+        /// Kafka properties are left out.
+        var environment: [String: String]
     }
 
     struct Process: Encodable {
@@ -127,6 +131,20 @@ struct Report: Encodable {
             lines.append("intake failures (first ones): " + intakeFailures.joined(separator: "; "))
         }
         return lines.joined(separator: "\n")
+    }
+
+    static func stackEnvironment() -> [String: String] {
+        var settings: [String: String] = [:]
+        for name in ["SAGAKIT_PARTITIONS", "SAGAKIT_RELAY_LINGER_MS", "SAGAKIT_TOPIC_PREFIX", "SAGAKIT_LOG_LEVEL"] {
+            if let value = Environment.value(name) { settings[name] = value }
+        }
+        for name in ["SAGAKIT_KAFKA_PROPERTIES", "SAGAKIT_KAFKA_PRODUCER_PROPERTIES", "SAGAKIT_KAFKA_CONSUMER_PROPERTIES"] {
+            guard let value = Environment.value(name) else { continue }
+            settings[name] = value.split(separator: ";").filter { pair in
+                !KafkaConfiguration.isSecret(String(pair.split(separator: "=").first ?? "").trimmingCharacters(in: .whitespaces))
+            }.joined(separator: ";")
+        }
+        return settings
     }
 
     static func machine() -> [String: String] {

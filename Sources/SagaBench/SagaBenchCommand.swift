@@ -144,7 +144,8 @@ struct SagaBenchCommand: AsyncParsableCommand {
         let report = Report.make(
             runID: runID, configuration: Report.Configuration(
                 mode: rate == nil ? "closed" : "open", rate: rate, concurrency: self.concurrency, durationSeconds: seconds(measured),
-                warmupSeconds: seconds(warm), mix: mix, intakeConnections: self.connections, machine: Report.machine()),
+                warmupSeconds: seconds(warm), mix: mix, intakeConnections: self.connections, machine: Report.machine(),
+                environment: Report.stackEnvironment()),
             windowStart: windowStart, windowEnd: windowEnd, started: started, maxIntakeLagMs: seconds(lag) * 1000,
             failures: generator.failureMessages, results: results, cpuStart: cpuStart, cpuEnd: cpuEnd, peaks: peaks,
             rssSamples: sampler.all, pgbench: pgbench)
