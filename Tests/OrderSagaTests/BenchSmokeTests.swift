@@ -9,21 +9,9 @@ struct BenchSmokeTests {
     func smokeRun() async throws {
         try await SagaCluster.with { cluster in
             try await cluster.startAll()
-            let json = FileManager.default.temporaryDirectory.appendingPathComponent("saga-bench-\(UUID().uuidString.prefix(8)).json")
-            defer { try? FileManager.default.removeItem(at: json) }
-            // The bench reads all four databases; the services' own environment names one each.
-            var environment = cluster.environment(for: .tracker)
-            for service in SagaCluster.Service.allCases { environment[service.urlVariable] = cluster.databases[service]!.url }
-            let bench = try ChildProcess.start(
-                TestEnvironment.executable("saga-bench"),
-                ["--rate", "20", "--duration", "3s", "--warmup", "1s", "--settle", "60s", "--connections", "2",
-                 "--rss-interval", "1", "--with-pgbench", "--pgbench-seconds", "2", "--json-out", json.path],
-                environment: environment, label: "saga-bench")
-            let exit = try await bench.waitForExit(timeout: .seconds(150))
-            #expect(exit.status == 0, "saga-bench failed:\n\(bench.tail(30))")
-            #expect(bench.output.contains("completed sagas/s"), "no human table:\n\(bench.tail(30))")
-
-            let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
+            let report = try await Self.bench(cluster, [
+                "--rate", "20", "--duration", "3s", "--warmup", "1s", "--connections", "2", "--rss-interval", "1",
+                "--with-pgbench", "--pgbench-seconds", "2"])
             let started = try #require(report["started_in_window"] as? Int)
             #expect(started >= 40, "at 20 sagas/s for 3 s about 60 start in the window, saw \(started)")
             #expect((report["completed_in_window"] as? Int ?? 0) > 0)
@@ -44,12 +32,41 @@ struct BenchSmokeTests {
             let processes = try #require(report["processes"] as? [[String: Any]])
             let names = Set(processes.compactMap { $0["name"] as? String })
             #expect(names.isSuperset(of: ["inventory-service", "payment-service", "notification-service", "saga-tracker"]), "processes: \(names)")
-            // pgbench ran, ended on time (its -T needs SIGALRM, which threads of the Swift runtime block), and
-            // kept the password off its command line.
+            // pgbench ran and ended on time (its -T needs SIGALRM, which threads of the Swift runtime block).
             let pgbench = try #require(report["pgbench"] as? [String: Any])
             #expect((pgbench["tps"] as? Double ?? 0) > 0 && (report["ratio_to_pgbench_tps"] as? Double ?? 0) > 0)
             #expect(processes.allSatisfy { ($0["peak_rss_mib"] as? Double ?? 0) > 0 && ($0["pss_last_mib"] as? Double ?? 0) > 0 },
                     "every process has its memory measured: \(processes)")
         }
+    }
+
+    @Test("closed loop with every scenario: each customer waits for its saga, and all three end states appear")
+    func closedLoopMixedScenarios() async throws {
+        try await SagaCluster.with { cluster in
+            try await cluster.startAll()
+            let report = try await Self.bench(cluster, ["--concurrency", "4", "--mix", "all", "--duration", "3s", "--warmup", "1s"])
+            let configuration = try #require(report["configuration"] as? [String: Any])
+            #expect(configuration["mode"] as? String == "closed" && configuration["concurrency"] as? Int == 4)
+            let states = try #require(report["states_of_started"] as? [String: Int])
+            // A quarter each: happy (completed), failed confirmation and declined payment (compensated), stock (failed).
+            #expect(Set(states.keys) == ["completed", "compensated", "failed"], "states: \(states)")
+            #expect(report["unfinished"] as? Int == 0)
+        }
+    }
+
+    /// Runs saga-bench against the cluster's services and returns its JSON report.
+    static func bench(_ cluster: SagaCluster, _ arguments: [String]) async throws -> [String: Any] {
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("saga-bench-\(UUID().uuidString.prefix(8)).json")
+        defer { try? FileManager.default.removeItem(at: json) }
+        // The bench reads all four databases; the services' own environment names one each.
+        var environment = cluster.environment(for: .tracker)
+        for service in SagaCluster.Service.allCases { environment[service.urlVariable] = cluster.databases[service]!.url }
+        let bench = try ChildProcess.start(
+            TestEnvironment.executable("saga-bench"), arguments + ["--settle", "60s", "--json-out", json.path],
+            environment: environment, label: "saga-bench")
+        let exit = try await bench.waitForExit(timeout: .seconds(150))
+        #expect(exit.status == 0, "saga-bench failed:\n\(bench.tail(30))")
+        #expect(bench.output.contains("completed sagas/s"), "no human table:\n\(bench.tail(30))")
+        return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
     }
 }
