@@ -73,6 +73,17 @@ synchronous_commit = on
 fsync = on
 max_connections = 300
 shared_buffers = 256MB
+# Write-heavy: every saga step inserts and updates rows. With the defaults (1GB of WAL between checkpoints, 8MB of
+# WAL buffers) a bench forced a checkpoint every few seconds, and each one makes the next write to every page log
+# the whole page again; backends also wrote WAL and dirty pages themselves. pgbench runs against the same settings.
+max_wal_size = 8GB
+checkpoint_timeout = 15min
+checkpoint_completion_target = 0.9
+wal_buffers = 64MB
+wal_compression = lz4
+# Tables start empty (tests, benches): prepared statements planned then keep sequential-scan plans until the first
+# autoanalyze invalidates them. Looking every 10 s instead of every minute shortens that window.
+autovacuum_naptime = 10s
 idle_in_transaction_session_timeout = '60s'
 password_encryption = 'scram-sha-256'
 # Per-statement counters (time, calls, rows) for docs/PERFORMANCE.md's profiles: pg_stat_statements in the
