@@ -92,7 +92,8 @@ usage: infra/dev COMMAND
   env              print export lines: database URLs per service, bootstrap servers, local Kafka settings
   demo             setup, up, build, start the four services, run the four saga scenarios, print their status
   test [ARGS]      setup, up, swift build, swift test [ARGS], then down (also on failure) if test started the stack
-  bench [ARGS]     release build, start the four services, run saga-bench [ARGS] (default: --rate 1000
+  bench [ARGS]     release build, empty the service databases and the broker (SAGAKIT_BENCH_KEEP_DATA=1 keeps
+                   them), start the four services, run saga-bench --warmup 20s [ARGS] (default: --rate 1000
                    --duration 60s --with-pgbench, JSON into .stack/bench/), stop the services
   services         show the service processes demo started
   stop-services    stop them (SIGTERM: they finish, commit and exit)
