@@ -93,7 +93,8 @@ usage: infra/dev COMMAND
   demo             setup, up, build, start the four services, run the four saga scenarios, print their status
   test [ARGS]      setup, up, swift build, swift test [ARGS], then down (also on failure) if test started the stack
   bench [ARGS]     release build, empty the service databases and the broker (SAGAKIT_BENCH_KEEP_DATA=1 keeps
-                   them), start the four services, run saga-bench --warmup 20s [ARGS] (default: --rate 1000
+                   them), start the four services (one process per partition each), run saga-bench
+                   --warmup 20s [ARGS] (default: --rate 1000
                    --duration 60s --with-pgbench, JSON into .stack/bench/), stop the services
   services         show the service processes demo started
   stop-services    stop them (SIGTERM: they finish, commit and exit)
@@ -103,6 +104,7 @@ usage: infra/dev COMMAND
 
 environment (defaults in brackets):
   SAGAKIT_PG_PORT [55432]  SAGAKIT_KAFKA_PORT [19092]  SAGAKIT_PARTITIONS [3]  SAGAKIT_UP_TIMEOUT [30]
+  SAGAKIT_SERVICE_INSTANCES [1; bench: SAGAKIT_PARTITIONS] processes per service for demo and bench
   SAGAKIT_STACK_DIR [$SAGAKIT_ROOT/.stack]  SAGAKIT_CACHE_DIR [~/.cache/sagakit]  SAGAKIT_PG_DIR [in the stack dir]
 EOF
 }

@@ -4,51 +4,67 @@ SERVICES=(inventory-service payment-service notification-service saga-tracker)
 
 service_pid_file() { echo "$SAGAKIT_RUN_DIR/$1.pid"; }
 
+# SAGAKIT_SERVICE_INSTANCES [1] processes per service, in one consumer group each: the second is
+# `<service>.2`, with its own pid file and log. At most one per partition, or one would idle.
+service_instances() {
+    local n=${SAGAKIT_SERVICE_INSTANCES:-1} name i
+    for name in "${SERVICES[@]}"; do
+        echo "$name"
+        for ((i = 2; i <= n; i++)); do echo "$name.$i"; done
+    done
+}
+
 # services_start [bin-dir [extra run args...]]
 services_start() {
-    local bin="${1:-$SAGAKIT_ROOT/.build/debug}" name
+    local bin="${1:-$SAGAKIT_ROOT/.build/debug}" id
     [ $# -gt 0 ] && shift
     local extra=("$@")
+    local n=${SAGAKIT_SERVICE_INSTANCES:-1}
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "SAGAKIT_SERVICE_INSTANCES must be a whole number from 1, not '$n'"
     mkdir -p "$SAGAKIT_RUN_DIR" "$SAGAKIT_LOG_DIR" "$SAGAKIT_STACK_DIR/spool"
     eval "$(cmd_env)"
-    for name in "${SERVICES[@]}"; do
-        if pid_alive "$(service_pid_file "$name")"; then
-            say "$name: already running"
+    [ "$n" -le "$SAGAKIT_PARTITIONS" ] || die "SAGAKIT_SERVICE_INSTANCES=$n exceeds the $SAGAKIT_PARTITIONS partitions per topic"
+    for id in $(service_instances); do
+        if pid_alive "$(service_pid_file "$id")"; then
+            say "$id: already running"
             continue
         fi
-        # Each gets its own log; `run` applies its migrations first.
-        nohup "$bin/$name" run "${extra[@]}" >"$SAGAKIT_LOG_DIR/$name.log" 2>&1 </dev/null &
-        echo $! >"$(service_pid_file "$name")"
-        say "$name: started (log $SAGAKIT_LOG_DIR/$name.log)"
+        # Each gets its own log; `run` applies its migrations first (concurrent instances take turns: the
+        # migrator holds an advisory lock).
+        nohup "$bin/${id%.*}" run "${extra[@]}" >"$SAGAKIT_LOG_DIR/$id.log" 2>&1 </dev/null &
+        echo $! >"$(service_pid_file "$id")"
+        say "$id: started (log $SAGAKIT_LOG_DIR/$id.log)"
     done
     # A consumer is ready once its group assigned it partitions (about 3 s on the local broker).
-    for name in "${SERVICES[@]}"; do
-        wait_until 60 grep -q "partitions assigned" "$SAGAKIT_LOG_DIR/$name.log" \
-            || die "$name did not join its consumer group within 60 s; see $SAGAKIT_LOG_DIR/$name.log"
+    for id in $(service_instances); do
+        wait_until 60 grep -q "partitions assigned" "$SAGAKIT_LOG_DIR/$id.log" \
+            || die "$id did not join its consumer group within 60 s; see $SAGAKIT_LOG_DIR/$id.log"
     done
 }
 
 services_stop() {
-    local name pidf pid
-    for name in "${SERVICES[@]}"; do
-        pidf=$(service_pid_file "$name")
+    local id pidf pid
+    # Every instance a pid file names, whatever SAGAKIT_SERVICE_INSTANCES says now.
+    for pidf in "$SAGAKIT_RUN_DIR"/*-service*.pid "$SAGAKIT_RUN_DIR"/saga-tracker*.pid; do
+        [ -e "$pidf" ] || continue
+        id=$(basename "$pidf" .pid)
         if pid_alive "$pidf"; then
             pid=$(cat "$pidf")
             kill -TERM "$pid" 2>/dev/null || true
             wait_until 30 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
-            say "$name: stopped"
+            say "$id: stopped"
         fi
         rm -f "$pidf"
     done
 }
 
 services_status() {
-    local name
-    for name in "${SERVICES[@]}"; do
-        if pid_alive "$(service_pid_file "$name")"; then
-            say "$name: running (pid $(cat "$(service_pid_file "$name")"), log $SAGAKIT_LOG_DIR/$name.log)"
+    local id
+    for id in $(service_instances); do
+        if pid_alive "$(service_pid_file "$id")"; then
+            say "$id: running (pid $(cat "$(service_pid_file "$id")"), log $SAGAKIT_LOG_DIR/$id.log)"
         else
-            say "$name: stopped"
+            say "$id: stopped"
         fi
     done
 }
@@ -111,6 +127,9 @@ cmd_bench() {
     rm -rf "$NOTIFICATION_SPOOL_DIR"
     trap 'services_stop; rm -rf "$NOTIFICATION_SPOOL_DIR"' EXIT
     local bin="$SAGAKIT_ROOT/.build/release"
+    # One process per partition for each service, the way a Kafka consumer group scales out: a single consumer
+    # per service left the stack a third slower at 600 sagas/s (see docs/PERFORMANCE.md).
+    export SAGAKIT_SERVICE_INSTANCES=${SAGAKIT_SERVICE_INSTANCES:-$SAGAKIT_PARTITIONS}
     SAGAKIT_LOG_LEVEL=${SAGAKIT_LOG_LEVEL:-notice} services_start "$bin" ${SAGAKIT_BENCH_RUN_ARGS:-}
     mkdir -p "$SAGAKIT_STACK_DIR/bench"
     # After the reset the first 20 s warm the caches and let autoanalyze see the new tables (see bench_reset).
