@@ -101,6 +101,7 @@ public final class OutboxRelay: Service, Sendable {
                 if lease == nil || lease!.needsRenewal(leaseDuration: configuration.leaseDuration) {
                     lease = try await RelayLease.acquireOrRenew(lease, holder: holderID, duration: configuration.leaseDuration, on: db)
                     stats.withLock { $0.isLeader = lease != nil }
+                    if lease == nil { logger.debug("relay standing by: another relay holds the lease") }
                 }
                 if let current = lease {
                     let published = try await publishBatch(lease: current, db: db)
@@ -124,8 +125,15 @@ public final class OutboxRelay: Service, Sendable {
                 await doorbell.wait(timeout: delay)
                 continue
             }
-            if !more {
-                await doorbell.wait(timeout: lease == nil ? min(configuration.pollInterval, configuration.leaseDuration / 2) : configuration.pollInterval)
+            if lease == nil {
+                // A standby checks the lease on its own schedule. Wake-ups after commits are for the active relay:
+                // answering each with a lease query cost hundreds of useless statements a second per standby.
+                let deadline = ContinuousClock.now + min(configuration.pollInterval, configuration.leaseDuration / 2)
+                while !stopping, ContinuousClock.now < deadline {
+                    await doorbell.wait(timeout: deadline - .now)
+                }
+            } else if !more {
+                await doorbell.wait(timeout: configuration.pollInterval)
             }
         }
         if let lease {

@@ -132,6 +132,36 @@ struct OutboxRelayTests {
         }
     }
 
+    @Test("a standby relay ignores wake-ups: 50 notifications in a second cost it no more than its scheduled lease checks")
+    func standbyIgnoresWakeUps() async throws {
+        try await TestbedHarness.with { harness in
+            let db = try await harness.connect()
+            try await db.query("UPDATE sagakit_relay_lease SET holder = 'elsewhere', epoch = epoch + 1, expires_at = now() + interval '1 hour'")
+            // Lease checks every 1.5 s (half the 3 s lease); the poll is a minute away.
+            let standby = try harness.start(["--no-consumers", "--relay-poll-ms", "60000"], environment: ["SAGAKIT_LOG_LEVEL": "debug"], label: "standby")
+            let line = "relay standing by"
+            func checks() -> Int { standby.output.components(separatedBy: line).count - 1 }
+            try await waitUntil("the standby's first lease check") { checks() >= 1 }
+            try await waitUntil("the standby listening") {
+                try await db.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")[0]
+                    .decode("n", as: Int.self) >= 1
+            }
+            let before = checks()
+            let started = ContinuousClock.now
+            for _ in 0..<50 {
+                try await db.query("SELECT pg_notify(\(Outbox.notifyChannel), '')")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let elapsed = ContinuousClock.now - started
+            let during = checks() - before
+            // Scheduled checks alone: one per 1.5 s, plus one already due. Answering wake-ups made dozens.
+            let allowed = Int(elapsed / .milliseconds(1500)) + 2
+            #expect(during <= allowed, "\(during) lease checks in \(elapsed) while 50 notifications arrived; at most \(allowed) expected")
+            #expect(!standby.output.contains("published"), "the standby published nothing")
+            await db.close()
+        }
+    }
+
     @Test("two relays on one database: one publishes at a time, and the other takes over when it is killed")
     func oneActiveRelayAndTakeover() async throws {
         try await TestbedHarness.with { harness in
