@@ -6,6 +6,8 @@ final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
+        /// Which wait `waiter` belongs to: a timeout or cancellation may only end its own wait, never a later one.
+        var generation: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -24,14 +26,16 @@ final class Doorbell: Sendable {
 
     /// Returns when rung, when `timeout` passes, or when the task is cancelled.
     func wait(timeout: Duration) async {
-        let consumed = state.withLock { state -> Bool in
+        let (consumed, generation) = state.withLock { state -> (Bool, UInt64) in
             defer { state.rung = false }
-            return state.rung
+            state.generation &+= 1
+            return (state.rung, state.generation)
         }
         if consumed { return }
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            self?.ringIfWaiting()
+            // A timer cancelled because its wait already ended must not end the next one.
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            self?.endWait(generation)
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -46,16 +50,17 @@ final class Doorbell: Sendable {
                 if resumeNow { continuation.resume() }
             }
         } onCancel: {
-            self.ringIfWaiting()
+            self.endWait(generation)
         }
         timer.cancel()
     }
 
-    /// Wakes a waiter without leaving a remembered ring behind (for timeouts and cancellation).
-    private func ringIfWaiting() {
+    /// Ends the wait `generation` if it is still waiting, without leaving a remembered ring behind.
+    private func endWait(_ generation: UInt64) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            defer { state.waiter = nil }
-            return state.waiter
+            guard state.generation == generation, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            return waiter
         }
         waiter?.resume()
     }
