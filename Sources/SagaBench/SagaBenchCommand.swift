@@ -163,7 +163,9 @@ struct SagaBenchCommand: AsyncParsableCommand {
             throw ValidationError("--with-pgbench needs SAGAKIT_ADMIN_DATABASE_URL (a role that may create a database)")
         }
         let admin = try await PGConnection.connect(PGConfig(adminURL), logger: logger)
-        try await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        // No FORCE: nothing of ours is connected, and FORCE refuses (42501) while an autovacuum worker is in the
+        // database, which a plain DROP stops by itself.
+        try await admin.execute("DROP DATABASE IF EXISTS \(database)")
         try await admin.execute("CREATE DATABASE \(database)")
         components.path = "/" + database
         let url = components.string!
@@ -172,7 +174,7 @@ struct SagaBenchCommand: AsyncParsableCommand {
             let thread = Thread { continuation.resume(returning: Result { try PGBench.run(url: url, seconds: seconds) }) }
             thread.start()
         }
-        try await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        try await admin.execute("DROP DATABASE IF EXISTS \(database)")
         await admin.close()
         return try result.get()
     }

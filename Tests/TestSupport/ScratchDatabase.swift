@@ -23,7 +23,13 @@ public struct ScratchDatabase: Sendable {
 
     public func drop() async {
         guard let admin = try? await PGConnection.connect(PGConfig(TestEnvironment.adminDatabaseURL), logger: TestEnvironment.quietLogger) else { return }
-        try? await admin.execute("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+        // FORCE ends sessions a test left behind, but refuses (42501) while an autovacuum worker, which only a
+        // superuser may signal, is in the database; a plain DROP stops autovacuum itself.
+        do {
+            try await admin.execute("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+        } catch {
+            try? await admin.execute("DROP DATABASE IF EXISTS \"\(name)\"")
+        }
         await admin.close()
     }
 
