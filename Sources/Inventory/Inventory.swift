@@ -32,13 +32,18 @@ public enum Inventory: SagaServiceDefinition {
     /// decided in order, in memory, then written with one statement per table.
     static func reserve(_ orders: [OrderPlaced], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
         let orderIDs = orders.map(\.orderID)
-        var decided = Set(try db.query("""
+        let skus = Array(Set(orders.map(\.sku))).sorted()
+        // Both reads in one round trip.
+        let reads = try db.queries([
+            """
             SELECT order_id FROM reservations WHERE order_id = ANY(\(orderIDs)::text[])
             UNION ALL SELECT order_id FROM rejections WHERE order_id = ANY(\(orderIDs)::text[])
-            """).map { try $0.decode("order_id", as: String.self) })
-        let skus = Array(Set(orders.map(\.sku))).sorted()
+            """,
+            "SELECT sku, available FROM stock WHERE sku = ANY(\(skus)::text[]) ORDER BY sku FOR UPDATE",
+        ])
+        var decided = Set(try reads[0].map { try $0.decode("order_id", as: String.self) })
         var available: [String: Int] = [:]
-        for row in try db.query("SELECT sku, available FROM stock WHERE sku = ANY(\(skus)::text[]) ORDER BY sku FOR UPDATE") {
+        for row in reads[1] {
             available[try row.decode("sku")] = try row.decode("available")
         }
         var reserved: [OrderPlaced] = []
@@ -72,12 +77,12 @@ public enum Inventory: SagaServiceDefinition {
         if !reserved.isEmpty {
             var held: [String: Int] = [:]
             for order in reserved { held[order.sku, default: 0] += order.quantity }
-            try db.query("""
+            db.queue("""
                 UPDATE stock SET available = available - h.units, reserved = reserved + h.units, updated_at = now()
                 FROM unnest(\(Array(held.keys))::text[], \(Array(held.values))::int[]) AS h(sku, units)
                 WHERE stock.sku = h.sku
                 """)
-            try db.query("""
+            db.queue("""
                 INSERT INTO reservations (order_id, sku, quantity, status)
                 SELECT order_id, sku, quantity, 'reserved'
                 FROM unnest(\(reserved.map(\.orderID))::text[], \(reserved.map(\.sku))::text[], \(reserved.map(\.quantity))::int[])
@@ -85,7 +90,7 @@ public enum Inventory: SagaServiceDefinition {
                 """)
         }
         if !rejected.isEmpty {
-            try db.query("""
+            db.queue("""
                 INSERT INTO rejections (order_id, sku, quantity, reason)
                 SELECT * FROM unnest(\(rejected.map(\.order.orderID))::text[], \(rejected.map(\.order.sku))::text[],
                                      \(rejected.map(\.order.quantity))::int[], \(rejected.map(\.reason))::text[])
@@ -114,10 +119,10 @@ public enum Inventory: SagaServiceDefinition {
         }
         let sku: String = try row.decode("sku")
         let quantity: Int = try row.decode("quantity")
-        try db.query("""
+        db.queue("""
             UPDATE stock SET available = available + \(quantity), reserved = reserved - \(quantity), updated_at = now() WHERE sku = \(sku)
             """)
-        try db.query("UPDATE reservations SET status = 'released', released_at = now() WHERE order_id = \(orderID)")
+        db.queue("UPDATE reservations SET status = 'released', released_at = now() WHERE order_id = \(orderID)")
         try context.emit(InventoryReleased(orderID: orderID, sku: sku, quantity: quantity, trigger: trigger))
         context.outcome = "released"
     }
@@ -137,7 +142,7 @@ public enum Inventory: SagaServiceDefinition {
         }
         if !units.isEmpty {
             let skus = units.keys.sorted()
-            try db.query("""
+            db.queue("""
                 UPDATE stock SET reserved = reserved - s.units, fulfilled = fulfilled + s.units, updated_at = now()
                 FROM unnest(\(skus)::text[], \(skus.map { units[$0]! })::int[]) AS s(sku, units)
                 WHERE stock.sku = s.sku

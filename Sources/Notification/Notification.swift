@@ -107,7 +107,7 @@ struct Dispatcher: Sendable {
     }
 
     func ordersPlaced(_ orders: [OrderPlaced], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
-        try db.query("""
+        db.queue("""
             INSERT INTO orders (order_id, customer_email, sku, quantity, amount_cents, currency, fail_confirmation)
             SELECT * FROM unnest(\(orders.map(\.orderID))::text[], \(orders.map(\.customerEmail))::text[], \(orders.map(\.sku))::text[],
                                  \(orders.map(\.quantity))::int[], \(orders.map(\.amountCents))::bigint[], \(orders.map(\.currency))::text[],
@@ -135,7 +135,7 @@ struct Dispatcher: Sendable {
             outcomes.append(try dispatch(pair, &contexts[index]))
         }
         guard !outcomes.isEmpty else { return }
-        try db.query("""
+        db.queue("""
             UPDATE confirmations c SET status = u.status, message_id = NULLIF(u.message_id, ''), reason = NULLIF(u.reason, ''),
                    attempts = u.attempts, updated_at = now()
             FROM unnest(\(outcomes.map(\.orderID))::text[], \(outcomes.map(\.status))::text[], \(outcomes.map { $0.messageID ?? "" })::text[],
@@ -147,14 +147,17 @@ struct Dispatcher: Sendable {
 
     func paymentsCaptured(_ payments: [PaymentCaptured], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
         let orderIDs = payments.map(\.orderID)
+        // Both reads in one round trip.
+        let reads = try db.queries([
+            "SELECT order_id, status FROM confirmations WHERE order_id = ANY(\(orderIDs)::text[]) FOR UPDATE",
+            "SELECT order_id, customer_email, sku, quantity, fail_confirmation FROM orders WHERE order_id = ANY(\(orderIDs)::text[])",
+        ])
         var status: [String: String] = [:]
-        for row in try db.query("SELECT order_id, status FROM confirmations WHERE order_id = ANY(\(orderIDs)::text[]) FOR UPDATE") {
+        for row in reads[0] {
             status[try row.decode("order_id")] = try row.decode("status")
         }
         var orders: [String: PGRow] = [:]
-        for row in try db.query("""
-            SELECT order_id, customer_email, sku, quantity, fail_confirmation FROM orders WHERE order_id = ANY(\(orderIDs)::text[])
-            """) {
+        for row in reads[1] {
             orders[try row.decode("order_id")] = row
         }
         // New confirmations are written once, with their outcome: sent, failed, or awaiting the order.
@@ -178,7 +181,7 @@ struct Dispatcher: Sendable {
             rows.append((outcome, payment, eventID))
         }
         guard !rows.isEmpty else { return }
-        try db.query("""
+        db.queue("""
             INSERT INTO confirmations (order_id, status, message_id, reason, payment_event_id, amount_cents, currency, attempts)
             SELECT order_id, status, NULLIF(message_id, ''), NULLIF(reason, ''), payment_event_id, amount_cents, currency, attempts
             FROM unnest(\(rows.map(\.outcome.orderID))::text[], \(rows.map(\.outcome.status))::text[],

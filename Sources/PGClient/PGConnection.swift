@@ -26,6 +26,16 @@ public actor PGConnection {
     /// connection bad at once (a write to a Unix socket whose server died fails with EPIPE while the status still
     /// reads OK), so the next call must not trust it.
     private var broken = false
+    /// Round trips to the server so far (each statement outside a pipeline, each pipeline, each preparation);
+    /// tests and benchmarks read it.
+    public private(set) var roundTrips = 0
+
+    /// Inside `withTransaction`: its BEGIN, not sent yet, goes with the body's first round trip; statements
+    /// queued with `queue(_:)` go with the next one; `afterCommit` statements go with the COMMIT.
+    private var transactionOpen = false
+    private var pendingBegin: String?
+    private var queued: [PGQuery] = []
+    private var afterCommitQueue: [PGQuery] = []
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -46,6 +56,7 @@ public actor PGConnection {
     private func open() throws {
         if let conn { PQfinish(conn); self.conn = nil }
         prepared.removeAll()
+        preparedSerial = 0
         let connection = try libpqConnect(config)
         PQsetNoticeReceiver(connection, noticeReceiver, Unmanaged.passUnretained(notices).toOpaque())
         conn = connection
@@ -87,7 +98,12 @@ public actor PGConnection {
     /// prepared once per connection and executed by name afterwards, so the server parses and plans it once.
     @discardableResult
     public func query(_ query: PGQuery) throws -> PGRows {
+        if pendingBegin != nil || !queued.isEmpty {
+            // The transaction's unsent BEGIN and queued statements travel with this one.
+            return try flushPending(then: query)!
+        }
         let conn = try ensureConnected()
+        roundTrips += 1
         guard let name = try preparedName(query, conn: conn) else {
             let result = withParameterPointers(query.binds) { pointers in
                 PQexecParams(conn, query.sql, Int32(query.binds.count), nil, pointers, nil, nil, 0)
@@ -108,15 +124,40 @@ public actor PGConnection {
         }
     }
 
+    /// Runs statements that do not depend on each other's results in one round trip (libpq's pipeline mode) and
+    /// returns each one's rows. Outside a transaction they run as one implicit transaction; the first error is
+    /// thrown, and a failure rolls back all of them.
+    public func queries(_ queries: [PGQuery]) throws -> [PGRows] {
+        if queries.count == 1 { return [try query(queries[0])] }
+        guard !queries.isEmpty else { return [] }
+        var steps: [PipelineStep] = []
+        if let begin = pendingBegin { steps.append(.control(begin)) }
+        steps += queued.map(PipelineStep.statement)
+        let held = steps.count
+        steps += queries.map(PipelineStep.statement)
+        pendingBegin = nil
+        queued = []
+        let results = try exchange([steps])[0]
+        if let failure = Self.firstFailure(results) { throw failure }
+        return results[held...].map { result in
+            guard case .success(let rows) = result else { preconditionFailure("a failure was thrown above") }
+            return rows
+        }
+    }
+
     /// Statement names by SQL text, for this session; emptied on reconnection.
     private var prepared: [String: String] = [:]
+    /// Names are never reused in a session: a statement dropped from the cache may still exist on the server.
+    private var preparedSerial = 0
     private static let preparedLimit = 512
 
     private func preparedName(_ query: PGQuery, conn: OpaquePointer) throws -> String? {
         if let name = prepared[query.sql] { return name }
         // Inside a failed transaction nothing can be prepared; let the statement report the real error.
         guard prepared.count < Self.preparedLimit, PQtransactionStatus(conn) != PQTRANS_INERROR else { return nil }
-        let name = "sagakit_\(prepared.count + 1)"
+        preparedSerial += 1
+        let name = "sagakit_\(preparedSerial)"
+        roundTrips += 1
         let result = PQprepare(conn, name, query.sql, Int32(query.binds.count), nil)
         _ = try consume(result, conn: conn, statement: query.sql)
         prepared[query.sql] = name
@@ -125,7 +166,9 @@ public actor PGConnection {
 
     /// Runs SQL text that may hold several statements and no parameters (simple protocol): migrations, DDL.
     public func execute(_ sql: String) throws {
+        if pendingBegin != nil || !queued.isEmpty { _ = try flushPending(then: nil) }
         let conn = try ensureConnected()
+        roundTrips += 1
         _ = try consume(PQexec(conn, sql), conn: conn, statement: "(script)")
     }
 
@@ -136,18 +179,27 @@ public actor PGConnection {
     /// Serialization failures and deadlocks (40001, 40P01) are retried with exponential backoff and jitter. A lost
     /// connection is retried only with `retry.onConnectionLoss`: a COMMIT cut off mid-flight may or may not
     /// have happened, so only a body whose effects are idempotent (an inbox row, a unique key) may run again.
+    ///
+    /// With `deferBegin`, the BEGIN travels with the body's first statement instead of taking a round trip of its
+    /// own; the body then starts before the server has been reached, so it must do nothing outside the
+    /// database before its first statement.
     public func withTransaction<T: Sendable>(
         isolation: PGIsolation = .readCommitted,
         retry: PGRetryPolicy = .default,
+        deferBegin: Bool = false,
         _ body: @Sendable (isolated PGConnection) throws -> T
     ) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                try execute(isolation.beginStatement)
+                openTransaction(isolation.beginStatement)
+                if !deferBegin {
+                    pendingBegin = nil
+                    try execute(isolation.beginStatement)
+                }
                 let value = try body(self)
-                try execute("COMMIT")
+                try commit()
                 return value
             } catch let error as PGError {
                 rollbackQuietly()
@@ -163,16 +215,185 @@ public actor PGConnection {
         }
     }
 
+    /// Queues a statement whose result the caller does not read, inside `withTransaction`. It goes to the server
+    /// with the transaction's next round trip (the next `query`, or the COMMIT) in libpq's pipeline mode, so a
+    /// write nothing waits on costs no round trip of its own. An error it raises is thrown by that next call; the
+    /// transaction fails either way.
+    public func queue(_ query: PGQuery) {
+        precondition(transactionOpen, "queue(_:) is for statements inside withTransaction")
+        queued.append(query)
+    }
+
+    /// Runs `query` just after the transaction commits: sent with the COMMIT, in the same round trip, as a
+    /// transaction of its own. Only for hints whose loss costs nothing, such as a relay's wake-up: its failure is
+    /// logged at debug level and not thrown; it is skipped when the transaction fails before its COMMIT, and may
+    /// still run when the COMMIT itself fails.
+    public func afterCommit(_ query: PGQuery) {
+        precondition(transactionOpen, "afterCommit(_:) is for statements inside withTransaction")
+        afterCommitQueue.append(query)
+    }
+
+    private func openTransaction(_ begin: String) {
+        transactionOpen = true
+        pendingBegin = begin
+        queued = []
+        afterCommitQueue = []
+    }
+
+    /// Sends what the transaction still holds back (BEGIN, queued statements), then the COMMIT, and the
+    /// after-commit statements behind a Sync of their own: one round trip.
+    private func commit() throws {
+        defer {
+            transactionOpen = false
+            afterCommitQueue = []
+        }
+        var work: [PipelineStep] = []
+        if pendingBegin == nil || !queued.isEmpty {
+            // Nothing at all was sent when the BEGIN is still pending with nothing queued: nothing to commit.
+            if let begin = pendingBegin { work.append(.control(begin)) }
+            work += queued.map(PipelineStep.statement)
+            work.append(.control("COMMIT"))
+        }
+        pendingBegin = nil
+        queued = []
+        let hints = afterCommitQueue.map(PipelineStep.unprepared)
+        if work.isEmpty && hints.isEmpty { return }
+        if hints.isEmpty, work.count == 1 {
+            try execute("COMMIT")
+            return
+        }
+        let results = try exchange([work, hints].filter { !$0.isEmpty })
+        if !work.isEmpty { try Self.firstFailure(results[0]).map { throw $0 } }
+        if !hints.isEmpty, let failure = Self.firstFailure(results[results.count - 1]) {
+            logger.debug("after-commit statement failed: \(failure)")
+        }
+    }
+
+    /// Sends the transaction's unsent BEGIN and queued statements, and `last` after them, in one round trip;
+    /// returns `last`'s rows.
+    private func flushPending(then last: PGQuery?) throws -> PGRows? {
+        var steps: [PipelineStep] = []
+        if let begin = pendingBegin { steps.append(.control(begin)) }
+        steps += queued.map(PipelineStep.statement)
+        if let last { steps.append(.statement(last)) }
+        pendingBegin = nil
+        queued = []
+        let results = try exchange([steps])[0]
+        if let failure = Self.firstFailure(results) { throw failure }
+        guard last != nil, case .success(let rows) = results[results.count - 1] else { return nil }
+        return rows
+    }
+
+    private static func firstFailure(_ results: [Result<PGRows, PGError>]) -> PGError? {
+        for result in results { if case .failure(let error) = result { return error } }
+        return nil
+    }
+
     /// Whether a transaction is open on this connection (for assertions).
     public var inTransaction: Bool {
+        if transactionOpen { return true }
         guard let conn else { return false }
         let status = PQtransactionStatus(conn)
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }
 
     private func rollbackQuietly() {
+        transactionOpen = false
+        pendingBegin = nil
+        queued = []
+        afterCommitQueue = []
         guard let conn, !broken, PQstatus(conn) == CONNECTION_OK, PQtransactionStatus(conn) != PQTRANS_IDLE else { return }
         PQclear(PQexec(conn, "ROLLBACK"))
+    }
+
+    // MARK: - Pipelines
+
+    enum PipelineStep {
+        case statement(PGQuery)
+        /// Sent without preparing it first: a preparation runs at once, so a failing one inside an open
+        /// transaction would abort it, and after-commit statements must not touch the transaction.
+        case unprepared(PGQuery)
+        /// Transaction control.
+        case control(String)
+    }
+
+    /// Sends the segments' statements in one round trip (libpq's pipeline mode), each segment closed by a Sync,
+    /// and returns every statement's outcome. A failure skips the rest of its segment, not the next segments.
+    /// Throws only when the connection fails.
+    private func exchange(_ segments: [[PipelineStep]]) throws -> [[Result<PGRows, PGError>]] {
+        let conn = try ensureConnected()
+        // Statements are prepared first: a synchronous Parse cannot run inside a pipeline (and after the first
+        // use of a statement text there is nothing to prepare).
+        var names: [[String?]] = []
+        for segment in segments {
+            names.append(try segment.map { step in
+                if case .statement(let query) = step { return try preparedName(query, conn: conn) }
+                return nil
+            })
+        }
+        guard PQenterPipelineMode(conn) == 1 else { throw lost(conn) }
+        roundTrips += 1
+        for (segment, segmentNames) in zip(segments, names) {
+            for (step, name) in zip(segment, segmentNames) {
+                let sent: Int32
+                switch step {
+                case .control(let sql):
+                    sent = PQsendQueryParams(conn, sql, 0, nil, nil, nil, nil, 0)
+                case .statement(let query), .unprepared(let query):
+                    sent = withParameterPointers(query.binds) { pointers in
+                        if let name {
+                            PQsendQueryPrepared(conn, name, Int32(query.binds.count), pointers, nil, nil, 0)
+                        } else {
+                            PQsendQueryParams(conn, query.sql, Int32(query.binds.count), nil, pointers, nil, nil, 0)
+                        }
+                    }
+                }
+                guard sent == 1 else { throw lost(conn) }
+            }
+            guard PQpipelineSync(conn) == 1 else { throw lost(conn) }
+        }
+        var outcomes: [[Result<PGRows, PGError>]] = []
+        for segment in segments {
+            var segmentOutcomes: [Result<PGRows, PGError>] = []
+            for step in segment {
+                guard let result = PQgetResult(conn) else { throw lost(conn) }
+                if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                    PQclear(result)
+                    segmentOutcomes.append(.failure(PGError(code: .server, message: "not run: an earlier statement of its pipeline failed")))
+                } else {
+                    let sql: String
+                    switch step {
+                    case .control(let text): sql = text
+                    case .statement(let query), .unprepared(let query): sql = query.sql
+                    }
+                    do {
+                        segmentOutcomes.append(.success(try consume(result, conn: conn, statement: sql)))
+                    } catch let error as PGError {
+                        if error.code == .connectionLost { throw error }
+                        if error.sqlState == "0A000" || error.sqlState == "26000" { prepared[sql] = nil }
+                        segmentOutcomes.append(.failure(error))
+                    }
+                }
+                // A statement's results end with a null result.
+                while let extra = PQgetResult(conn) {
+                    PQclear(extra)
+                    guard PQstatus(conn) == CONNECTION_OK else { throw lost(conn) }
+                }
+            }
+            guard let sync = PQgetResult(conn) else { throw lost(conn) }
+            let status = PQresultStatus(sync)
+            PQclear(sync)
+            guard status == PGRES_PIPELINE_SYNC else { throw lost(conn) }
+            outcomes.append(segmentOutcomes)
+        }
+        guard PQexitPipelineMode(conn) == 1 else { throw lost(conn) }
+        return outcomes
+    }
+
+    /// The connection cannot be trusted after a failure in the middle of a pipeline: the next call reconnects.
+    private func lost(_ conn: OpaquePointer) -> PGError {
+        broken = true
+        return PGError(code: .connectionLost, message: Self.errorMessage(conn))
     }
 
     // MARK: - libpq plumbing

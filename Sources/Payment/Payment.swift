@@ -72,7 +72,7 @@ public enum Payment: SagaServiceDefinition {
             }
         }
         if !charges.isEmpty {
-            try db.query("""
+            db.queue("""
                 INSERT INTO charges (order_id, charge_id, amount_cents, currency, status)
                 SELECT order_id, charge_id, amount_cents, currency, 'captured'
                 FROM unnest(\(charges.map(\.event.orderID))::text[], \(charges.map(\.chargeID))::uuid[],
@@ -81,7 +81,7 @@ public enum Payment: SagaServiceDefinition {
                 """)
         }
         if !declines.isEmpty {
-            try db.query("""
+            db.queue("""
                 INSERT INTO declines (order_id, amount_cents, currency, reason)
                 SELECT * FROM unnest(\(declines.map(\.event.orderID))::text[], \(declines.map(\.event.amountCents))::bigint[],
                                      \(declines.map(\.event.currency))::text[], \(declines.map(\.reason))::text[])
@@ -105,11 +105,11 @@ public enum Payment: SagaServiceDefinition {
         let amount: Int64 = try row.decode("amount_cents")
         let currency: String = try row.decode("currency")
         let refundID = UUID()
-        try db.query("""
+        db.queue("""
             INSERT INTO refunds (refund_id, charge_id, order_id, amount_cents, currency)
             VALUES (\(refundID), \(chargeID), \(event.orderID), \(amount), \(currency))
             """)
-        try db.query("UPDATE charges SET status = 'refunded', refunded_at = now() WHERE order_id = \(event.orderID)")
+        db.queue("UPDATE charges SET status = 'refunded', refunded_at = now() WHERE order_id = \(event.orderID)")
         try context.emit(PaymentRefunded(
             orderID: event.orderID, chargeID: chargeID.uuidString.lowercased(), refundID: refundID.uuidString.lowercased(),
             amountCents: amount, currency: currency))

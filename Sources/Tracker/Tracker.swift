@@ -43,7 +43,7 @@ public enum ProjectionStore {
     @discardableResult
     public static func record(_ envelopes: [EventEnvelope], on db: isolated PGConnection) throws -> [String: SagaState] {
         guard !envelopes.isEmpty else { return [:] }
-        try db.query("""
+        db.queue("""
             INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, causation_id, payload)
             SELECT * FROM unnest(\(envelopes.map(\.eventID))::uuid[], \(envelopes.map(\.sagaID))::text[], \(envelopes.map(\.eventType))::text[],
                                  \(envelopes.map(\.producer))::text[], \(envelopes.map(\.occurredAt))::timestamptz[],
@@ -76,7 +76,7 @@ public enum ProjectionStore {
         }
         let statuses = sagaIDs.compactMap { SagaProjection.derive(sagaID: $0, events: events[$0] ?? []) }
         guard !statuses.isEmpty else { return [] }
-        try db.query("""
+        db.queue("""
             INSERT INTO sagas (saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps,
                                compensations, error, event_count, observed_terminal_at)
             SELECT saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at,

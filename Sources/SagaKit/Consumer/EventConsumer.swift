@@ -330,7 +330,9 @@ public final class EventConsumer: Service, Sendable {
         let handlers = self.handlers
         let serviceName = self.serviceName
         let topicNames = configuration.topicNames
-        let outcomes = try await db.withTransaction { tx in
+        let notifyOnEmit = configuration.notifyOnEmit
+        // The claim is the body's first statement, so BEGIN can travel with it.
+        let outcomes = try await db.withTransaction(deferBegin: true) { tx in
             var fresh = try Inbox.claim(events.map { event in
                 Inbox.Entry(
                     eventID: event.envelope.eventID, eventType: event.envelope.eventType, sagaID: event.envelope.sagaID,
@@ -364,14 +366,13 @@ public final class EventConsumer: Service, Sendable {
                     outcomes[index] = .applied(emitted: context.emitted.map(\.envelope.eventType), note: context.outcome)
                 }
             }
-            // The relay's wake-up goes after the commit: a NOTIFY inside the transaction would make this commit
-            // wait for every other notifying commit in the cluster (see Outbox.wakeRelay).
+            // The relay's wake-up goes after the commit, in the commit's round trip: a NOTIFY inside the
+            // transaction would make this commit wait for every other notifying commit in the cluster (see
+            // Outbox.wakeRelay).
             try Outbox.append(emitted, notify: false, on: tx)
+            if notifyOnEmit, !emitted.isEmpty { tx.afterCommit(Outbox.wakeRelayQuery) }
             CrashPoint.consumerBeforeCommit.hit()
             return outcomes.map { $0 ?? .duplicate }
-        }
-        if configuration.notifyOnEmit, outcomes.contains(where: { if case .applied(let emitted, _) = $0 { !emitted.isEmpty } else { false } }) {
-            await Outbox.wakeRelay(on: db, logger: logger)
         }
         return outcomes
     }

@@ -69,11 +69,15 @@ public enum Outbox {
     /// crash loses nothing), so it holds that lock for microseconds.
     public static func wakeRelay(on db: PGConnection, logger: Logger? = nil) async {
         do {
-            try await db.query("SELECT set_config('synchronous_commit', 'off', true), pg_notify(\(notifyChannel), '')")
+            try await db.query(wakeRelayQuery)
         } catch {
             logger?.debug("relay wake-up not sent: \(error)")
         }
     }
+
+    /// The wake-up as a statement, for `PGConnection.afterCommit`: sent with the COMMIT of the transaction that
+    /// appended, in the same round trip.
+    public static let wakeRelayQuery: PGQuery = "SELECT set_config('synchronous_commit', 'off', true), pg_notify('\(unsafeRaw: notifyChannel)', '')"
 
     /// Appends events inside the caller's open transaction: they become visible to the relay if and only if that
     /// transaction commits. `notify` adds the relay's wake-up to the transaction: simple, but see `wakeRelay` for
@@ -83,16 +87,17 @@ public enum Outbox {
         precondition(tx.inTransaction, "Outbox.append must run inside a transaction")
         // What no consumer would accept fails here, in the producer's transaction, not on every consumer.
         let payloads = try messages.map { try row(for: $0).payload }
+        // Queued: nothing waits for the insert, so it travels with the transaction's next round trip.
         if messages.count == 1 {
             let m = messages[0]
-            try tx.query("""
+            tx.queue("""
                 INSERT INTO sagakit_outbox (event_id, topic, message_key, event_type, payload, traceparent)
                 VALUES (\(m.envelope.eventID), \(m.topic), \(m.envelope.sagaID), \(m.envelope.eventType),
                         \(payloads[0]), \(m.trace?.traceparent))
                 """)
         } else {
-            // One statement for the lot: a round trip per batch, not per event.
-            try tx.query("""
+            // One statement for the lot.
+            tx.queue("""
                 INSERT INTO sagakit_outbox (event_id, topic, message_key, event_type, payload, traceparent)
                 SELECT e, t, k, ty, p, NULLIF(tp, '')
                 FROM unnest(\(messages.map(\.envelope.eventID))::uuid[], \(messages.map(\.topic))::text[],
@@ -104,7 +109,7 @@ public enum Outbox {
                 """)
         }
         if notify {
-            try tx.query("SELECT pg_notify(\(notifyChannel), '')")
+            tx.queue("SELECT pg_notify(\(notifyChannel), '')")
         }
     }
 

@@ -231,7 +231,7 @@ public final class OutboxRelay: Service, Sendable {
         let parkedRows = parked
         let failedRows = failed
         let duration = configuration.leaseDuration
-        try await db.withTransaction(retry: PGRetryPolicy(onConnectionLoss: true)) { tx in
+        try await db.withTransaction(retry: PGRetryPolicy(onConnectionLoss: true), deferBegin: true) { tx in
             // Leadership is checked here, in the transaction that marks: no lease, no marks. One statement renews
             // the lease (locking its row) and marks what was delivered, only if the renewal succeeded.
             let renewed = try tx.query("""
