@@ -100,7 +100,7 @@ public actor PGConnection {
     public func query(_ query: PGQuery) throws -> PGRows {
         if pendingBegin != nil || !queued.isEmpty {
             // The transaction's unsent BEGIN and queued statements travel with this one.
-            return try flushPending(then: query)!
+            return try flushPending([query])[0]
         }
         let conn = try ensureConnected()
         roundTrips += 1
@@ -130,19 +130,7 @@ public actor PGConnection {
     public func queries(_ queries: [PGQuery]) throws -> [PGRows] {
         if queries.count == 1 { return [try query(queries[0])] }
         guard !queries.isEmpty else { return [] }
-        var steps: [PipelineStep] = []
-        if let begin = pendingBegin { steps.append(.control(begin)) }
-        steps += queued.map(PipelineStep.statement)
-        let held = steps.count
-        steps += queries.map(PipelineStep.statement)
-        pendingBegin = nil
-        queued = []
-        let results = try exchange([steps])[0]
-        if let failure = Self.firstFailure(results) { throw failure }
-        return results[held...].map { result in
-            guard case .success(let rows) = result else { preconditionFailure("a failure was thrown above") }
-            return rows
-        }
+        return try flushPending(queries)
     }
 
     /// Statement names by SQL text, for this session; emptied on reconnection.
@@ -166,7 +154,7 @@ public actor PGConnection {
 
     /// Runs SQL text that may hold several statements and no parameters (simple protocol): migrations, DDL.
     public func execute(_ sql: String) throws {
-        if pendingBegin != nil || !queued.isEmpty { _ = try flushPending(then: nil) }
+        if pendingBegin != nil || !queued.isEmpty { _ = try flushPending([]) }
         let conn = try ensureConnected()
         roundTrips += 1
         _ = try consume(PQexec(conn, sql), conn: conn, statement: "(script)")
@@ -269,19 +257,22 @@ public actor PGConnection {
         }
     }
 
-    /// Sends the transaction's unsent BEGIN and queued statements, and `last` after them, in one round trip;
-    /// returns `last`'s rows.
-    private func flushPending(then last: PGQuery?) throws -> PGRows? {
+    /// Sends the transaction's unsent BEGIN and queued statements, then `statements`, in one round trip; throws
+    /// the first failure, else returns the rows of `statements` only.
+    private func flushPending(_ statements: [PGQuery]) throws -> [PGRows] {
         var steps: [PipelineStep] = []
         if let begin = pendingBegin { steps.append(.control(begin)) }
         steps += queued.map(PipelineStep.statement)
-        if let last { steps.append(.statement(last)) }
+        let held = steps.count
+        steps += statements.map(PipelineStep.statement)
         pendingBegin = nil
         queued = []
         let results = try exchange([steps])[0]
         if let failure = Self.firstFailure(results) { throw failure }
-        guard last != nil, case .success(let rows) = results[results.count - 1] else { return nil }
-        return rows
+        return results[held...].map { result in
+            guard case .success(let rows) = result else { preconditionFailure("a failure was thrown above") }
+            return rows
+        }
     }
 
     private static func firstFailure(_ results: [Result<PGRows, PGError>]) -> PGError? {
