@@ -54,7 +54,7 @@ struct ScenarioMix: Sendable, CustomStringConvertible {
 /// Starts sagas through the tracker's intake: the same transaction and outbox as `saga-tracker start`.
 final class LoadGenerator: Sendable {
     let runID: String
-    let sku: String
+    let skus: [String]
     let mix: ScenarioMix
     let topics: TopicNames
     private let started = Mutex<Int>(0)
@@ -62,9 +62,10 @@ final class LoadGenerator: Sendable {
     private let waker = RelayWaker()
     private let failures = Mutex<[String]>([])
 
-    init(runID: String, sku: String, mix: ScenarioMix, topics: TopicNames) {
+    init(runID: String, skus: [String], mix: ScenarioMix, topics: TopicNames) {
+        precondition(!skus.isEmpty, "orders need a product")
         self.runID = runID
-        self.sku = sku
+        self.skus = skus
         self.mix = mix
         self.topics = topics
     }
@@ -74,10 +75,15 @@ final class LoadGenerator: Sendable {
 
     func orderID(_ index: Int) -> String { "\(runID)-\(index)" }
 
+    /// One product keeps its historical name, so single-SKU runs compare with earlier ones.
+    static func skuNames(count: Int) -> [String] {
+        count == 1 ? ["bench-widget"] : (1...count).map { "bench-widget-\($0)" }
+    }
+
     func request(_ index: Int) -> OrderRequest {
         let scenario = mix.scenario(for: index)
         return OrderRequest(
-            orderID: orderID(index), sku: sku, quantity: scenario == .stock ? 1_000_000_000 : 1,
+            orderID: orderID(index), sku: skus[index % skus.count], quantity: scenario == .stock ? 1_000_000_000 : 1,
             amount: Money(cents: 1999), email: "bench-\(index)@example.com",
             failPayment: scenario == .payment, failConfirmation: scenario == .confirmation)
     }

@@ -12,6 +12,8 @@ struct Report: Encodable {
         var durationSeconds: Double
         var warmupSeconds: Double
         var mix: String
+        /// Products the orders spread over; 1 is the single hot stock row.
+        var skus: Int
         var intakeConnections: Int
         var machine: [String: String]
         /// The stack settings in saga-bench's environment, which `infra/dev bench` gives the services too; secret
@@ -99,7 +101,7 @@ struct Report: Encodable {
     var text: String {
         var lines: [String] = []
         let c = configuration
-        lines.append("saga-bench \(runID): \(c.mode) loop\(c.rate.map { " at \($0) sagas/s" } ?? "")\(c.concurrency.map { ", \($0) customers" } ?? ""), mix \(c.mix), \(Int(c.durationSeconds)) s measured after \(Int(c.warmupSeconds)) s warm-up")
+        lines.append("saga-bench \(runID): \(c.mode) loop\(c.rate.map { " at \($0) sagas/s" } ?? "")\(c.concurrency.map { ", \($0) customers" } ?? ""), mix \(c.mix), \(c.skus) SKU(s), \(Int(c.durationSeconds)) s measured after \(Int(c.warmupSeconds)) s warm-up")
         lines.append("")
         lines.append(Table(["", "VALUE"], [
             ["completed sagas/s", String(format: "%.1f", completedPerSecond)],

@@ -35,6 +35,8 @@ struct SagaBenchCommand: AsyncParsableCommand {
     @Option(help: "Scenarios: happy, all (a quarter each), or weights such as happy=70,confirmation=10,payment=10,stock=10. (default: happy)")
     var mix: String = "happy"
     @Option(help: "Connections the intake uses: customers starting sagas at once. (default: 16)") var connections: Int = 16
+    @Option(help: "Products the orders spread over, round robin; 1 puts every reservation on one stock row, the worst case. (default: 1)")
+    var skus: Int = 1
     @Option(help: "How long to wait, after the load stops, for started sagas to finish. (default: 60s)") var settle: String = "60s"
     @Option(help: "Seconds between memory samples; each reads every process's smaps_rollup, which is not free. (default: 10)") var rssInterval: Int = 10
     @Flag(help: "Also run pgbench -N (8 clients, 20 s) against the same PostgreSQL and report the ratio to its TPS.") var withPgbench = false
@@ -49,6 +51,7 @@ struct SagaBenchCommand: AsyncParsableCommand {
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        guard skus >= 1 else { throw ValidationError("--skus must be at least 1") }
         guard pgbenchSeconds >= 1 else { throw ValidationError("--pgbench-seconds must be at least 1") }
         for (name, value) in [("--duration", duration), ("--warmup", warmup), ("--settle", settle)] where TimeArgument.parseAge(value) == nil {
             throw ValidationError("\(name) must be a duration such as 30s or 2m")
@@ -70,8 +73,10 @@ struct SagaBenchCommand: AsyncParsableCommand {
         }
         let tracker = databases["tracker"]!
         let runID = "bench-\(UUID().uuidString.prefix(8).lowercased())"
-        let generator = LoadGenerator(runID: runID, sku: "bench-widget", mix: ScenarioMix(parsing: mix)!, topics: kafka.topics)
-        try await StockAdmin.set(sku: "bench-widget", available: 100_000_000, on: databases["inventory"]!)
+        let generator = LoadGenerator(runID: runID, skus: LoadGenerator.skuNames(count: skus), mix: ScenarioMix(parsing: mix)!, topics: kafka.topics)
+        for sku in generator.skus {
+            try await StockAdmin.set(sku: sku, available: 100_000_000, on: databases["inventory"]!)
+        }
 
         var intake: [PGConnection] = []
         for _ in 0..<connections {
@@ -84,7 +89,7 @@ struct SagaBenchCommand: AsyncParsableCommand {
         }
         let watcher = CompletionWatcher(db: try await PGConnection.connect(PGConfig(Environment.value("TRACKER_DATABASE_URL")!, applicationName: "saga-bench-watch"), logger: logger))
 
-        progress("run \(runID): \(rate.map { "open loop at \($0) sagas/s" } ?? "closed loop, \(concurrency!) customers"), warm-up \(warmup), measuring \(duration), mix \(mix)")
+        progress("run \(runID): \(rate.map { "open loop at \($0) sagas/s" } ?? "closed loop, \(concurrency!) customers"), warm-up \(warmup), measuring \(duration), mix \(mix), \(skus) SKU(s)")
         let begin = ContinuousClock.now
         let sampler = RSSSampler()
         let interval = Duration.seconds(rssInterval)
@@ -144,7 +149,7 @@ struct SagaBenchCommand: AsyncParsableCommand {
         let report = Report.make(
             runID: runID, configuration: Report.Configuration(
                 mode: rate == nil ? "closed" : "open", rate: rate, concurrency: self.concurrency, durationSeconds: seconds(measured),
-                warmupSeconds: seconds(warm), mix: mix, intakeConnections: self.connections, machine: Report.machine(),
+                warmupSeconds: seconds(warm), mix: mix, skus: skus, intakeConnections: self.connections, machine: Report.machine(),
                 environment: Report.stackEnvironment()),
             windowStart: windowStart, windowEnd: windowEnd, started: started, maxIntakeLagMs: seconds(lag) * 1000,
             failures: generator.failureMessages, results: results, cpuStart: cpuStart, cpuEnd: cpuEnd, peaks: peaks,

@@ -1,4 +1,5 @@
 import Foundation
+import PGClient
 import Testing
 import TestSupport
 
@@ -40,13 +41,18 @@ struct BenchSmokeTests {
         }
     }
 
-    @Test("closed loop with every scenario: each customer waits for its saga, and all three end states appear")
+    @Test("closed loop with every scenario over three products: each customer waits for its saga, all three end states appear, every product is ordered")
     func closedLoopMixedScenarios() async throws {
         try await SagaCluster.with { cluster in
             try await cluster.startAll()
-            let report = try await Self.bench(cluster, ["--concurrency", "4", "--mix", "all", "--duration", "3s", "--warmup", "1s"])
+            let report = try await Self.bench(cluster, ["--concurrency", "4", "--mix", "all", "--skus", "3", "--duration", "3s", "--warmup", "1s"])
             let configuration = try #require(report["configuration"] as? [String: Any])
             #expect(configuration["mode"] as? String == "closed" && configuration["concurrency"] as? Int == 4)
+            #expect(configuration["skus"] as? Int == 3)
+            let inventory = try await cluster.connect(.inventory)
+            let reserved = try await inventory.query("SELECT DISTINCT sku FROM reservations ORDER BY sku").map { try $0.decode("sku", as: String.self) }
+            await inventory.close()
+            #expect(reserved == ["bench-widget-1", "bench-widget-2", "bench-widget-3"], "orders spread over the products: \(reserved)")
             let states = try #require(report["states_of_started"] as? [String: Int])
             // A quarter each: happy (completed), failed confirmation and declined payment (compensated), stock (failed).
             #expect(Set(states.keys) == ["completed", "compensated", "failed"], "states: \(states)")
