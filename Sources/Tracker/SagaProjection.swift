@@ -82,7 +82,7 @@ public enum SagaProjection {
         for event in events where first[event.eventType] == nil { first[event.eventType] = event }
         func has(_ type: any SagaEvent.Type) -> SagaEventRecord? { first[type.eventType] }
         func reason(_ event: SagaEventRecord?) -> String? {
-            guard let event, let data = event.payload.data(using: .utf8),
+            guard let event, reasonEventTypes.contains(event.eventType), let data = event.payload.data(using: .utf8),
                   let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
             return object["reason"] as? String
         }
@@ -165,6 +165,12 @@ public enum SagaProjection {
             completedSteps: completed, compensations: compensations, error: error, eventCount: events.count, timeline: timeline
         )
     }
+
+    /// The events whose payload's `reason` a status shows; the derivation reads no other payload.
+    public static let reasonEventTypes: Set<String> = [
+        InventoryRejected.eventType, PaymentDeclined.eventType, ConfirmationFailed.eventType,
+        PaymentRefundFailed.eventType, InventoryReleaseFailed.eventType,
+    ]
 
     /// The step or compensation an event completes.
     static func stepName(_ eventType: String) -> String? {

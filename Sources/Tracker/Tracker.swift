@@ -24,7 +24,7 @@ public enum Tracker: SagaServiceDefinition {
         var handlers = EventHandlers()
         handlers.onBatch(OrderSagaEvents.all) { contexts, db in
             let states = try ProjectionStore.record(contexts.map(\.envelope), on: db)
-            for index in contexts.indices { contexts[index].outcome = states[contexts[index].sagaID]?.rawValue }
+            for index in contexts.indices { contexts[index].outcome = states[contexts[index].sagaID]?.rawValue ?? "already recorded" }
         }
         return [ConsumerDefinition(name: "projection", topics: OrderSagaTopics.all, handlers: handlers)]
     }
@@ -32,29 +32,42 @@ public enum Tracker: SagaServiceDefinition {
 
 /// Reads and writes the projection tables.
 public enum ProjectionStore {
-    /// Records an event (once per id) and rewrites its saga's row from all of the saga's events.
-    @discardableResult
-    public static func record(_ envelope: EventEnvelope, on db: isolated PGConnection) throws -> SagaState {
-        try record([envelope], on: db)[envelope.sagaID]!
-    }
-
-    /// Records events (once per id) and rewrites each of their sagas' rows from all of that saga's events: a
-    /// constant number of statements however many events and sagas. Returns each saga's new state.
+    /// Records events (once per id) and rewrites the rows of the sagas that gained an event, each from all of
+    /// that saga's events: one statement that inserts and reads, and a queued upsert, however many events and sagas.
+    /// Returns the new state of each saga it rewrote.
+    ///
+    /// An event already recorded changes nothing: whoever recorded it rewrote its saga's row in the same
+    /// transaction, so a redelivered or replayed event (and the tracker's own `OrderPlaced`, which the intake
+    /// records) costs no read of the saga's events and no update of its row.
     @discardableResult
     public static func record(_ envelopes: [EventEnvelope], on db: isolated PGConnection) throws -> [String: SagaState] {
         guard !envelopes.isEmpty else { return [:] }
-        db.queue("""
-            INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, causation_id, payload)
-            SELECT * FROM unnest(\(envelopes.map(\.eventID))::uuid[], \(envelopes.map(\.sagaID))::text[], \(envelopes.map(\.eventType))::text[],
-                                 \(envelopes.map(\.producer))::text[], \(envelopes.map(\.occurredAt))::timestamptz[],
-                                 \(PGArray(envelopes.map(\.causationID)))::uuid[],
-                                 \(envelopes.map { String(decoding: $0.payload, as: UTF8.self) })::text[])
-            ON CONFLICT (event_id) DO NOTHING
+        // The events this statement inserts, plus the ones their sagas already had: the insert's own rows are
+        // not visible to the statement's snapshot, so the two halves never overlap.
+        let rows = try db.query("""
+            WITH new AS (
+              INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, causation_id, payload)
+              SELECT * FROM unnest(\(envelopes.map(\.eventID))::uuid[], \(envelopes.map(\.sagaID))::text[], \(envelopes.map(\.eventType))::text[],
+                                   \(envelopes.map(\.producer))::text[], \(envelopes.map(\.occurredAt))::timestamptz[],
+                                   \(PGArray(envelopes.map(\.causationID)))::uuid[],
+                                   \(envelopes.map { String(decoding: $0.payload, as: UTF8.self) })::text[])
+              ON CONFLICT (event_id) DO NOTHING
+              RETURNING saga_id, event_id, event_type, producer, occurred_at, causation_id, payload
+            )
+            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload FROM new
+            UNION ALL
+            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload FROM saga_events
+            WHERE saga_id IN (SELECT saga_id FROM new)
             """)
+        var events: [String: [SagaEventRecord]] = [:]
         var sagaIDs: [String] = []
-        var seen = Set<String>()
-        for envelope in envelopes where seen.insert(envelope.sagaID).inserted { sagaIDs.append(envelope.sagaID) }
-        let statuses = try rederive(sagaIDs: sagaIDs, on: db)
+        for row in rows {
+            let sagaID: String = try row.decode("saga_id")
+            if events[sagaID] == nil { sagaIDs.append(sagaID) }
+            events[sagaID, default: []].append(try eventRecord(row))
+        }
+        let statuses = sagaIDs.compactMap { SagaProjection.derive(sagaID: $0, events: events[$0]!) }
+        store(statuses, on: db)
         return statuses.reduce(into: [:]) { $0[$1.sagaID] = $1.state }
     }
 
@@ -69,13 +82,24 @@ public enum ProjectionStore {
     public static func rederive(sagaIDs: [String], on db: isolated PGConnection) throws -> [SagaStatus] {
         var events: [String: [SagaEventRecord]] = [:]
         for row in try db.query("""
-            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, payload FROM saga_events
+            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload FROM saga_events
             WHERE saga_id = ANY(\(sagaIDs)::text[])
             """) {
             events[try row.decode("saga_id"), default: []].append(try eventRecord(row))
         }
         let statuses = sagaIDs.compactMap { SagaProjection.derive(sagaID: $0, events: events[$0] ?? []) }
-        guard !statuses.isEmpty else { return [] }
+        store(statuses, on: db)
+        return statuses
+    }
+
+    /// The payload column as the derivation reads it: only events whose reason a status shows need theirs, so
+    /// the others' JSON is neither sent nor parsed.
+    private static let derivedPayload =
+        "CASE WHEN event_type IN (\(SagaProjection.reasonEventTypes.sorted().map { "'\($0)'" }.joined(separator: ", "))) THEN payload ELSE '' END"
+
+    /// Upserts the sagas' rows (queued: nothing reads its result).
+    private static func store(_ statuses: [SagaStatus], on db: isolated PGConnection) {
+        guard !statuses.isEmpty else { return }
         db.queue("""
             INSERT INTO sagas (saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps,
                                compensations, error, event_count, observed_terminal_at)
@@ -99,7 +123,6 @@ public enum ProjectionStore {
                 observed_terminal_at = CASE WHEN EXCLUDED.finished_at IS NULL THEN NULL
                                             ELSE coalesce(sagas.observed_terminal_at, clock_timestamp()) END
             """)
-        return statuses
     }
 
     private static func eventRecord(_ row: PGRow) throws -> SagaEventRecord {

@@ -9,15 +9,19 @@ import Tracker
 struct ProjectionTests {
     /// A saga's events as their producers would emit them, a few milliseconds apart.
     static func events(_ types: [(any SagaEvent, String)], start: Date = Date(timeIntervalSince1970: 1_800_000_000)) throws -> [SagaEventRecord] {
+        try envelopes(types, start: start).map(SagaEventRecord.init)
+    }
+
+    static func envelopes(_ types: [(any SagaEvent, String)], sagaID: String = "S", start: Date = Date(timeIntervalSince1970: 1_800_000_000)) throws -> [EventEnvelope] {
         var previous: UUID?
         return try types.enumerated().map { index, item in
             func wrap<E: SagaEvent>(_ event: E) throws -> EventEnvelope {
-                try EventEnvelope(event, sagaID: "S", causationID: previous, producer: item.1,
+                try EventEnvelope(event, sagaID: sagaID, causationID: previous, producer: item.1,
                                   occurredAt: start.addingTimeInterval(Double(index) * 0.01))
             }
             let envelope = try wrap(item.0)
             previous = envelope.eventID
-            return SagaEventRecord(envelope)
+            return envelope
         }
     }
 
