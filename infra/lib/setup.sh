@@ -1,6 +1,7 @@
 # `infra/dev setup`: installs what the stack needs on Debian bookworm, and does nothing when all is present.
 
-APT_PACKAGES=(postgresql-15 postgresql-contrib libpq-dev pkg-config python3-venv unzip ca-certificates)
+# libjemalloc2: the allocator the services run on (see services.sh).
+APT_PACKAGES=(postgresql-15 postgresql-contrib libpq-dev pkg-config python3-venv unzip ca-certificates libjemalloc2)
 # kcat links against librdkafka1: installed after the backport so it never pulls bookworm's 2.0.2 in.
 APT_PACKAGES_AFTER_LIBRDKAFKA=(kcat)
 
