@@ -19,12 +19,36 @@ public enum Inventory: SagaServiceDefinition {
 
     public static func consumers(_ context: ServiceContext<NoOptions>) throws -> [ConsumerDefinition] {
         var handlers = EventHandlers()
+        handlers.beforeEachBatch(lockStock)
         handlers.onBatch(OrderPlaced.self, reserve)
         handlers.on(PaymentDeclined.self) { event, context, db in try release(orderID: event.orderID, trigger: PaymentDeclined.eventType, &context, db) }
         handlers.on(PaymentRefunded.self) { event, context, db in try release(orderID: event.orderID, trigger: PaymentRefunded.eventType, &context, db) }
         handlers.onBatch(ConfirmationSent.self, fulfil)
         return [ConsumerDefinition(
             name: "saga", topics: [OrderSagaTopics.orders, OrderSagaTopics.payment, OrderSagaTopics.notification], handlers: handlers)]
+    }
+
+    /// Locks, in SKU order, every `stock` row the batch may change: the new orders' products and those of the
+    /// reservations the other events name. Every later lock in the batch's transaction is then already held, so
+    /// consumers of different partitions take turns on shared products instead of deadlocking. Queued: it goes
+    /// with the first handler's round trip and costs none of its own.
+    static func lockStock(_ events: [any SagaEvent], _ db: isolated PGConnection) {
+        var skus = Set<String>()
+        var orderIDs: [String] = []
+        for event in events {
+            switch event {
+            case let order as OrderPlaced: skus.insert(order.sku)
+            case let sent as ConfirmationSent: orderIDs.append(sent.orderID)
+            case let declined as PaymentDeclined: orderIDs.append(declined.orderID)
+            case let refunded as PaymentRefunded: orderIDs.append(refunded.orderID)
+            default: break
+            }
+        }
+        db.queue("""
+            SELECT sku FROM stock
+            WHERE sku = ANY(\(skus.sorted())::text[]) OR sku IN (SELECT sku FROM reservations WHERE order_id = ANY(\(orderIDs)::text[]))
+            ORDER BY sku FOR UPDATE
+            """)
     }
 
     /// `OrderPlaced`: hold the stock, or say why not. The SKUs' rows are locked (in one order, so concurrent

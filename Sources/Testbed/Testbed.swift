@@ -61,6 +61,9 @@ public enum Testbed: SagaServiceDefinition {
     public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
         let failSequence = context.options.failSequence
         var handlers = EventHandlers()
+        handlers.beforeEachBatch { events, db in
+            db.queue("INSERT INTO testbed_batches (sequences) VALUES (\(events.compactMap { ($0 as? TestbedPing)?.sequence })::int[])")
+        }
         handlers.on(TestbedPing.self) { ping, context, db in
             if ping.sequence == failSequence {
                 throw EventValidationError("the testbed was told to fail on sequence \(ping.sequence)")

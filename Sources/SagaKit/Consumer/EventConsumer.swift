@@ -351,6 +351,9 @@ public final class EventConsumer: Service, Sendable {
                     runs.append((registration, [index]))
                 }
             }
+            if let prepare = handlers.preparation, !runs.isEmpty {
+                try prepare(outcomes.indices.filter { outcomes[$0] == nil }.map { events[$0].event }, tx)
+            }
             var emitted: [OutboxMessage] = []
             for run in runs {
                 var contexts = run.indices.map { index in

@@ -72,8 +72,12 @@ public struct EventHandlers: Sendable {
         let run: @Sendable ([any SagaEvent], inout [EventContext], isolated PGConnection) throws -> Void
     }
 
+    /// Runs once per batch, before its handlers, with the batch's new events in order.
+    public typealias BatchPreparation = @Sendable (_ events: [any SagaEvent], _ db: isolated PGConnection) throws -> Void
+
     private var registrations: [String: Registration] = [:]
     private var nextID = 0
+    private(set) var preparation: BatchPreparation?
 
     public init() {}
 
@@ -96,6 +100,15 @@ public struct EventHandlers: Sendable {
         register(types.map { $0.eventType }) { _, contexts, db in
             try handler(&contexts, db)
         }
+    }
+
+    /// Work that must cover the whole batch before any handler runs, in the batch's transaction: above all, taking
+    /// the row locks every handler of the batch will need, in one order. Each handler run locking its own rows,
+    /// even sorted, is not enough: the batch's transaction holds the first run's locks while the next run takes
+    /// its own, and two consumers that meet in opposite orders deadlock. Not called when the batch holds only
+    /// duplicates.
+    public mutating func beforeEachBatch(_ preparation: @escaping BatchPreparation) {
+        self.preparation = preparation
     }
 
     private mutating func register(

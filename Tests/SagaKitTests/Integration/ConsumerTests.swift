@@ -76,6 +76,35 @@ struct ConsumerTests {
         }
     }
 
+    @Test("the batch preparation sees every new event once, and no redelivered one")
+    func batchPreparationSeesNewEventsOnce() async throws {
+        try await TestbedHarness.with { harness in
+            let service = try harness.start()
+            try await service.waitForOutput("partitions assigned")
+            let db = try await harness.connect()
+            let saga = "saga-prepared"
+            let pings = try (1...5).map { try harness.ping($0, saga: saga) }
+            try await harness.append(pings, on: db)
+            try await waitUntil("pings 1 to 5 to be applied") { try await harness.effectCounts(on: db).count == 5 }
+            // With the service stopped, ping 2 again (as a broker would redeliver it) and ping 6 behind it in the same
+            // partition: the restarted service polls both in one batch.
+            service.terminate()
+            _ = try await service.waitForExit(timeout: .seconds(20))
+            let sixth = try harness.ping(6, saga: saga)
+            for message in [pings[1], sixth] {
+                try await KafkaOracle.produce(harness.pingTopic, key: saga, value: String(decoding: message.envelope.encoded(), as: UTF8.self))
+            }
+            let restarted = try harness.start(label: "testbed-restarted")
+            try await waitUntil("ping 6 to be applied") { try await harness.effectCounts(on: db).count == 6 }
+            let duplicateLines = restarted.output.split(separator: "\n").filter { $0.contains("outcome=duplicate") }
+            #expect(duplicateLines.count == 1 && duplicateLines.allSatisfy { $0.contains("batch=2") },
+                    "the redelivered ping came in one batch with ping 6: \(duplicateLines)")
+            let prepared = try await db.query("SELECT unnest(sequences) AS s FROM testbed_batches ORDER BY s").map { try $0.decode("s", as: Int.self) }
+            #expect(prepared == [1, 2, 3, 4, 5, 6], "each new ping prepared once, the redelivered one not at all: \(prepared)")
+            await db.close()
+        }
+    }
+
     @Test("SIGTERM: the service finishes, commits its offsets, exits 0; a restart redelivers nothing")
     func gracefulShutdownCommitsOffsets() async throws {
         try await TestbedHarness.with { harness in
