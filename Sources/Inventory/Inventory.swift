@@ -44,9 +44,12 @@ public enum Inventory: SagaServiceDefinition {
             default: break
             }
         }
+        // One array of keys, so the primary key's index finds just these rows (an OR with a subquery would filter
+        // the whole catalogue) and returns them in SKU order, the order they are locked in.
         db.queue("""
             SELECT sku FROM stock
-            WHERE sku = ANY(\(skus.sorted())::text[]) OR sku IN (SELECT sku FROM reservations WHERE order_id = ANY(\(orderIDs)::text[]))
+            WHERE sku = ANY(ARRAY(SELECT unnest(\(skus.sorted())::text[])
+                                  UNION SELECT sku FROM reservations WHERE order_id = ANY(\(orderIDs)::text[])))
             ORDER BY sku FOR UPDATE
             """)
     }
