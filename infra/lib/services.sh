@@ -31,8 +31,10 @@ services_start() {
     case "${SAGAKIT_SERVICE_MALLOC:-jemalloc}" in
     glibc) ;;
     jemalloc)
-        setup_apt_packages libjemalloc2
-        launch=(env "LD_PRELOAD=$(dpkg -L libjemalloc2 | grep '/libjemalloc\.so\.2$' | head -1)")
+        local lib
+        lib=$(dpkg -L libjemalloc2 2>/dev/null | grep '/libjemalloc\.so\.2$' | head -1 || true)
+        [ -n "$lib" ] || die "libjemalloc2 is not installed: run infra/dev setup, or set SAGAKIT_SERVICE_MALLOC=glibc"
+        launch=(env "LD_PRELOAD=$lib")
         ;;
     *) die "SAGAKIT_SERVICE_MALLOC must be glibc or jemalloc, not '$SAGAKIT_SERVICE_MALLOC'" ;;
     esac
