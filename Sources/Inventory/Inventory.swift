@@ -54,8 +54,9 @@ public enum Inventory: SagaServiceDefinition {
             """)
     }
 
-    /// `OrderPlaced`: hold the stock, or say why not. The SKUs' rows are locked (in one order, so concurrent
-    /// consumers cannot deadlock), so concurrent orders for one SKU take turns and never oversell. The run is
+    /// `OrderPlaced`: hold the stock, or say why not. The SKUs' rows are locked (already, by `lockStock`, in the
+    /// consumer runner; the lock here is what reads `available`), so concurrent orders for one SKU take turns and
+    /// never oversell. The run is
     /// decided in order, in memory, then written with one statement per table.
     static func reserve(_ orders: [OrderPlaced], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
         let orderIDs = orders.map(\.orderID)

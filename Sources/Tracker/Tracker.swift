@@ -71,25 +71,17 @@ public enum ProjectionStore {
         return statuses.reduce(into: [:]) { $0[$1.sagaID] = $1.state }
     }
 
-    /// Derives a saga's status from its recorded events and stores it.
+    /// Derives a saga's status from its recorded events and stores it: for the intake, when events of the saga
+    /// were recorded before its order.
     @discardableResult
     public static func rederive(sagaID: String, on db: isolated PGConnection) throws -> SagaStatus? {
-        try rederive(sagaIDs: [sagaID], on: db).first
-    }
-
-    /// Derives these sagas' statuses from their recorded events and stores them, in one read and one write.
-    @discardableResult
-    public static func rederive(sagaIDs: [String], on db: isolated PGConnection) throws -> [SagaStatus] {
-        var events: [String: [SagaEventRecord]] = [:]
-        for row in try db.query("""
-            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload FROM saga_events
-            WHERE saga_id = ANY(\(sagaIDs)::text[])
-            """) {
-            events[try row.decode("saga_id"), default: []].append(try eventRecord(row))
-        }
-        let statuses = sagaIDs.compactMap { SagaProjection.derive(sagaID: $0, events: events[$0] ?? []) }
-        store(statuses, on: db)
-        return statuses
+        let events = try db.query("""
+            SELECT event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload FROM saga_events
+            WHERE saga_id = \(sagaID)
+            """).map(eventRecord)
+        guard let status = SagaProjection.derive(sagaID: sagaID, events: events) else { return nil }
+        store([status], on: db)
+        return status
     }
 
     /// The payload column as the derivation reads it: only events whose reason a status shows need theirs, so
