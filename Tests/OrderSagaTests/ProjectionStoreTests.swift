@@ -71,4 +71,20 @@ struct ProjectionStoreTests {
             await db.close()
         }
     }
+
+    @Test("an order started after the tracker already recorded later events of its saga gets a row derived from all of them")
+    func orderAfterItsEvents() async throws {
+        try await withScratchDatabase("proj") { database in
+            let db = try await database.connect()
+            for migrator in [try SagaKitSchema.migrator()] + (try Tracker.migrators()) { _ = try await migrator.migrate(db) }
+            let reserved = try ProjectionTests.envelopes([(ProjectionTests.reserved, "inventory")], sagaID: "L")
+            _ = try await db.withTransaction { tx in try ProjectionStore.record(reserved, on: tx) }
+            let outcome = try await OrderIntake.start(
+                OrderRequest(orderID: "L", sku: "w", quantity: 1, amount: Money(cents: 100), email: "a@example.com"), notify: false, on: db)
+            guard case .accepted = outcome else { Issue.record("the order was not accepted: \(outcome)"); return }
+            let row = try #require(try await Self.row("L", on: db))
+            #expect(row.eventCount == 2 && row.state == "running" && row.steps == ["reserve_inventory"], "\(row)")
+            await db.close()
+        }
+    }
 }
