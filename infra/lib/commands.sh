@@ -105,7 +105,7 @@ usage: infra/dev COMMAND
 environment (defaults in brackets):
   SAGAKIT_PG_PORT [55432]  SAGAKIT_KAFKA_PORT [19092]  SAGAKIT_PARTITIONS [3]  SAGAKIT_UP_TIMEOUT [30]
   SAGAKIT_SERVICE_INSTANCES [1; bench: SAGAKIT_PARTITIONS] processes per service for demo and bench
-  SAGAKIT_SERVICE_MALLOC [jemalloc] the allocator of the services demo and bench start; `glibc` for the default one
+  SAGAKIT_SERVICE_MALLOC [jemalloc] the allocator of the services demo and bench start; "glibc" for the default one
   SAGAKIT_STACK_DIR [$SAGAKIT_ROOT/.stack]  SAGAKIT_CACHE_DIR [~/.cache/sagakit]  SAGAKIT_PG_DIR [in the stack dir]
 EOF
 }
