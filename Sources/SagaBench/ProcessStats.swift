@@ -96,6 +96,33 @@ enum ProcFS {
     }
 }
 
+/// The whole machine's CPU time from /proc/stat's first line, all CPUs together: whether a run was CPU-bound,
+/// and how much went to what the process table does not list (kernel threads, interrupts, other programs).
+struct MachineCPU: Sendable {
+    var busySeconds: Double
+    var idleSeconds: Double
+    /// Time the hypervisor ran something else while this VM wanted the CPU: a noisy neighbour, not the stack.
+    var stealSeconds: Double
+
+    /// Fields of the `cpu` line, in clock ticks: user nice system idle iowait irq softirq steal [guest guest_nice].
+    /// Guest time is already counted in user and nice; iowait is idle time with I/O outstanding.
+    init?(procStatLine line: Substring, ticksPerSecond: Double) {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.first == "cpu", fields.count >= 9 else { return nil }
+        let ticks = fields.dropFirst().prefix(8).compactMap { Double($0) }
+        guard ticks.count == 8, ticksPerSecond > 0 else { return nil }
+        busySeconds = (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / ticksPerSecond
+        idleSeconds = (ticks[3] + ticks[4]) / ticksPerSecond
+        stealSeconds = ticks[7] / ticksPerSecond
+    }
+
+    static func read() -> MachineCPU? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first else { return nil }
+        return MachineCPU(procStatLine: line, ticksPerSecond: ProcFS.ticksPerSecond)
+    }
+}
+
 /// Samples resident memory at an interval while the run goes on.
 final class RSSSampler: Sendable {
     struct Sample: Encodable, Sendable {

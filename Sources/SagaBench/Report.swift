@@ -32,6 +32,17 @@ struct Report: Encodable {
         var pssSlopeMibPerMinute: Double?
     }
 
+    /// The machine over the measuring window: is the run CPU-bound, and is the VM's host taking cycles?
+    struct MachineCPUSummary: Encodable {
+        var cpus: Int
+        /// CPU time spent on anything, in cores (busy CPU seconds ÷ window).
+        var busyCores: Double
+        var busyFraction: Double
+        var stealFraction: Double
+        /// Busy cores the process table below does not account for: kernel threads, interrupts, other programs.
+        var outsideListedProcessesCores: Double
+    }
+
     var runID: String
     var configuration: Configuration
     var windowSeconds: Double
@@ -52,13 +63,14 @@ struct Report: Encodable {
     var hops: [HopSummary]
     var processes: [Process]
     var cpuMsPerSagaTotal: Double?
+    var machineCpu: MachineCPUSummary?
     var rssSamples: [RSSSampler.Sample]
     var pgbench: PGBench.Result?
     var ratioToPgbenchTPS: Double?
 
     static func make(
         runID: String, configuration: Configuration, windowStart: Date, windowEnd: Date, started: Int, maxIntakeLagMs: Double,
-        failures: [String], results: RunResults, cpuStart: ProcessSnapshot, cpuEnd: ProcessSnapshot, peaks: [String: Double],
+        failures: [String], results: RunResults, cpuStart: ProcessSnapshot, cpuEnd: ProcessSnapshot, machineStart: MachineCPU?, machineEnd: MachineCPU?, peaks: [String: Double],
         rssSamples: [RSSSampler.Sample], pgbench: PGBench.Result?
     ) -> Report {
         let window = windowEnd.timeIntervalSince(windowStart)
@@ -78,8 +90,10 @@ struct Report: Encodable {
 
         var processes: [Process] = []
         var totalCPU = 0.0
+        var listedCPU = 0.0
         for name in cpuEnd.cpuSeconds.keys.sorted() {
             let cpu = max(0, (cpuEnd.cpuSeconds[name] ?? 0) - (cpuStart.cpuSeconds[name] ?? 0))
+            listedCPU += cpu
             if name != ProcFS.loadGeneratorName { totalCPU += cpu }
             let series = rssSamples.compactMap { sample in sample.pssMib[name].map { (sample.atSeconds, $0) } }
             processes.append(Process(
@@ -88,13 +102,25 @@ struct Report: Encodable {
                 pssSlopeMibPerMinute: slope(series).map { round3($0 * 60) }))
         }
         let throughput = window > 0 ? Double(completed) / window : 0
+        var machineCPU: MachineCPUSummary?
+        if let start = machineStart, let end = machineEnd, window > 0 {
+            let busy = max(0, end.busySeconds - start.busySeconds)
+            let steal = max(0, end.stealSeconds - start.stealSeconds)
+            let all = busy + steal + max(0, end.idleSeconds - start.idleSeconds)
+            if all > 0 {
+                machineCPU = MachineCPUSummary(
+                    cpus: ProcessInfo.processInfo.activeProcessorCount, busyCores: round3(busy / window),
+                    busyFraction: round3(busy / all), stealFraction: round3(steal / all),
+                    outsideListedProcessesCores: round3(max(0, busy - listedCPU) / window))
+            }
+        }
         return Report(
             runID: runID, configuration: configuration, windowSeconds: round3(window), startedInWindow: startedInWindow.count,
             startRate: window > 0 ? round3(Double(startedInWindow.count) / window) : 0, completedInWindow: completed,
             finishedInWindow: finished, completedPerSecond: round3(throughput), maxIntakeLagMs: round3(maxIntakeLagMs),
             latency: LatencySummary(micros: completedLatencies), latencyAllTerminal: LatencySummary(micros: allLatencies),
             statesOfStarted: states, unfinished: unfinished, intakeFailures: failures, hops: results.hops, processes: processes,
-            cpuMsPerSagaTotal: finished > 0 ? round3(totalCPU * 1000 / Double(finished)) : nil, rssSamples: rssSamples,
+            cpuMsPerSagaTotal: finished > 0 ? round3(totalCPU * 1000 / Double(finished)) : nil, machineCpu: machineCPU, rssSamples: rssSamples,
             pgbench: pgbench, ratioToPgbenchTPS: pgbench.map { round3(throughput / $0.tps * 1000) / 1000 })
     }
 
@@ -109,6 +135,10 @@ struct Report: Encodable {
             ["completed in window", "\(completedInWindow) (all terminal: \(finishedInWindow))"],
             ["unfinished after settle", "\(unfinished)"],
             ["CPU per saga, whole stack", cpuMsPerSagaTotal.map { String(format: "%.2f ms", $0) } ?? "-"],
+            ["machine CPU busy", machineCpu.map {
+                String(format: "%.2f of %d cores (%.0f %%), steal %.1f %%; %.2f cores outside the processes below",
+                       $0.busyCores, $0.cpus, $0.busyFraction * 100, $0.stealFraction * 100, $0.outsideListedProcessesCores)
+            } ?? "-"],
         ] + (pgbench.map { [["pgbench -N tps", String(format: "%.0f", $0.tps)], ["ratio sagas/s ÷ tps", String(format: "%.3f", ratioToPgbenchTPS ?? 0)]] } ?? [])).rendered)
         lines.append("")
         lines.append("start commit → completed visible in the tracker (ms)")

@@ -116,9 +116,11 @@ struct SagaBenchCommand: AsyncParsableCommand {
         try await Task.sleep(until: begin + warm, clock: .continuous)
         let windowStart: Date = try await tracker.query("SELECT clock_timestamp() AS t")[0].decode("t")
         let cpuStart = ProcFS.snapshot(groups)
+        let machineStart = MachineCPU.read()
         try await Task.sleep(until: begin + warm + measured, clock: .continuous)
         let windowEnd: Date = try await tracker.query("SELECT clock_timestamp() AS t")[0].decode("t")
         let cpuEnd = ProcFS.snapshot(groups)
+        let machineEnd = MachineCPU.read()
         let lag = await load.value
 
         // Let what was started finish, then read the results from the databases.
@@ -152,7 +154,7 @@ struct SagaBenchCommand: AsyncParsableCommand {
                 warmupSeconds: seconds(warm), mix: mix, skus: skus, intakeConnections: self.connections, machine: Report.machine(),
                 environment: Report.stackEnvironment()),
             windowStart: windowStart, windowEnd: windowEnd, started: started, maxIntakeLagMs: seconds(lag) * 1000,
-            failures: generator.failureMessages, results: results, cpuStart: cpuStart, cpuEnd: cpuEnd, peaks: peaks,
+            failures: generator.failureMessages, results: results, cpuStart: cpuStart, cpuEnd: cpuEnd, machineStart: machineStart, machineEnd: machineEnd, peaks: peaks,
             rssSamples: sampler.all, pgbench: pgbench)
         print(report.text)
         if let jsonOut {

@@ -38,6 +38,14 @@ struct BenchSmokeTests {
             #expect((pgbench["tps"] as? Double ?? 0) > 0 && (report["ratio_to_pgbench_tps"] as? Double ?? 0) > 0)
             #expect(processes.allSatisfy { ($0["peak_rss_mib"] as? Double ?? 0) > 0 && ($0["pss_last_mib"] as? Double ?? 0) > 0 },
                     "every process has its memory measured: \(processes)")
+            // The machine's CPU over the window: some of it busy (the services at least), never more than it has.
+            let machine = try #require(report["machine_cpu"] as? [String: Any])
+            let cpus = try #require(machine["cpus"] as? Int)
+            let busy = try #require(machine["busy_cores"] as? Double)
+            let fraction = try #require(machine["busy_fraction"] as? Double)
+            #expect(busy > 0 && busy <= Double(cpus) * 1.05, "busy cores \(busy) of \(cpus)")
+            #expect(fraction > 0 && fraction <= 1, "busy fraction \(fraction)")
+            #expect((machine["outside_listed_processes_cores"] as? Double).map { $0 >= 0 } == true)
         }
     }
 
