@@ -8,6 +8,10 @@ enum PGBench {
         var seconds: Int
         var scale: Int
         var tps: Double
+        /// The machine's busy and steal fractions while it ran: a ratio from a run whose pgbench lost a third of
+        /// the CPU to the hypervisor is not a ratio from this machine.
+        var busyFraction: Double?
+        var stealFraction: Double?
     }
 
     /// `url` must let the role create tables (a scratch database owned by it). Call it on a thread of its own:
@@ -29,12 +33,16 @@ enum PGBench {
         sigaddset(&alarm, SIGALRM)
         pthread_sigmask(SIG_UNBLOCK, &alarm, nil)
         _ = try shell(binary, ["-i", "-q", "-s", "\(scale)", target], environment: environment)
+        let before = MachineCPU.read()
         let output = try shell(binary, ["-N", "-c", "\(clients)", "-j", "2", "-T", "\(seconds)", target], environment: environment)
+        let used = MachineCPU.between(before, MachineCPU.read())
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
               let value = Double(line.dropFirst(6).split(separator: " ").first ?? "") else {
             throw BenchError("pgbench printed no tps:\n\(output)")
         }
-        return Result(clients: clients, seconds: seconds, scale: scale, tps: value)
+        return Result(clients: clients, seconds: seconds, scale: scale, tps: value,
+                      busyFraction: used.map { ($0.busyFraction * 1000).rounded() / 1000 },
+                      stealFraction: used.map { ($0.stealFraction * 1000).rounded() / 1000 })
     }
 
     private static func shell(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> String {

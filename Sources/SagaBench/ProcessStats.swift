@@ -116,6 +116,16 @@ struct MachineCPU: Sendable {
         stealSeconds = ticks[7] / ticksPerSecond
     }
 
+    /// What happened between two readings: busy CPU seconds, and the busy and steal fractions of all CPU time.
+    static func between(_ start: MachineCPU?, _ end: MachineCPU?) -> (busySeconds: Double, busyFraction: Double, stealFraction: Double)? {
+        guard let start, let end else { return nil }
+        let busy = max(0, end.busySeconds - start.busySeconds)
+        let steal = max(0, end.stealSeconds - start.stealSeconds)
+        let all = busy + steal + max(0, end.idleSeconds - start.idleSeconds)
+        guard all > 0 else { return nil }
+        return (busy, busy / all, steal / all)
+    }
+
     static func read() -> MachineCPU? {
         guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
               let line = text.split(separator: "\n").first else { return nil }

@@ -103,16 +103,11 @@ struct Report: Encodable {
         }
         let throughput = window > 0 ? Double(completed) / window : 0
         var machineCPU: MachineCPUSummary?
-        if let start = machineStart, let end = machineEnd, window > 0 {
-            let busy = max(0, end.busySeconds - start.busySeconds)
-            let steal = max(0, end.stealSeconds - start.stealSeconds)
-            let all = busy + steal + max(0, end.idleSeconds - start.idleSeconds)
-            if all > 0 {
-                machineCPU = MachineCPUSummary(
-                    cpus: ProcessInfo.processInfo.activeProcessorCount, busyCores: round3(busy / window),
-                    busyFraction: round3(busy / all), stealFraction: round3(steal / all),
-                    outsideListedProcessesCores: round3(max(0, busy - listedCPU) / window))
-            }
+        if let used = MachineCPU.between(machineStart, machineEnd), window > 0 {
+            machineCPU = MachineCPUSummary(
+                cpus: ProcessInfo.processInfo.activeProcessorCount, busyCores: round3(used.busySeconds / window),
+                busyFraction: round3(used.busyFraction), stealFraction: round3(used.stealFraction),
+                outsideListedProcessesCores: round3(max(0, used.busySeconds - listedCPU) / window))
         }
         return Report(
             runID: runID, configuration: configuration, windowSeconds: round3(window), startedInWindow: startedInWindow.count,
@@ -129,17 +124,24 @@ struct Report: Encodable {
         let c = configuration
         lines.append("saga-bench \(runID): \(c.mode) loop\(c.rate.map { " at \($0) sagas/s" } ?? "")\(c.concurrency.map { ", \($0) customers" } ?? ""), mix \(c.mix), \(c.skus) SKU(s), \(Int(c.durationSeconds)) s measured after \(Int(c.warmupSeconds)) s warm-up")
         lines.append("")
+        let machine: String = machineCpu.map {
+            String(format: "%.2f of %d cores (%.0f %%), steal %.1f %%; %.2f cores outside the processes below",
+                   $0.busyCores, $0.cpus, $0.busyFraction * 100, $0.stealFraction * 100, $0.outsideListedProcessesCores)
+        } ?? "-"
+        var pgbenchRows: [[String]] = []
+        if let pgbench {
+            let steal: String = pgbench.stealFraction.map { String(format: " (steal %.1f %%)", $0 * 100) } ?? ""
+            pgbenchRows = [["pgbench -N tps", String(format: "%.0f", pgbench.tps) + steal],
+                           ["ratio sagas/s ÷ tps", String(format: "%.3f", ratioToPgbenchTPS ?? 0)]]
+        }
         lines.append(Table(["", "VALUE"], [
             ["completed sagas/s", String(format: "%.1f", completedPerSecond)],
             ["started in window", "\(startedInWindow) (\(String(format: "%.1f", startRate))/s, intake lag max \(String(format: "%.1f", maxIntakeLagMs)) ms)"],
             ["completed in window", "\(completedInWindow) (all terminal: \(finishedInWindow))"],
             ["unfinished after settle", "\(unfinished)"],
             ["CPU per saga, whole stack", cpuMsPerSagaTotal.map { String(format: "%.2f ms", $0) } ?? "-"],
-            ["machine CPU busy", machineCpu.map {
-                String(format: "%.2f of %d cores (%.0f %%), steal %.1f %%; %.2f cores outside the processes below",
-                       $0.busyCores, $0.cpus, $0.busyFraction * 100, $0.stealFraction * 100, $0.outsideListedProcessesCores)
-            } ?? "-"],
-        ] + (pgbench.map { [["pgbench -N tps", String(format: "%.0f", $0.tps)], ["ratio sagas/s ÷ tps", String(format: "%.3f", ratioToPgbenchTPS ?? 0)]] } ?? [])).rendered)
+            ["machine CPU busy", machine],
+        ] + pgbenchRows).rendered)
         lines.append("")
         lines.append("start commit → completed visible in the tracker (ms)")
         lines.append(Table(["", "N", "P50", "P95", "P99", "MAX"], [

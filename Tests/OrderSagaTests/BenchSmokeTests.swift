@@ -36,6 +36,8 @@ struct BenchSmokeTests {
             // pgbench ran and ended on time (its -T needs SIGALRM, which threads of the Swift runtime block).
             let pgbench = try #require(report["pgbench"] as? [String: Any])
             #expect((pgbench["tps"] as? Double ?? 0) > 0 && (report["ratio_to_pgbench_tps"] as? Double ?? 0) > 0)
+            let pgbenchSteal = try #require(pgbench["steal_fraction"] as? Double, "the steal while pgbench ran is recorded")
+            #expect((0...1).contains(pgbenchSteal))
             #expect(processes.allSatisfy { ($0["peak_rss_mib"] as? Double ?? 0) > 0 && ($0["pss_last_mib"] as? Double ?? 0) > 0 },
                     "every process has its memory measured: \(processes)")
             // The machine's CPU over the window: some of it busy (the services at least), never more than it has.
