@@ -116,7 +116,7 @@ struct Report: Encodable {
             latency: LatencySummary(micros: completedLatencies), latencyAllTerminal: LatencySummary(micros: allLatencies),
             statesOfStarted: states, unfinished: unfinished, intakeFailures: failures, hops: results.hops, processes: processes,
             cpuMsPerSagaTotal: finished > 0 ? round3(totalCPU * 1000 / Double(finished)) : nil, machineCpu: machineCPU, rssSamples: rssSamples,
-            pgbench: pgbench, ratioToPgbenchTPS: pgbench.map { round3(throughput / $0.tps * 1000) / 1000 })
+            pgbench: pgbench, ratioToPgbenchTPS: pgbench.map { round3(throughput / $0.tps) })
     }
 
     var text: String {
