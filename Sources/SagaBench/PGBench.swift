@@ -41,8 +41,8 @@ enum PGBench {
             throw BenchError("pgbench printed no tps:\n\(output)")
         }
         return Result(clients: clients, seconds: seconds, scale: scale, tps: value,
-                      busyFraction: used.map { ($0.busyFraction * 1000).rounded() / 1000 },
-                      stealFraction: used.map { ($0.stealFraction * 1000).rounded() / 1000 })
+                      busyFraction: used.map { round3($0.busyFraction) },
+                      stealFraction: used.map { round3($0.stealFraction) })
     }
 
     private static func shell(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> String {

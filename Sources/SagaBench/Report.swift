@@ -194,7 +194,8 @@ struct Report: Encodable {
 }
 
 private func f(_ value: Double) -> String { String(format: "%.2f", value) }
-private func round3(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+/// Three decimal places: the precision every figure of the report is kept at.
+func round3(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 
 /// Least-squares slope of y over x.
 private func slope(_ points: [(Double, Double)]) -> Double? {
