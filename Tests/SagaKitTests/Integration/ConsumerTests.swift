@@ -96,6 +96,8 @@ struct ConsumerTests {
             }
             let restarted = try harness.start(label: "testbed-restarted")
             try await waitUntil("ping 6 to be applied") { try await harness.effectCounts(on: db).count == 6 }
+            // The runner logs a batch's outcomes after its commit: wait for the line, not only the row.
+            try await restarted.waitForOutput("outcome=duplicate")
             let duplicateLines = restarted.output.split(separator: "\n").filter { $0.contains("outcome=duplicate") }
             #expect(duplicateLines.count == 1 && duplicateLines.allSatisfy { $0.contains("batch=2") },
                     "the redelivered ping came in one batch with ping 6: \(duplicateLines)")
@@ -134,6 +136,8 @@ struct ConsumerTests {
             let more = try harness.ping(100, saga: "saga-more")
             try await harness.append([more], on: db)
             try await waitUntil("the new ping applied") { try await harness.effectCounts(on: db)[more.envelope.eventID] == 1 }
+            // Its log line follows the commit the row shows.
+            try await restarted.waitForOutput(more.envelope.eventID.uuidString.lowercased())
             #expect(restarted.occurrences(of: "event handled") == 1, "only the new event was delivered")
             #expect(try await harness.effectCounts(on: db).values.allSatisfy { $0 == 1 })
             await db.close()
