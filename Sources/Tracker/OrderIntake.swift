@@ -26,6 +26,12 @@ public struct OrderRequest: Sendable, Hashable {
         self.failConfirmation = failConfirmation
     }
 
+    /// What `OrderPlaced` checks. Here, where `OrderSaga` is imported: elsewhere `event.validate()` would resolve
+    /// to `SagaEvent`'s default, which checks nothing (member import visibility).
+    func validate() throws {
+        try event.validate()
+    }
+
     var event: OrderPlaced {
         OrderPlaced(orderID: orderID, sku: sku, quantity: quantity, amountCents: amount.cents, currency: currency,
                     customerEmail: email, failPayment: failPayment, failConfirmation: failConfirmation)
@@ -46,68 +52,143 @@ public enum OrderIntake {
     public static func start(
         _ request: OrderRequest, topics: TopicNames = TopicNames(), notify: Bool = true, waker: RelayWaker? = nil, on db: PGConnection
     ) async throws -> Outcome {
-        try request.event.validate()
-        let message = try OutboxMessage(request.event, sagaID: request.orderID, causationID: nil, producer: Tracker.name,
-                                        trace: .newRoot(), topics: topics)
-        let row = try Outbox.row(for: message)
-        let envelope = message.envelope
-        guard let status = SagaProjection.derive(sagaID: request.orderID, events: [SagaEventRecord(envelope)]) else {
-            preconditionFailure("a saga with one event has a status")
+        try await start([request], topics: topics, notify: notify, waker: waker, on: db)[0]
+    }
+
+    /// Starts several sagas in one transaction, one outcome per request in the same order; `start(_:)` is this
+    /// with one. A request whose order id is already started (or appears earlier in the same batch) changes
+    /// nothing and gets `.alreadyStarted`. Throws, and starts none, when any request is invalid or the statement
+    /// fails; a deadlock is retried, since the statement is all or nothing.
+    public static func start(
+        _ requests: [OrderRequest], topics: TopicNames = TopicNames(), notify: Bool = true, waker: RelayWaker? = nil, on db: PGConnection
+    ) async throws -> [Outcome] {
+        guard !requests.isEmpty else { return [] }
+        for request in requests { try request.validate() }
+        // In order id order, so two batches that share order ids lock them in the same order.
+        let order = requests.indices.sorted { requests[$0].orderID < requests[$1].orderID }
+        var rows: [Outbox.Row] = []
+        var envelopes: [EventEnvelope] = []
+        var statuses: [SagaStatus] = []
+        for index in order {
+            let request = requests[index]
+            let message = try OutboxMessage(request.event, sagaID: request.orderID, causationID: nil, producer: Tracker.name,
+                                            trace: .newRoot(), topics: topics)
+            rows.append(try Outbox.row(for: message))
+            envelopes.append(message.envelope)
+            guard let status = SagaProjection.derive(sagaID: request.orderID, events: [SagaEventRecord(message.envelope)]) else {
+                preconditionFailure("a saga with one event has a status")
+            }
+            statuses.append(status)
         }
-        // One statement, so one round trip and one commit: the order, its event in the outbox, the event and the
-        // saga's first status in the projection (so `status` answers before the event's round trip). All of it
-        // happens only if the order id is new. The relay's wake-up follows the commit (see Outbox.wakeRelay).
-        let inserted = try await db.query("""
-            WITH placed AS (
+        let sorted = order.map { requests[$0] }
+        // One statement, so one round trip and one commit for the whole batch: each new order, its event in the
+        // outbox, the event and the saga's first status in the projection (so `status` answers before the event's
+        // round trip). A request shares in it only if its order id is new: the rows that follow the order are
+        // joined on the event id its insert returned, so a lost race (or a repeat within the batch) adds nothing.
+        // The relay's wake-up follows the commit (see Outbox.wakeRelay).
+        let statement: PGQuery = """
+            WITH input AS (
+              SELECT * FROM unnest(
+                \(sorted.map(\.orderID))::text[], \(sorted.map(\.sku))::text[], \(sorted.map(\.quantity))::int[],
+                \(sorted.map(\.amount.cents))::bigint[], \(sorted.map(\.currency))::text[], \(sorted.map(\.email))::text[],
+                \(sorted.map(\.failPayment))::bool[], \(sorted.map(\.failConfirmation))::bool[], \(envelopes.map(\.eventID))::uuid[],
+                \(rows.map(\.topic))::text[], \(rows.map(\.eventType))::text[], \(rows.map(\.payload))::text[],
+                \(PGArray(rows.map(\.traceparent)))::text[], \(envelopes.map(\.producer))::text[], \(envelopes.map(\.occurredAt))::timestamptz[],
+                \(PGArray(envelopes.map(\.causationID)))::uuid[], \(envelopes.map { String(decoding: $0.payload, as: UTF8.self) })::text[],
+                \(statuses.map(\.state.rawValue))::text[], \(PGArray(statuses.map(\.currentStep)))::text[],
+                \(PGArray(statuses.map(\.waitingFor)))::text[], \(PGArray(statuses.map(\.startedAt)))::timestamptz[],
+                \(statuses.map(\.updatedAt))::timestamptz[], \(PGArray(statuses.map(\.finishedAt)))::timestamptz[],
+                \(statuses.map { $0.completedSteps.joined(separator: ",") })::text[],
+                \(statuses.map { $0.compensations.joined(separator: ",") })::text[],
+                \(PGArray(statuses.map(\.error)))::text[], \(statuses.map(\.eventCount))::int[]
+              ) WITH ORDINALITY AS i(order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation,
+                                     event_id, topic, event_type, envelope, traceparent, producer, occurred_at, causation_id, event_payload,
+                                     state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps, compensations,
+                                     error, event_count, n)
+            ), placed AS (
               INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id)
-              VALUES (\(request.orderID), \(request.sku), \(request.quantity), \(request.amount.cents), \(request.currency), \(request.email),
-                      \(request.failPayment), \(request.failConfirmation), \(envelope.eventID))
+              SELECT order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id
+              FROM input ORDER BY n
               ON CONFLICT (order_id) DO NOTHING
-              RETURNING created_at
+              RETURNING event_id, created_at
+            ), won AS (
+              SELECT i.*, p.created_at FROM input i JOIN placed p ON p.event_id = i.event_id
             ), outbox AS (
               INSERT INTO sagakit_outbox (event_id, topic, message_key, event_type, payload, traceparent)
-              SELECT \(row.eventID), \(row.topic), \(row.key), \(row.eventType), \(row.payload), \(row.traceparent) FROM placed
+              SELECT event_id, topic, order_id, event_type, envelope, traceparent FROM won ORDER BY n
             ), recorded AS (
               INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, causation_id, payload)
-              SELECT \(envelope.eventID), \(envelope.sagaID), \(envelope.eventType), \(envelope.producer), \(envelope.occurredAt),
-                     \(envelope.causationID)::uuid, \(String(decoding: envelope.payload, as: UTF8.self)) FROM placed
+              SELECT event_id, order_id, event_type, producer, occurred_at, causation_id, event_payload FROM won ORDER BY n
               ON CONFLICT (event_id) DO NOTHING
             ), projected AS (
               INSERT INTO sagas (saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps,
                                  compensations, error, event_count)
-              SELECT \(status.sagaID), \(status.state.rawValue), \(status.currentStep), \(status.waitingFor), \(status.startedAt),
-                     \(status.updatedAt), \(status.finishedAt)::timestamptz, \(status.completedSteps)::text[], \(status.compensations)::text[],
-                     \(status.error), \(status.eventCount) FROM placed
+              SELECT order_id, state, current_step, waiting_for, started_at, updated_at, finished_at,
+                     string_to_array(completed_steps, ','), string_to_array(compensations, ','), error, event_count
+              FROM won ORDER BY n
               ON CONFLICT (saga_id) DO NOTHING
               RETURNING saga_id
             )
-            SELECT created_at, EXISTS (SELECT 1 FROM projected) AS projected FROM placed
-            """)
-        let outcome: Outcome
-        if let first = inserted.first {
-            if try !first.decode("projected", as: Bool.self) {
-                // The tracker had seen events of this saga before its order: derive its status from all of them.
-                try await db.withTransaction { tx in _ = try ProjectionStore.rederive(sagaID: request.orderID, on: tx) }
+            SELECT event_id, created_at, EXISTS (SELECT 1 FROM projected p WHERE p.saga_id = won.order_id) AS projected FROM won
+            """
+        var attempt = 0
+        var inserted: PGRows
+        while true {
+            attempt += 1
+            do {
+                inserted = try await db.query(statement)
+                break
+            } catch let error as PGError where error.isSerializationFailure && attempt < PGRetryPolicy.default.maxAttempts {
+                try await Task.sleep(for: PGRetryPolicy.default.delay(afterAttempt: attempt))
             }
-            if notify {
-                if let waker { await waker.wake(using: db) } else { await Outbox.wakeRelay(on: db) }
-            }
-            outcome = .accepted(eventID: envelope.eventID, at: try first.decode("created_at"))
-        } else {
-            let existing = try await db.query("""
-                SELECT created_at, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation
-                FROM orders WHERE order_id = \(request.orderID)
-                """)[0]
-            let same = try existing.decode("sku", as: String.self) == request.sku
-                && existing.decode("quantity", as: Int.self) == request.quantity
-                && existing.decode("amount_cents", as: Int64.self) == request.amount.cents
-                && existing.decode("currency", as: String.self) == request.currency
-                && existing.decode("customer_email", as: String.self) == request.email
-                && existing.decode("fail_payment", as: Bool.self) == request.failPayment
-                && existing.decode("fail_confirmation", as: Bool.self) == request.failConfirmation
-            outcome = .alreadyStarted(at: try existing.decode("created_at"), sameDetails: same)
         }
-        if case .accepted = outcome { CrashPoint.startAfterCommitBeforeResponse.hit() }
-        return outcome
+        var accepted: [UUID: (at: Date, projected: Bool)] = [:]
+        for row in inserted {
+            accepted[try row.decode("event_id")] = (try row.decode("created_at"), try row.decode("projected"))
+        }
+        for (request, envelope) in zip(sorted, envelopes) where accepted[envelope.eventID]?.projected == false {
+            // The tracker had seen events of this saga before its order: derive its status from all of them.
+            try await db.withTransaction { tx in _ = try ProjectionStore.rederive(sagaID: request.orderID, on: tx) }
+        }
+        if notify && !accepted.isEmpty {
+            if let waker { await waker.wake(using: db) } else { await Outbox.wakeRelay(on: db) }
+        }
+        var existing: [String: PGRow] = [:]
+        let refused = zip(sorted, envelopes).filter { accepted[$0.1.eventID] == nil }.map(\.0.orderID)
+        if !refused.isEmpty {
+            for row in try await db.query("""
+                SELECT order_id, created_at, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation
+                FROM orders WHERE order_id = ANY(\(refused)::text[])
+                """) {
+                existing[try row.decode("order_id")] = row
+            }
+        }
+        var outcomes = [Outcome?](repeating: nil, count: requests.count)
+        for (position, index) in order.enumerated() {
+            let request = requests[index]
+            if let won = accepted[envelopes[position].eventID] {
+                outcomes[index] = .accepted(eventID: envelopes[position].eventID, at: won.at)
+            } else {
+                // A conflicting order committed before the statement ended, and orders are never deleted.
+                guard let row = existing[request.orderID] else { throw OrderVanished(orderID: request.orderID) }
+                let same = try row.decode("sku", as: String.self) == request.sku
+                    && row.decode("quantity", as: Int.self) == request.quantity
+                    && row.decode("amount_cents", as: Int64.self) == request.amount.cents
+                    && row.decode("currency", as: String.self) == request.currency
+                    && row.decode("customer_email", as: String.self) == request.email
+                    && row.decode("fail_payment", as: Bool.self) == request.failPayment
+                    && row.decode("fail_confirmation", as: Bool.self) == request.failConfirmation
+                outcomes[index] = .alreadyStarted(at: try row.decode("created_at"), sameDetails: same)
+            }
+        }
+        if !accepted.isEmpty { CrashPoint.startAfterCommitBeforeResponse.hit() }
+        return outcomes.map { $0! }
     }
+}
+
+/// An order id that conflicted at insert was not there a moment later: only a deletion behind the intake's back
+/// explains it.
+struct OrderVanished: Error, CustomStringConvertible {
+    let orderID: String
+    var description: String { "order \(orderID) conflicted at insert but is not in the orders table" }
 }
