@@ -51,15 +51,14 @@ struct ScenarioMix: Sendable, CustomStringConvertible {
     var description: String { weights.map { "\($0.0.rawValue)=\($0.1)" }.joined(separator: ",") }
 }
 
-/// Starts sagas through the tracker's intake: the same transaction and outbox as `saga-tracker start`.
+/// Starts sagas through the tracker's intake: the same statement and outbox as `saga-tracker start`, several starts
+/// per transaction when they arrive together (`BatchingIntake`).
 final class LoadGenerator: Sendable {
     let runID: String
     let skus: [String]
     let mix: ScenarioMix
     let topics: TopicNames
     private let started = Mutex<Int>(0)
-    /// Like a busy service's intake: the relay's wake-ups coalesced across the generator's connections.
-    private let waker = RelayWaker()
     private let failures = Mutex<[String]>([])
 
     init(runID: String, skus: [String], mix: ScenarioMix, topics: TopicNames) {
@@ -88,36 +87,32 @@ final class LoadGenerator: Sendable {
             failPayment: scenario == .payment, failConfirmation: scenario == .confirmation)
     }
 
-    func start(_ index: Int, on db: PGConnection) async {
+    func start(_ index: Int, via intake: BatchingIntake) async {
         do {
-            _ = try await OrderIntake.start(request(index), topics: topics, waker: waker, on: db)
+            _ = try await intake.start(request(index))
             started.withLock { $0 += 1 }
         } catch {
             failures.withLock { if $0.count < 10 { $0.append("\(orderID(index)): \(error)") } }
         }
     }
 
-    /// Open loop: saga i starts at `begin + i / rate`, whatever the system does, for `duration`. Each connection
-    /// takes every n-th saga. Returns how far behind schedule the last start was.
-    func openLoop(rate: Double, duration: Duration, connections: [PGConnection]) async -> Duration {
+    /// Open loop: saga i is handed to the intake at `begin + i / rate`, whatever the system does, for `duration`;
+    /// starts the intake has not committed yet queue in it. Returns the longest time from a start's due time to its
+    /// commit, which grows when the intake cannot keep up.
+    func openLoop(rate: Double, duration: Duration, intake: BatchingIntake) async -> Duration {
         let begin = ContinuousClock.now
         let total = Int(rate * seconds(duration))
         let lag = Shared<Duration>(.zero)
-        await withTaskGroup(of: Void.self) { group in
-            for (lane, db) in connections.enumerated() {
+        await withDiscardingTaskGroup { group in
+            for index in 0..<total {
+                let due = begin + .nanoseconds(Int64(Double(index) / rate * 1e9))
+                if due > ContinuousClock.now {
+                    try? await Task.sleep(until: due, clock: .continuous)
+                }
                 group.addTask {
-                    var index = lane
-                    while index < total {
-                        let due = begin + .nanoseconds(Int64(Double(index) / rate * 1e9))
-                        let now = ContinuousClock.now
-                        if due > now {
-                            try? await Task.sleep(until: due, clock: .continuous)
-                        } else {
-                            lag.update { $0 = max($0, now - due) }
-                        }
-                        await self.start(index, on: db)
-                        index += connections.count
-                    }
+                    await self.start(index, via: intake)
+                    let waited = ContinuousClock.now - due
+                    lag.update { $0 = max($0, waited) }
                 }
             }
         }
@@ -125,19 +120,18 @@ final class LoadGenerator: Sendable {
     }
 
     /// Closed loop: `concurrency` customers, each starting a saga and waiting for it to finish, for `duration`.
-    func closedLoop(concurrency: Int, duration: Duration, connections: [PGConnection], watcher: CompletionWatcher) async {
+    func closedLoop(concurrency: Int, duration: Duration, intake: BatchingIntake, watcher: CompletionWatcher) async {
         let end = ContinuousClock.now + duration
         let next = Shared(0)
         await withTaskGroup(of: Void.self) { group in
-            for worker in 0..<concurrency {
-                let db = connections[worker % connections.count]
+            for _ in 0..<concurrency {
                 group.addTask {
                     while ContinuousClock.now < end {
                         let index = next.update { value in
                             defer { value += 1 }
                             return value
                         }
-                        await self.start(index, on: db)
+                        await self.start(index, via: intake)
                         await watcher.waitForTerminal(self.orderID(index))
                     }
                 }

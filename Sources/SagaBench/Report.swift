@@ -2,6 +2,7 @@ import Foundation
 import KafkaClient
 import SagaKit
 import SagaKitService
+import Tracker
 
 /// Every figure of a run, as text and as JSON.
 struct Report: Encodable {
@@ -15,6 +16,8 @@ struct Report: Encodable {
         /// Products the orders spread over; 1 is the single hot stock row.
         var skus: Int
         var intakeConnections: Int
+        /// Most starts one intake transaction carries (1: a transaction per start).
+        var intakeBatch: Int
         var machine: [String: String]
         /// The stack settings in saga-bench's environment, which `infra/dev bench` gives the services too; secret
         /// Kafka properties are left out.
@@ -30,6 +33,22 @@ struct Report: Encodable {
         var pssLastMib: Double?
         /// Least-squares slope of the proportional set size over the run: flat means no leak.
         var pssSlopeMibPerMinute: Double?
+    }
+
+    /// The intake's transactions over the measuring window: how much group commit happened.
+    struct IntakeSummary: Encodable {
+        var transactions: Int
+        var starts: Int
+        var startsPerTransaction: Double?
+        /// The largest batch of the whole run, warm-up included.
+        var largestBatch: Int
+
+        init(start: BatchingIntake.Statistics, end: BatchingIntake.Statistics) {
+            transactions = end.batches - start.batches
+            starts = end.starts - start.starts
+            startsPerTransaction = transactions > 0 ? round3(Double(starts) / Double(transactions)) : nil
+            largestBatch = end.largestBatch
+        }
     }
 
     /// The machine over the measuring window: is the run CPU-bound, and is the VM's host taking cycles?
@@ -52,7 +71,9 @@ struct Report: Encodable {
     var finishedInWindow: Int
     /// Completed sagas per second over the measuring window: the throughput.
     var completedPerSecond: Double
+    /// The longest a start took from its due time to its commit (open loop): grows when the intake falls behind.
     var maxIntakeLagMs: Double
+    var intake: IntakeSummary
     /// Start commit → `completed` visible in the tracker's projection, for sagas started in the window.
     var latency: LatencySummary
     /// The same for every terminal state (compensated and failed included).
@@ -70,7 +91,7 @@ struct Report: Encodable {
 
     static func make(
         runID: String, configuration: Configuration, windowStart: Date, windowEnd: Date, started: Int, maxIntakeLagMs: Double,
-        failures: [String], results: RunResults, cpuStart: ProcessSnapshot, cpuEnd: ProcessSnapshot, machineStart: MachineCPU?, machineEnd: MachineCPU?, peaks: [String: Double],
+        intake: IntakeSummary, failures: [String], results: RunResults, cpuStart: ProcessSnapshot, cpuEnd: ProcessSnapshot, machineStart: MachineCPU?, machineEnd: MachineCPU?, peaks: [String: Double],
         rssSamples: [RSSSampler.Sample], pgbench: PGBench.Result?
     ) -> Report {
         let window = windowEnd.timeIntervalSince(windowStart)
@@ -112,7 +133,7 @@ struct Report: Encodable {
         return Report(
             runID: runID, configuration: configuration, windowSeconds: round3(window), startedInWindow: startedInWindow.count,
             startRate: window > 0 ? round3(Double(startedInWindow.count) / window) : 0, completedInWindow: completed,
-            finishedInWindow: finished, completedPerSecond: round3(throughput), maxIntakeLagMs: round3(maxIntakeLagMs),
+            finishedInWindow: finished, completedPerSecond: round3(throughput), maxIntakeLagMs: round3(maxIntakeLagMs), intake: intake,
             latency: LatencySummary(micros: completedLatencies), latencyAllTerminal: LatencySummary(micros: allLatencies),
             statesOfStarted: states, unfinished: unfinished, intakeFailures: failures, hops: results.hops, processes: processes,
             cpuMsPerSagaTotal: finished > 0 ? round3(totalCPU * 1000 / Double(finished)) : nil, machineCpu: machineCPU, rssSamples: rssSamples,
@@ -137,6 +158,7 @@ struct Report: Encodable {
         lines.append(Table(["", "VALUE"], [
             ["completed sagas/s", String(format: "%.1f", completedPerSecond)],
             ["started in window", "\(startedInWindow) (\(String(format: "%.1f", startRate))/s, intake lag max \(String(format: "%.1f", maxIntakeLagMs)) ms)"],
+            ["intake transactions", "\(intake.transactions) (\(intake.startsPerTransaction.map { String(format: "%.2f", $0) } ?? "-") starts each, at most \(configuration.intakeBatch); largest \(intake.largestBatch))"],
             ["completed in window", "\(completedInWindow) (all terminal: \(finishedInWindow))"],
             ["unfinished after settle", "\(unfinished)"],
             ["CPU per saga, whole stack", cpuMsPerSagaTotal.map { String(format: "%.2f ms", $0) } ?? "-"],

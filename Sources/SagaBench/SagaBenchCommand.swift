@@ -19,7 +19,8 @@ struct SagaBenchCommand: AsyncParsableCommand {
         commandName: "saga-bench",
         abstract: "Drive order sagas through the running services and measure them end to end.",
         discussion: """
-            Starts sagas through the tracker's intake (the same transaction and outbox as `saga-tracker start`), \
+            Starts sagas through the tracker's intake (the same statement and outbox as `saga-tracker start`; starts \
+            that arrive while every intake connection is busy share the next transaction, up to --intake-batch), \
             open loop at --rate sagas/s or closed loop at --concurrency, for --duration after a --warmup. Measures, \
             per saga, its start commit to `completed` visible in the tracker's projection; throughput; per hop, \
             outbox commit to broker acknowledgement to the consumer's transaction; CPU seconds per saga and memory \
@@ -34,7 +35,9 @@ struct SagaBenchCommand: AsyncParsableCommand {
     @Option(help: "Load before measuring starts, e.g. 5s. (default: 5s)") var warmup: String = "5s"
     @Option(help: "Scenarios: happy, all (a quarter each), or weights such as happy=70,confirmation=10,payment=10,stock=10. (default: happy)")
     var mix: String = "happy"
-    @Option(help: "Connections the intake uses: customers starting sagas at once. (default: 16)") var connections: Int = 16
+    @Option(help: "Connections the intake uses: transactions starting sagas at once. (default: 4)") var connections: Int = 4
+    @Option(help: "Most starts one intake transaction carries; starts that arrive while every connection is busy share the next. 1 is a transaction per start. (default: 100)")
+    var intakeBatch: Int = 100
     @Option(help: "Products the orders spread over, round robin; 1 puts every reservation on one stock row, the worst case. (default: 1)")
     var skus: Int = 1
     @Option(help: "How long to wait, after the load stops, for started sagas to finish. (default: 60s)") var settle: String = "60s"
@@ -51,6 +54,7 @@ struct SagaBenchCommand: AsyncParsableCommand {
         if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        guard intakeBatch >= 1 else { throw ValidationError("--intake-batch must be at least 1") }
         guard skus >= 1 else { throw ValidationError("--skus must be at least 1") }
         guard pgbenchSeconds >= 1 else { throw ValidationError("--pgbench-seconds must be at least 1") }
         for (name, value) in [("--duration", duration), ("--warmup", warmup), ("--settle", settle)] where TimeArgument.parseAge(value) == nil {
@@ -96,12 +100,12 @@ struct SagaBenchCommand: AsyncParsableCommand {
         let sampling = Task { await sampler.run(groups: groups, every: interval, begin: begin) }
         let rate = self.rate
         let concurrency = self.concurrency ?? 1
-        let connections = intake
+        let batching = BatchingIntake(connections: intake, topics: kafka.topics, maxBatch: intakeBatch)
         let load = Task { () -> Duration in
             if let rate {
-                return await generator.openLoop(rate: rate, duration: warm + measured, connections: connections)
+                return await generator.openLoop(rate: rate, duration: warm + measured, intake: batching)
             }
-            await generator.closedLoop(concurrency: concurrency, duration: warm + measured, connections: connections, watcher: watcher)
+            await generator.closedLoop(concurrency: concurrency, duration: warm + measured, intake: batching, watcher: watcher)
             return .zero
         }
         let reporter = Task {
@@ -117,10 +121,12 @@ struct SagaBenchCommand: AsyncParsableCommand {
         let windowStart: Date = try await tracker.query("SELECT clock_timestamp() AS t")[0].decode("t")
         let cpuStart = ProcFS.snapshot(groups)
         let machineStart = MachineCPU.read()
+        let intakeStart = await batching.statistics
         try await Task.sleep(until: begin + warm + measured, clock: .continuous)
         let windowEnd: Date = try await tracker.query("SELECT clock_timestamp() AS t")[0].decode("t")
         let cpuEnd = ProcFS.snapshot(groups)
         let machineEnd = MachineCPU.read()
+        let intakeEnd = await batching.statistics
         let lag = await load.value
 
         // Let what was started finish, then read the results from the databases.
@@ -151,9 +157,11 @@ struct SagaBenchCommand: AsyncParsableCommand {
         let report = Report.make(
             runID: runID, configuration: Report.Configuration(
                 mode: rate == nil ? "closed" : "open", rate: rate, concurrency: self.concurrency, durationSeconds: seconds(measured),
-                warmupSeconds: seconds(warm), mix: mix, skus: skus, intakeConnections: self.connections, machine: Report.machine(),
+                warmupSeconds: seconds(warm), mix: mix, skus: skus, intakeConnections: self.connections, intakeBatch: intakeBatch,
+                machine: Report.machine(),
                 environment: Report.stackEnvironment()),
             windowStart: windowStart, windowEnd: windowEnd, started: started, maxIntakeLagMs: seconds(lag) * 1000,
+            intake: Report.IntakeSummary(start: intakeStart, end: intakeEnd),
             failures: generator.failureMessages, results: results, cpuStart: cpuStart, cpuEnd: cpuEnd, machineStart: machineStart, machineEnd: machineEnd, peaks: peaks,
             rssSamples: sampler.all, pgbench: pgbench)
         print(report.text)
