@@ -137,7 +137,12 @@ cmd_bench() {
         bench_reset
     fi
     # The confirmations a bench sends are thrown away: a spool folder holding millions of files slows every write.
-    export NOTIFICATION_SPOOL_DIR="${SAGAKIT_BENCH_SPOOL_DIR:-$SAGAKIT_STACK_DIR/bench/spool}"
+    # In memory (tmpfs) when there is one: on an ext4 without a journal, as here, creating a file scans past every
+    # inode deleted in the last minutes, so the spool a previous run (or test) removed cost a third of the
+    # machine's CPU in the next run (docs/PERFORMANCE.md). The file system under a demo's mail is not SagaKit's.
+    local spool_default="$SAGAKIT_STACK_DIR/bench/spool"
+    if [ -d /dev/shm ] && [ -w /dev/shm ]; then spool_default="/dev/shm/sagakit-bench-spool.$$"; fi
+    export NOTIFICATION_SPOOL_DIR="${SAGAKIT_BENCH_SPOOL_DIR:-$spool_default}"
     rm -rf "$NOTIFICATION_SPOOL_DIR"
     trap 'services_stop; rm -rf "$NOTIFICATION_SPOOL_DIR"' EXIT
     local bin="$SAGAKIT_ROOT/.build/release"
