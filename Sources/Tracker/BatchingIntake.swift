@@ -12,19 +12,27 @@ import SagaKit
 /// cost in PostgreSQL under load (docs/PERFORMANCE.md), and commits are the scarce resource.
 public actor BatchingIntake {
     public struct Statistics: Sendable, Equatable {
-        /// Transactions run.
+        /// Transactions committed.
         public var batches = 0
         /// Starts they carried.
         public var starts = 0
         public var largestBatch = 0
+        /// Starts waiting for a connection now.
+        public var queued = 0
     }
 
     public let maxBatch: Int
     private let topics: TopicNames
     private let waker: RelayWaker
     private var idle: [PGConnection]
-    private var pending: [(request: OrderRequest, continuation: CheckedContinuation<OrderIntake.Outcome, any Error>)] = []
-    public private(set) var statistics = Statistics()
+    private typealias Waiting = (request: OrderRequest, continuation: CheckedContinuation<OrderIntake.Outcome, any Error>)
+    private var pending: [Waiting] = []
+    private var committed = Statistics()
+    public var statistics: Statistics {
+        var now = committed
+        now.queued = pending.count
+        return now
+    }
 
     /// `connections`: the transactions that may be in flight at once; the intake uses them, the caller owns
     /// (and closes) them. `maxBatch` 1 is one transaction per start.
@@ -37,7 +45,9 @@ public actor BatchingIntake {
     }
 
     /// Starts one saga; returns once its transaction committed. An invalid request throws here and costs the
-    /// others in its batch nothing; a failed statement fails every start of its batch (none of them started).
+    /// others nothing. When a batch's statement fails, none of its starts happened; a batch of several is then
+    /// tried one start at a time, so a request the database refuses fails alone. A caller cancelled while it
+    /// waits still gets its order started: the start is not withdrawn.
     public func start(_ request: OrderRequest) async throws -> OrderIntake.Outcome {
         try request.validate()
         return try await withCheckedThrowingContinuation { continuation in
@@ -50,23 +60,33 @@ public actor BatchingIntake {
         while !pending.isEmpty, let db = idle.popLast() {
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
-            statistics.batches += 1
-            statistics.starts += batch.count
-            statistics.largestBatch = max(statistics.largestBatch, batch.count)
             Task { await self.run(batch, on: db) }
         }
     }
 
-    private nonisolated func run(
-        _ batch: [(request: OrderRequest, continuation: CheckedContinuation<OrderIntake.Outcome, any Error>)], on db: PGConnection
-    ) async {
+    private nonisolated func run(_ batch: [Waiting], on db: PGConnection) async {
+        await execute(batch, on: db)
+        await release(db)
+    }
+
+    /// Resumes every start of the batch exactly once; leaves the connection to the caller.
+    private nonisolated func execute(_ batch: [Waiting], on db: PGConnection) async {
         do {
-            let outcomes = try await OrderIntake.start(batch.map(\.request), topics: topics, waker: waker, on: db)
-            for (item, outcome) in zip(batch, outcomes) { item.continuation.resume(returning: outcome) }
+            let results = try await OrderIntake.start(batch.map(\.request), topics: topics, waker: waker, on: db)
+            await counted(batch.count)
+            for (item, result) in zip(batch, results) { item.continuation.resume(with: result) }
+        } catch let error as PGError where batch.count > 1 && !error.isConnectionError {
+            // The statement failed and nothing started: find the request the database refuses by trying each alone.
+            for item in batch { await execute([item], on: db) }
         } catch {
             for item in batch { item.continuation.resume(throwing: error) }
         }
-        await release(db)
+    }
+
+    private func counted(_ starts: Int) {
+        committed.batches += 1
+        committed.starts += starts
+        committed.largestBatch = max(committed.largestBatch, starts)
     }
 
     private func release(_ db: PGConnection) {

@@ -30,6 +30,13 @@ public struct OrderRequest: Sendable, Hashable {
     /// to `SagaEvent`'s default, which checks nothing (member import visibility).
     func validate() throws {
         try event.validate()
+        // What the event's own checks leave to the database, where one bad request would fail a whole batch: the
+        // quantity's column is an int4, and libpq's text parameters end at a NUL.
+        guard (1...Int(Int32.max)).contains(quantity) else { throw EventValidationError("quantity must be 1 to \(Int32.max)") }
+        for (name, value) in [("order_id", orderID), ("sku", sku), ("currency", currency), ("customer_email", email)]
+        where value.utf8.contains(0) {
+            throw EventValidationError("\(name) must not contain a NUL character")
+        }
     }
 
     var event: OrderPlaced {
@@ -52,16 +59,17 @@ public enum OrderIntake {
     public static func start(
         _ request: OrderRequest, topics: TopicNames = TopicNames(), notify: Bool = true, waker: RelayWaker? = nil, on db: PGConnection
     ) async throws -> Outcome {
-        try await start([request], topics: topics, notify: notify, waker: waker, on: db)[0]
+        try await start([request], topics: topics, notify: notify, waker: waker, on: db)[0].get()
     }
 
-    /// Starts several sagas in one transaction, one outcome per request in the same order; `start(_:)` is this
+    /// Starts several sagas in one transaction, one result per request in the same order; `start(_:)` is this
     /// with one. A request whose order id is already started (or appears earlier in the same batch) changes
     /// nothing and gets `.alreadyStarted`. Throws, and starts none, when any request is invalid or the statement
-    /// fails; a deadlock is retried, since the statement is all or nothing.
+    /// fails (a deadlock is retried: the statement is all or nothing). Once it committed, what can still fail
+    /// (re-deriving a saga whose events came first, reading an existing order) fails only that request's result.
     public static func start(
         _ requests: [OrderRequest], topics: TopicNames = TopicNames(), notify: Bool = true, waker: RelayWaker? = nil, on db: PGConnection
-    ) async throws -> [Outcome] {
+    ) async throws -> [Result<Outcome, any Error>] {
         guard !requests.isEmpty else { return [] }
         for request in requests { try request.validate() }
         // In order id order, so two batches that share order ids lock them in the same order.
@@ -129,7 +137,7 @@ public enum OrderIntake {
               ON CONFLICT (saga_id) DO NOTHING
               RETURNING saga_id
             )
-            SELECT event_id, created_at, EXISTS (SELECT 1 FROM projected p WHERE p.saga_id = won.order_id) AS projected FROM won
+            SELECT won.event_id, won.created_at, p.saga_id IS NOT NULL AS projected FROM won LEFT JOIN projected p ON p.saga_id = won.order_id
             """
         var attempt = 0
         var inserted: PGRows
@@ -142,47 +150,67 @@ public enum OrderIntake {
                 try await Task.sleep(for: PGRetryPolicy.default.delay(afterAttempt: attempt))
             }
         }
-        var accepted: [UUID: (at: Date, projected: Bool)] = [:]
-        for row in inserted {
-            accepted[try row.decode("event_id")] = (try row.decode("created_at"), try row.decode("projected"))
-        }
-        for (request, envelope) in zip(sorted, envelopes) where accepted[envelope.eventID]?.projected == false {
-            // The tracker had seen events of this saga before its order: derive its status from all of them.
-            try await db.withTransaction { tx in _ = try ProjectionStore.rederive(sagaID: request.orderID, on: tx) }
+        // Committed. From here on a failure belongs to the request it concerns, not to the whole batch.
+        var accepted: [UUID: PGRow] = [:]
+        for row in inserted { accepted[try row.decode("event_id")] = row }
+        var results = [Result<Outcome, any Error>?](repeating: nil, count: requests.count)
+        for (position, index) in order.enumerated() {
+            let eventID = envelopes[position].eventID
+            guard let row = accepted[eventID] else { continue }
+            let projected: Bool
+            do {
+                results[index] = .success(.accepted(eventID: eventID, at: try row.decode("created_at")))
+                projected = try row.decode("projected")
+            } catch {
+                results[index] = .failure(error)
+                continue
+            }
+            if !projected {
+                // The tracker had seen events of this saga before its order: derive its status from all of them.
+                let sagaID = requests[index].orderID
+                do {
+                    try await db.withTransaction { tx in _ = try ProjectionStore.rederive(sagaID: sagaID, on: tx) }
+                } catch {
+                    results[index] = .failure(error)
+                }
+            }
         }
         if notify && !accepted.isEmpty {
             if let waker { await waker.wake(using: db) } else { await Outbox.wakeRelay(on: db) }
         }
-        var existing: [String: PGRow] = [:]
-        let refused = zip(sorted, envelopes).filter { accepted[$0.1.eventID] == nil }.map(\.0.orderID)
+        let refused = order.filter { results[$0] == nil }
         if !refused.isEmpty {
-            for row in try await db.query("""
-                SELECT order_id, created_at, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation
-                FROM orders WHERE order_id = ANY(\(refused)::text[])
-                """) {
-                existing[try row.decode("order_id")] = row
-            }
-        }
-        var outcomes = [Outcome?](repeating: nil, count: requests.count)
-        for (position, index) in order.enumerated() {
-            let request = requests[index]
-            if let won = accepted[envelopes[position].eventID] {
-                outcomes[index] = .accepted(eventID: envelopes[position].eventID, at: won.at)
-            } else {
-                // A conflicting order committed before the statement ended, and orders are never deleted.
-                guard let row = existing[request.orderID] else { throw OrderVanished(orderID: request.orderID) }
-                let same = try row.decode("sku", as: String.self) == request.sku
-                    && row.decode("quantity", as: Int.self) == request.quantity
-                    && row.decode("amount_cents", as: Int64.self) == request.amount.cents
-                    && row.decode("currency", as: String.self) == request.currency
-                    && row.decode("customer_email", as: String.self) == request.email
-                    && row.decode("fail_payment", as: Bool.self) == request.failPayment
-                    && row.decode("fail_confirmation", as: Bool.self) == request.failConfirmation
-                outcomes[index] = .alreadyStarted(at: try row.decode("created_at"), sameDetails: same)
+            do {
+                var existing: [String: PGRow] = [:]
+                for row in try await db.query("""
+                    SELECT order_id, created_at, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation
+                    FROM orders WHERE order_id = ANY(\(refused.map { requests[$0].orderID })::text[])
+                    """) {
+                    existing[try row.decode("order_id")] = row
+                }
+                for index in refused {
+                    results[index] = Result { try alreadyStarted(requests[index], existing: existing[requests[index].orderID]) }
+                }
+            } catch {
+                for index in refused { results[index] = .failure(error) }
             }
         }
         if !accepted.isEmpty { CrashPoint.startAfterCommitBeforeResponse.hit() }
-        return outcomes.map { $0! }
+        return results.map { $0! }
+    }
+
+    /// The outcome of a request whose order id was taken: by an earlier start, or earlier in its own batch.
+    private static func alreadyStarted(_ request: OrderRequest, existing row: PGRow?) throws -> Outcome {
+        // A conflicting order committed before the statement ended, and orders are never deleted.
+        guard let row else { throw OrderVanished(orderID: request.orderID) }
+        let same = try row.decode("sku", as: String.self) == request.sku
+            && row.decode("quantity", as: Int.self) == request.quantity
+            && row.decode("amount_cents", as: Int64.self) == request.amount.cents
+            && row.decode("currency", as: String.self) == request.currency
+            && row.decode("customer_email", as: String.self) == request.email
+            && row.decode("fail_payment", as: Bool.self) == request.failPayment
+            && row.decode("fail_confirmation", as: Bool.self) == request.failConfirmation
+        return .alreadyStarted(at: try row.decode("created_at"), sameDetails: same)
     }
 }
 
