@@ -87,18 +87,23 @@ final class LoadGenerator: Sendable {
             failPayment: scenario == .payment, failConfirmation: scenario == .confirmation)
     }
 
-    func start(_ index: Int, via intake: BatchingIntake) async {
+    /// Whether the saga started.
+    @discardableResult
+    func start(_ index: Int, via intake: BatchingIntake) async -> Bool {
         do {
             _ = try await intake.start(request(index))
             started.withLock { $0 += 1 }
+            return true
         } catch {
             failures.withLock { if $0.count < 10 { $0.append("\(orderID(index)): \(error)") } }
+            return false
         }
     }
 
     /// Open loop: saga i is handed to the intake at `begin + i / rate`, whatever the system does, for `duration`;
-    /// starts the intake has not committed yet queue in it. Returns the longest time from a start's due time to its
-    /// commit, which grows when the intake cannot keep up.
+    /// starts the intake has not committed yet queue in it. Returns the longest time from a successful start's due
+    /// time to the intake's response (its commit, then the relay's wake-up), which grows when the intake cannot
+    /// keep up.
     func openLoop(rate: Double, duration: Duration, intake: BatchingIntake) async -> Duration {
         let begin = ContinuousClock.now
         let total = Int(rate * seconds(duration))
@@ -110,7 +115,7 @@ final class LoadGenerator: Sendable {
                     try? await Task.sleep(until: due, clock: .continuous)
                 }
                 group.addTask {
-                    await self.start(index, via: intake)
+                    guard await self.start(index, via: intake) else { return }
                     let waited = ContinuousClock.now - due
                     lag.update { $0 = max($0, waited) }
                 }

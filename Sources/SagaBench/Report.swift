@@ -35,7 +35,7 @@ struct Report: Encodable {
         var pssSlopeMibPerMinute: Double?
     }
 
-    /// The intake's transactions over the measuring window: how much group commit happened.
+    /// The intake's committed transactions over the measuring window: how much group commit happened.
     struct IntakeSummary: Encodable {
         var transactions: Int
         var starts: Int
@@ -71,7 +71,8 @@ struct Report: Encodable {
     var finishedInWindow: Int
     /// Completed sagas per second over the measuring window: the throughput.
     var completedPerSecond: Double
-    /// The longest a start took from its due time to its commit (open loop): grows when the intake falls behind.
+    /// The longest a start took from its due time to the intake's response (open loop): grows when the intake falls
+    /// behind.
     var maxIntakeLagMs: Double
     var intake: IntakeSummary
     /// Start commit → `completed` visible in the tracker's projection, for sagas started in the window.

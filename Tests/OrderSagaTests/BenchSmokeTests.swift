@@ -19,11 +19,12 @@ struct BenchSmokeTests {
             #expect(report["unfinished"] as? Int == 0, "every started saga finishes within the settle time")
             let failures = try #require(report["intake_failures"] as? [String])
             #expect(failures.isEmpty, "the intake failed: \(failures)")
-            // The window's starts went through the intake's transactions, each carrying at least one.
+            // The window's starts went through the intake's transactions: its count is about the window's starts
+            // (the two windows are read a moment apart).
             let intake = try #require(report["intake"] as? [String: Any])
             let transactions = try #require(intake["transactions"] as? Int)
             let intakeStarts = try #require(intake["starts"] as? Int)
-            #expect(transactions >= 1 && intakeStarts >= transactions, "intake: \(intake)")
+            #expect(transactions >= 1 && abs(intakeStarts - started) <= max(5, started / 5), "intake: \(intake), started \(started)")
             let configuration = try #require(report["configuration"] as? [String: Any])
             let settings = try #require(configuration["environment"] as? [String: String])
             #expect(settings["SAGAKIT_TOPIC_PREFIX"] == cluster.topics.prefix, "the report records the stack's settings")
