@@ -140,8 +140,14 @@ cmd_bench() {
     # In memory (tmpfs) when there is one: on an ext4 without a journal, as here, creating a file scans past every
     # inode deleted in the last minutes, so the spool a previous run (or test) removed cost a third of the
     # machine's CPU in the next run (docs/PERFORMANCE.md). The file system under a demo's mail is not SagaKit's.
-    local spool_default="$SAGAKIT_STACK_DIR/bench/spool"
-    if [ -d /dev/shm ] && [ -w /dev/shm ]; then spool_default="/dev/shm/sagakit-bench-spool.$$"; fi
+    # Only with room for a long run's files (a few KiB each, held in memory); a killed run's folder is removed here.
+    local spool_default="$SAGAKIT_STACK_DIR/bench/spool" stale
+    if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(df -Pk /dev/shm | awk 'NR == 2 { print $4 }')" -ge 4194304 ]; then
+        spool_default="/dev/shm/sagakit-bench-spool.$$"
+        for stale in /dev/shm/sagakit-bench-spool.*; do
+            if [ -d "$stale" ] && ! kill -0 "${stale##*.}" 2>/dev/null; then rm -rf "$stale"; fi
+        done
+    fi
     export NOTIFICATION_SPOOL_DIR="${SAGAKIT_BENCH_SPOOL_DIR:-$spool_default}"
     rm -rf "$NOTIFICATION_SPOOL_DIR"
     trap 'services_stop; rm -rf "$NOTIFICATION_SPOOL_DIR"' EXIT
