@@ -177,9 +177,9 @@ public actor PGConnection {
         deferBegin: Bool = false,
         _ body: @Sendable (isolated PGConnection) throws -> T
     ) async throws -> T {
-        var attempt = 0
-        while true {
-            attempt += 1
+        try await retry.run(onRetry: { attempt, error, delay in
+            logger.debug("transaction retry \(attempt) after \(error.code) \(error.sqlState ?? "") in \(delay)")
+        }) {
             do {
                 openTransaction(isolation.beginStatement)
                 if !deferBegin {
@@ -189,13 +189,6 @@ public actor PGConnection {
                 let value = try body(self)
                 try commit()
                 return value
-            } catch let error as PGError {
-                rollbackQuietly()
-                let retriable = error.isSerializationFailure || (retry.onConnectionLoss && error.isConnectionError)
-                guard retriable, attempt < retry.maxAttempts else { throw error }
-                let delay = retry.delay(afterAttempt: attempt)
-                logger.debug("transaction retry \(attempt) after \(error.code) \(error.sqlState ?? "") in \(delay)")
-                try await Task.sleep(for: delay)
             } catch {
                 rollbackQuietly()
                 throw error
@@ -489,6 +482,34 @@ public struct PGRetryPolicy: Sendable {
         let capped = min(base, maxDelay)
         let millis = Double(capped.components.seconds) * 1000 + Double(capped.components.attoseconds) / 1e15
         return .microseconds(Int64(Double.random(in: 0.5...1.0) * millis * 1000))
+    }
+
+    /// Whether this policy runs the work again after `error`: always after a serialization failure or a
+    /// deadlock, after a lost connection only with `onConnectionLoss`.
+    public func retries(_ error: PGError) -> Bool {
+        error.isSerializationFailure || (onConnectionLoss && error.isConnectionError)
+    }
+
+    /// Runs `body` until it returns, throws an error this policy does not retry, or has had `maxAttempts`
+    /// attempts, sleeping `delay(afterAttempt:)` between them. The one retry loop behind `withTransaction` and
+    /// single-statement work (an autocommitted statement is its own transaction); `body` runs in the caller's
+    /// isolation and undoes its own partial work before it throws.
+    public func run<T>(
+        isolation: isolated (any Actor)? = #isolation,
+        onRetry: (_ attempt: Int, _ error: PGError, _ delay: Duration) -> Void = { _, _, _ in },
+        _ body: () async throws -> T
+    ) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await body()
+            } catch let error as PGError where retries(error) && attempt < maxAttempts {
+                let delay = delay(afterAttempt: attempt)
+                onRetry(attempt, error, delay)
+                try await Task.sleep(for: delay)
+            }
+        }
     }
 }
 

@@ -139,17 +139,7 @@ public enum OrderIntake {
             )
             SELECT won.event_id, won.created_at, p.saga_id IS NOT NULL AS projected FROM won LEFT JOIN projected p ON p.saga_id = won.order_id
             """
-        var attempt = 0
-        var inserted: PGRows
-        while true {
-            attempt += 1
-            do {
-                inserted = try await db.query(statement)
-                break
-            } catch let error as PGError where error.isSerializationFailure && attempt < PGRetryPolicy.default.maxAttempts {
-                try await Task.sleep(for: PGRetryPolicy.default.delay(afterAttempt: attempt))
-            }
-        }
+        let inserted = try await PGRetryPolicy.default.run { try await db.query(statement) }
         // Committed. From here on a failure belongs to the request it concerns, not to the whole batch.
         var accepted: [UUID: PGRow] = [:]
         for row in inserted { accepted[try row.decode("event_id")] = row }
