@@ -34,7 +34,7 @@ struct ProjectionStoreTests {
     func batchesOutOfOrder() async throws {
         try await withScratchDatabase("proj") { database in
             let db = try await database.connect()
-            for migrator in try Tracker.migrators() { _ = try await migrator.migrate(db) }
+            for migrator in [try SagaKitSchema.migrator()] + (try Tracker.migrators()) { _ = try await migrator.migrate(db) }
             // Two sagas: one that completes, one whose refund fails (its row must carry the failures' reasons).
             let completed = try ProjectionTests.envelopes(ProjectionTests.sequences[0].events, sagaID: "A")
             let refundFailed = try ProjectionTests.envelopes(ProjectionTests.sequences[4].events, sagaID: "B")
