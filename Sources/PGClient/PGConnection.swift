@@ -458,7 +458,7 @@ public enum PGIsolation: Sendable {
     }
 }
 
-/// How `withTransaction` retries.
+/// How PGClient's callers retry: `withTransaction`, and single autocommitted statements through `run`.
 public struct PGRetryPolicy: Sendable {
     public var maxAttempts: Int
     public var initialDelay: Duration
@@ -492,8 +492,10 @@ public struct PGRetryPolicy: Sendable {
 
     /// Runs `body` until it returns, throws an error this policy does not retry, or has had `maxAttempts`
     /// attempts, sleeping `delay(afterAttempt:)` between them. The one retry loop behind `withTransaction` and
-    /// single-statement work (an autocommitted statement is its own transaction); `body` runs in the caller's
-    /// isolation and undoes its own partial work before it throws.
+    /// single-statement work (an autocommitted statement is its own transaction). `isolation` is the actor the loop
+    /// runs on (the caller's), not a transaction's isolation level: a closure written at the call site runs there
+    /// too, so `withTransaction`'s body touches its connection without a hop. `body` undoes its own partial work
+    /// before it throws.
     public func run<T>(
         isolation: isolated (any Actor)? = #isolation,
         onRetry: (_ attempt: Int, _ error: PGError, _ delay: Duration) -> Void = { _, _, _ in },

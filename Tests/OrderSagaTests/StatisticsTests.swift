@@ -41,11 +41,25 @@ struct StatisticsTests {
                 }
                 #expect(Set(columns.keys.map { String($0.split(separator: ".")[0]) }) == Set(tables), "\(service.name)")
                 let unsampled = Self.unsampledQueueColumns.union(service.unsampled)
+                #expect(unsampled.isSubset(of: columns.keys), "\(service.name): \(unsampled.subtracting(columns.keys))")
                 for (column, target) in columns.sorted(by: { $0.key < $1.key }) {
                     #expect(target == (unsampled.contains(column) ? 0 : 10), "\(service.name): \(column)")
                 }
                 await db.close()
             }
+        }
+    }
+
+    @Test("the function refuses a column the table does not have, so a misspelt payload column cannot go unnoticed")
+    func unknownColumnRefused() async throws {
+        try await withScratchDatabase("stats") { database in
+            let db = try await database.connect()
+            _ = try await SagaKitSchema.migrator().migrate(db)
+            let error = await #expect(throws: PGError.self) {
+                try await db.query("SELECT sagakit_lean_statistics('sagakit_outbox', ARRAY['payloads'])")
+            }
+            #expect(error?.message.contains("has no column payloads") == true)
+            await db.close()
         }
     }
 

@@ -35,14 +35,17 @@ struct PGRetryPolicyTests {
     @Test("the last attempt's error is thrown once maxAttempts have run")
     func attemptsAreBounded() async {
         let attempts = Attempts()
+        let retries = Attempts()
         let error = await #expect(throws: PGError.self) {
-            try await Self.fast.run { () async throws -> Int in
+            try await Self.fast.run(onRetry: { _, _, _ in retries.count += 1 }) { () async throws -> Int in
                 attempts.count += 1
                 throw Self.deadlock
             }
         }
         #expect(error?.sqlState == "40P01")
         #expect(attempts.count == 4)
+        // No wait after the last attempt: it throws at once.
+        #expect(retries.count == 3)
     }
 
     @Test("other errors are thrown at once; a lost connection only with onConnectionLoss")

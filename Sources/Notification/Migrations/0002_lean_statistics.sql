@@ -1,4 +1,4 @@
 -- Orders and confirmations grow with every order and are read by order id: lean statistics, as for SagaKit's
--- queues (its migration 0004), keep their autoanalyze cheap.
+-- queues (migration 0004; the function is its 0005), keep their autoanalyze cheap.
 SELECT sagakit_lean_statistics('orders');
 SELECT sagakit_lean_statistics('confirmations', ARRAY['reason']);
