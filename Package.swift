@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "SagaKitTests", dependencies: ["SagaKit", "Testbed", "TestSupport"]),
         .testTarget(
             name: "OrderSagaTests",
-            dependencies: ["OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "SagaKit", "PGClient", "KafkaClient", "TestSupport"]
+            dependencies: ["OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "SagaKit", "SagaKitService", "PGClient", "KafkaClient", "TestSupport"]
         ),
     ]
 )

@@ -2,6 +2,7 @@ import Foundation
 import OrderSaga
 import PGClient
 import SagaKit
+import SagaKitService
 import Testing
 import TestSupport
 import Tracker
@@ -15,7 +16,7 @@ struct IntakeTests {
 
     static func migrated(_ database: ScratchDatabase) async throws -> PGConnection {
         let db = try await database.connect()
-        for migrator in [try SagaKitSchema.migrator()] + (try Tracker.migrators()) { _ = try await migrator.migrate(db) }
+        for migrator in try Tracker.allMigrators() { _ = try await migrator.migrate(db) }
         return db
     }
 

@@ -4,6 +4,7 @@ import Foundation
 import OrderSaga
 import PGClient
 import SagaKit
+import SagaKitService
 import Synchronization
 import Testing
 import TestSupport
@@ -45,7 +46,7 @@ struct InventoryLockTests {
     func oppositeOrdersTakeTurns() async throws {
         try await withScratchDatabase("inv") { database in
             let setup = try await database.connect()
-            for migrator in [try SagaKitSchema.migrator()] + (try Inventory.migrators()) { _ = try await migrator.migrate(setup) }
+            for migrator in try Inventory.allMigrators() { _ = try await migrator.migrate(setup) }
             try await setup.execute("""
                 INSERT INTO stock (sku, available, reserved) VALUES ('A', 9, 1), ('B', 9, 1);
                 INSERT INTO reservations (order_id, sku, quantity, status) VALUES ('held-a', 'A', 1, 'reserved'), ('held-b', 'B', 1, 'reserved');

@@ -2,6 +2,7 @@ import Foundation
 import OrderSaga
 import PGClient
 import SagaKit
+import SagaKitService
 import Testing
 import TestSupport
 import Tracker
@@ -34,7 +35,7 @@ struct ProjectionStoreTests {
     func batchesOutOfOrder() async throws {
         try await withScratchDatabase("proj") { database in
             let db = try await database.connect()
-            for migrator in [try SagaKitSchema.migrator()] + (try Tracker.migrators()) { _ = try await migrator.migrate(db) }
+            for migrator in try Tracker.allMigrators() { _ = try await migrator.migrate(db) }
             // Two sagas: one that completes, one whose refund fails (its row must carry the failures' reasons).
             let completed = try ProjectionTests.envelopes(ProjectionTests.sequences[0].events, sagaID: "A")
             let refundFailed = try ProjectionTests.envelopes(ProjectionTests.sequences[4].events, sagaID: "B")
@@ -76,7 +77,7 @@ struct ProjectionStoreTests {
     func orderAfterItsEvents() async throws {
         try await withScratchDatabase("proj") { database in
             let db = try await database.connect()
-            for migrator in [try SagaKitSchema.migrator()] + (try Tracker.migrators()) { _ = try await migrator.migrate(db) }
+            for migrator in try Tracker.allMigrators() { _ = try await migrator.migrate(db) }
             let reserved = try ProjectionTests.envelopes([(ProjectionTests.reserved, "inventory")], sagaID: "L")
             _ = try await db.withTransaction { tx in try ProjectionStore.record(reserved, on: tx) }
             let outcome = try await OrderIntake.start(

@@ -3,6 +3,7 @@ import Notification
 import Payment
 import PGClient
 import SagaKit
+import SagaKitService
 import Testing
 import TestSupport
 import Tracker
@@ -14,10 +15,10 @@ import Tracker
 struct StatisticsTests {
     /// Per service: the tables that grow with every saga, and the columns of them that get no statistics.
     static let services: [(name: String, migrators: @Sendable () throws -> [PGMigrator], tables: [String], unsampled: Set<String>)] = [
-        ("tracker", Tracker.migrators, ["saga_events", "sagas", "orders"], ["saga_events.payload"]),
-        ("inventory", Inventory.migrators, ["reservations", "rejections"], ["rejections.reason"]),
-        ("payment", Payment.migrators, ["charges", "refunds", "declines"], ["declines.reason"]),
-        ("notification", Notification.migrators, ["orders", "confirmations"], ["confirmations.reason"]),
+        ("tracker", Tracker.allMigrators, ["saga_events", "sagas", "orders"], ["saga_events.payload"]),
+        ("inventory", Inventory.allMigrators, ["reservations", "rejections"], ["rejections.reason"]),
+        ("payment", Payment.allMigrators, ["charges", "refunds", "declines"], ["declines.reason"]),
+        ("notification", Notification.allMigrators, ["orders", "confirmations"], ["confirmations.reason"]),
     ]
     static let queues = ["sagakit_outbox", "sagakit_inbox"]
     static let unsampledQueueColumns: Set = ["sagakit_outbox.payload", "sagakit_outbox.traceparent", "sagakit_outbox.last_error"]
@@ -27,7 +28,7 @@ struct StatisticsTests {
         for service in Self.services {
             try await withScratchDatabase("stats") { database in
                 let db = try await database.connect()
-                for migrator in [try SagaKitSchema.migrator()] + (try service.migrators()) { _ = try await migrator.migrate(db) }
+                for migrator in try service.migrators() { _ = try await migrator.migrate(db) }
                 let tables = Self.queues + service.tables
                 let rows = try await db.query("""
                     SELECT c.relname::text AS table_name, a.attname::text AS column_name, a.attstattarget::int AS target
@@ -67,7 +68,7 @@ struct StatisticsTests {
     func analyzedEventLog() async throws {
         try await withScratchDatabase("stats") { database in
             let db = try await database.connect()
-            for migrator in [try SagaKitSchema.migrator()] + (try Tracker.migrators()) { _ = try await migrator.migrate(db) }
+            for migrator in try Tracker.allMigrators() { _ = try await migrator.migrate(db) }
             try await db.execute("""
                 INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, payload)
                 SELECT gen_random_uuid(), 'saga-' || (i % 50), 'OrderPlaced', 'test', now(), repeat('x', 200)
