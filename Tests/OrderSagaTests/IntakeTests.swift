@@ -15,9 +15,7 @@ struct IntakeTests {
     }
 
     static func migrated(_ database: ScratchDatabase) async throws -> PGConnection {
-        let db = try await database.connect()
-        for migrator in try Tracker.allMigrators() { _ = try await migrator.migrate(db) }
-        return db
+        try await database.connect(migrating: Tracker.allMigrators())
     }
 
     /// Per order: the transaction that inserted it (`xmin`), and how many outbox, event and saga rows it has.

@@ -45,8 +45,7 @@ struct InventoryLockTests {
     @Test("two batches that reserve one product and fulfil another, in opposite orders, take turns instead of deadlocking")
     func oppositeOrdersTakeTurns() async throws {
         try await withScratchDatabase("inv") { database in
-            let setup = try await database.connect()
-            for migrator in try Inventory.allMigrators() { _ = try await migrator.migrate(setup) }
+            let setup = try await database.connect(migrating: Inventory.allMigrators())
             try await setup.execute("""
                 INSERT INTO stock (sku, available, reserved) VALUES ('A', 9, 1), ('B', 9, 1);
                 INSERT INTO reservations (order_id, sku, quantity, status) VALUES ('held-a', 'A', 1, 'reserved'), ('held-b', 'B', 1, 'reserved');

@@ -34,8 +34,7 @@ struct ProjectionStoreTests {
     @Test("events recorded in batches, out of order and repeated, leave each saga's row as its whole event set derives; an event already recorded rewrites nothing")
     func batchesOutOfOrder() async throws {
         try await withScratchDatabase("proj") { database in
-            let db = try await database.connect()
-            for migrator in try Tracker.allMigrators() { _ = try await migrator.migrate(db) }
+            let db = try await database.connect(migrating: Tracker.allMigrators())
             // Two sagas: one that completes, one whose refund fails (its row must carry the failures' reasons).
             let completed = try ProjectionTests.envelopes(ProjectionTests.sequences[0].events, sagaID: "A")
             let refundFailed = try ProjectionTests.envelopes(ProjectionTests.sequences[4].events, sagaID: "B")
@@ -76,8 +75,7 @@ struct ProjectionStoreTests {
     @Test("an order started after the tracker already recorded later events of its saga gets a row derived from all of them")
     func orderAfterItsEvents() async throws {
         try await withScratchDatabase("proj") { database in
-            let db = try await database.connect()
-            for migrator in try Tracker.allMigrators() { _ = try await migrator.migrate(db) }
+            let db = try await database.connect(migrating: Tracker.allMigrators())
             let reserved = try ProjectionTests.envelopes([(ProjectionTests.reserved, "inventory")], sagaID: "L")
             _ = try await db.withTransaction { tx in try ProjectionStore.record(reserved, on: tx) }
             let outcome = try await OrderIntake.start(

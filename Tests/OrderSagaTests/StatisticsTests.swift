@@ -27,8 +27,7 @@ struct StatisticsTests {
     func leanTargets() async throws {
         for service in Self.services {
             try await withScratchDatabase("stats") { database in
-                let db = try await database.connect()
-                for migrator in try service.migrators() { _ = try await migrator.migrate(db) }
+                let db = try await database.connect(migrating: service.migrators())
                 let tables = Self.queues + service.tables
                 let rows = try await db.query("""
                     SELECT c.relname::text AS table_name, a.attname::text AS column_name, a.attstattarget::int AS target
@@ -54,8 +53,7 @@ struct StatisticsTests {
     @Test("the function refuses a column the table does not have, so a misspelt payload column cannot go unnoticed")
     func unknownColumnRefused() async throws {
         try await withScratchDatabase("stats") { database in
-            let db = try await database.connect()
-            _ = try await SagaKitSchema.migrator().migrate(db)
+            let db = try await database.connect(migrating: [SagaKitSchema.migrator()])
             let error = await #expect(throws: PGError.self) {
                 try await db.query("SELECT sagakit_lean_statistics('sagakit_outbox', ARRAY['payloads'])")
             }
@@ -67,8 +65,7 @@ struct StatisticsTests {
     @Test("once analyzed, the event log has statistics for the saga id and none for the payload")
     func analyzedEventLog() async throws {
         try await withScratchDatabase("stats") { database in
-            let db = try await database.connect()
-            for migrator in try Tracker.allMigrators() { _ = try await migrator.migrate(db) }
+            let db = try await database.connect(migrating: Tracker.allMigrators())
             try await db.execute("""
                 INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, payload)
                 SELECT gen_random_uuid(), 'saga-' || (i % 50), 'OrderPlaced', 'test', now(), repeat('x', 200)

@@ -21,6 +21,13 @@ public struct ScratchDatabase: Sendable {
         try await PGConnection.connect(config, logger: TestEnvironment.quietLogger)
     }
 
+    /// Connects and applies `migrators` in order, as a service's `migrate` does with its `allMigrators()`.
+    public func connect(migrating migrators: [PGMigrator]) async throws -> PGConnection {
+        let db = try await connect()
+        for migrator in migrators { _ = try await migrator.migrate(db) }
+        return db
+    }
+
     public func drop() async {
         guard let admin = try? await PGConnection.connect(PGConfig(TestEnvironment.adminDatabaseURL), logger: TestEnvironment.quietLogger) else { return }
         // FORCE ends sessions a test left behind, but refuses (42501) while an autovacuum worker, which only a
