@@ -186,6 +186,25 @@ public actor KafkaAdmin {
         return description
     }
 
+    /// Deletes a group with no members and its committed offsets; a group that does not exist is no error.
+    public func deleteGroup(_ group: String) throws {
+        try checkOpen()
+        var call = AdminCall(client.handle, RD_KAFKA_ADMIN_OP_DELETEGROUPS, timeoutMilliseconds)
+        defer { call.destroy() }
+        var request: OpaquePointer? = rd_kafka_DeleteGroup_new(group)
+        defer { rd_kafka_DeleteGroup_destroy(request) }
+        rd_kafka_DeleteGroups(client.handle, &request, 1, call.options, call.queue)
+        let event = try call.wait()
+        guard let result = rd_kafka_event_DeleteGroups_result(event) else { return }
+        var count = 0
+        let groups = rd_kafka_DeleteGroups_result_groups(result, &count)
+        guard count > 0, let groups, let groupResult = groups[0], let error = rd_kafka_group_result_error(groupResult) else { return }
+        let code = rd_kafka_error_code(error)
+        if code != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND {
+            throw KafkaError(code: .admin, message: "delete group \(group): \(String(cString: rd_kafka_error_string(error)))", rdKafkaCode: code.rawValue)
+        }
+    }
+
     /// The group's committed offsets for every partition of `topics`; nil for a partition with no commit.
     public func committedOffsets(group: String, topics: [String]) throws -> [KafkaTopicPartition: Int64?] {
         try checkOpen()

@@ -107,10 +107,16 @@ struct RebuildCommand: AsyncParsableCommand {
         commandName: "rebuild",
         abstract: "Rebuild the projection from the topics.",
         discussion: """
-            Empties the projection, moves the tracker's consumer group to the earliest offsets and consumes every \
-            topic until caught up, showing progress. Refuses while `saga-tracker run` is consuming: stop it first, \
-            start it again afterwards.
+            Builds the projection anew in a schema of its own, from the tracker's outbox and every topic read from \
+            the start by a consumer group of its own, showing progress; then swaps it in, in one transaction. The \
+            live projection is untouched until then. Refuses while `saga-tracker run` is consuming (stop it first, \
+            start it again afterwards), and, leaving the projection as it was, when the topics lack events the \
+            projection has recorded: the broker lost data, and the outboxes should republish it first \
+            (docs/OPERATIONS.md). `--force` rebuilds from what the topics hold anyway.
             """)
+
+    @Flag(help: "Swap in the rebuilt projection even when the topics lack events the current one has recorded.")
+    var force = false
 
     @OptionGroup var database: DatabaseOptions<Tracker>
     @OptionGroup var kafka: KafkaOptions
@@ -122,14 +128,15 @@ struct RebuildCommand: AsyncParsableCommand {
         let logger = loggingOptions.makeLogger(label: Tracker.name)
         do {
             let summary = try await ProjectionRebuild.rebuild(
-                database: try database.config(), kafka: try kafka.configuration(), topics: kafka.topics, logger: logger
+                database: try database.config(), kafka: try kafka.configuration(), topics: kafka.topics, force: force, logger: logger
             ) { progress in
                 let seconds = Double(progress.elapsed.components.seconds) + Double(progress.elapsed.components.attoseconds) / 1e18
                 let rate = seconds > 0 ? Double(progress.done) / seconds : 0
                 FileHandle.standardError.write(Data("rebuild: \(progress.done)/\(progress.total) events (\(Int(rate))/s)\n".utf8))
             }
             let seconds = Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18
-            print("rebuilt \(summary.sagas) sagas from \(summary.events) events in \(StatusText.duration(seconds)); caught up")
+            let lost = summary.missing > 0 ? "; \(summary.missing) events the topics no longer hold were dropped (--force)" : ""
+            print("rebuilt \(summary.sagas) sagas from \(summary.events) events in \(StatusText.duration(seconds)); caught up\(lost)")
         } catch let refused as ProjectionRebuild.Refused {
             throw CommandFailure(refused.description)
         }

@@ -7,6 +7,13 @@ import SagaKit
 import SagaKitService
 
 /// `saga-tracker rebuild`: the projection again from nothing but the topics (and the tracker's own outbox).
+///
+/// The live projection is never touched until the new one is complete: the rebuild writes into a schema of its own
+/// (`tracker_rebuild`, with empty copies of the event log, the projection, the inbox and the outbox) through a
+/// connection whose `search_path` puts that schema first, so the projection's ordinary code writes there. Only when
+/// every topic was read to its end, and the new event log holds every event the live one has, does one transaction
+/// swap the new rows in. A broker that lost data (its topics hold fewer events than the tracker has seen) makes the
+/// rebuild refuse and leave the live projection as it was, unless forced.
 public enum ProjectionRebuild {
     public struct Progress: Sendable {
         public var done: Int
@@ -19,6 +26,8 @@ public enum ProjectionRebuild {
     public struct Summary: Sendable {
         public var events: Int
         public var sagas: Int
+        /// Events the live event log had that the topics no longer hold (only with `force`).
+        public var missing: Int
         public var elapsed: Duration
     }
 
@@ -26,21 +35,28 @@ public enum ProjectionRebuild {
         public let description: String
     }
 
-    /// Refuses while the tracker's projection consumer runs; empties the projection, moves the group to the
-    /// earliest offsets, and consumes until caught up, reporting progress about once a second.
+    /// The schema the new projection is built in; dropped after the swap, or before a new attempt.
+    static let schema = "tracker_rebuild"
+    /// The tables a rebuild writes: the projection's own and SagaKit's inbox and outbox (the projection emits
+    /// nothing, but whatever a consumer emits must not reach the live outbox).
+    static let tables = ["saga_events", "sagas", "sagakit_inbox", "sagakit_outbox"]
+
+    /// Refuses while the tracker's projection consumer runs; builds the projection anew from the topics in a
+    /// schema of its own with a consumer group of its own, reporting progress about once a second; then swaps it
+    /// in, or refuses (the live projection untouched) when the topics lack events the live event log has.
     public static func rebuild(
-        database: PGConfig, kafka: KafkaConfiguration, topics: TopicNames, logger: Logger,
+        database: PGConfig, kafka: KafkaConfiguration, topics: TopicNames, force: Bool = false, logger: Logger,
         progress: @escaping @Sendable (Progress) -> Void
     ) async throws -> Summary {
         let started = ContinuousClock.now
         let definition = try Tracker.consumers(ServiceContext(options: NoOptions(), topics: topics, logger: logger))[0]
-        let group = topics.groupID(service: Tracker.name, consumer: definition.name)
+        let liveGroup = topics.groupID(service: Tracker.name, consumer: definition.name)
         let physical = definition.topics.map { topics($0) }
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
-        let description = try await admin.describeGroup(group)
+        let description = try await admin.describeGroup(liveGroup)
         guard !description.isActive else {
             await admin.close()
-            throw Refused(description: "refusing to rebuild: \(description.memberCount) projection consumer(s) are running in group \(group); stop `saga-tracker run` first")
+            throw Refused(description: "refusing to rebuild: \(description.memberCount) projection consumer(s) are running in group \(liveGroup); stop `saga-tracker run` first")
         }
         var total = 0
         for topic in physical {
@@ -50,31 +66,25 @@ public enum ProjectionRebuild {
             }
         }
 
-        let db = try await PGConnection.connect(database, logger: logger)
-        try await db.withTransaction { tx in
-            try tx.query("DELETE FROM sagas")
-            try tx.query("DELETE FROM saga_events")
-            try tx.query("DELETE FROM sagakit_inbox WHERE consumer = \(definition.name)")
-            // The tracker's own events, including any its relay has not published yet.
-            let own = try tx.query("SELECT payload FROM sagakit_outbox ORDER BY id").compactMap { row in
-                try? EventEnvelope.decode(Array(try row.decode("payload", as: String.self).utf8))
-            }
-            for start in stride(from: 0, to: own.count, by: 1000) {
-                try ProjectionStore.record(Array(own[start..<min(start + 1000, own.count)]), on: tx)
-            }
-        }
-        for topic in physical {
-            try await admin.resetOffsets(group: group, topic: topic, to: .earliest)
-        }
-        await admin.close()
+        // One connection, its `search_path` naming the rebuild's schema first: the projection's code writes there,
+        // and the statements below name `public` where they mean the live tables.
+        var building = database
+        building.sessionSettings["search_path"] = "\(schema),public"
+        let db = try await PGConnection.connect(building, logger: logger)
+        try await prepareSchema(on: db)
+        let ownRecorded = try await db.withTransaction { tx in try recordOwnEvents(after: 0, on: tx) }
 
+        // A group of its own, from the earliest offsets: the live group's offsets stay where the live consumer left
+        // them, so a rebuild that fails half-way leaves nothing behind that the live tracker would skip.
+        let group = "\(liveGroup).rebuild-\(UUID().uuidString.prefix(8).lowercased())"
         var configuration = ConsumerConfiguration(name: definition.name, groupID: group, topics: physical)
         configuration.batchSize = 500
         configuration.topicNames = topics
+        configuration.notifyOnEmit = false
         configuration.stopWhenCaughtUpFor = .seconds(1)
         let producer = try ProducerHandle(logger: logger) { try KafkaProducer(configuration: kafka, clientID: "tracker-rebuild", logger: logger) }
         let consumer = EventConsumer(
-            configuration: configuration, serviceName: Tracker.name, kafka: kafka, database: database, registry: Tracker.registry,
+            configuration: configuration, serviceName: Tracker.name, kafka: kafka, database: building, registry: Tracker.registry,
             handlers: definition.handlers, producer: producer, logger: logger)
         let reporter = Task {
             while !Task.isCancelled {
@@ -84,20 +94,81 @@ public enum ProjectionRebuild {
                                   total: total, elapsed: ContinuousClock.now - started))
             }
         }
+        let outcome: Result<Void, any Error>
         do {
             try await consumer.run()
+            outcome = .success(())
         } catch {
-            reporter.cancel()
-            await producer.close()
-            await db.close()
-            throw error
+            outcome = .failure(error)
         }
         reporter.cancel()
         await producer.close()
-        let counters = consumer.currentCounters
-        let sagas: Int = try await db.query("SELECT count(*) AS n FROM sagas")[0].decode("n")
-        await db.close()
-        return Summary(events: counters.applied + counters.duplicates + counters.ignored + counters.deadLettered, sagas: sagas,
-                       elapsed: ContinuousClock.now - started)
+        try? await admin.deleteGroup(group)
+        await admin.close()
+        do {
+            try outcome.get()
+            let counters = consumer.currentCounters
+            let (sagas, missing) = try await swap(consumer: definition.name, ownRecorded: ownRecorded, force: force, on: db)
+            await db.close()
+            return Summary(events: counters.applied + counters.duplicates + counters.ignored + counters.deadLettered, sagas: sagas,
+                           missing: missing, elapsed: ContinuousClock.now - started)
+        } catch {
+            _ = try? await db.query("DROP SCHEMA IF EXISTS \(unsafeRaw: schema) CASCADE")
+            await db.close()
+            throw error
+        }
+    }
+
+    /// A fresh schema with empty copies of the tables a rebuild writes (a failed attempt's leftovers go first).
+    static func prepareSchema(on db: PGConnection) async throws {
+        try await db.withTransaction { tx in
+            try tx.query("DROP SCHEMA IF EXISTS \(unsafeRaw: schema) CASCADE")
+            try tx.query("CREATE SCHEMA \(unsafeRaw: schema)")
+            for table in tables {
+                try tx.query("CREATE TABLE \(unsafeRaw: schema).\(unsafeRaw: table) (LIKE public.\(unsafeRaw: table) INCLUDING ALL)")
+            }
+        }
+    }
+
+    /// Records the tracker's own events (its outbox, published or not) with ids above `after` into the projection
+    /// the connection's `search_path` names; returns the highest id seen.
+    static func recordOwnEvents(after: Int64, on tx: isolated PGConnection) throws -> Int64 {
+        var last = after
+        while true {
+            let rows = try tx.query("SELECT id, payload FROM public.sagakit_outbox WHERE id > \(last) ORDER BY id LIMIT 1000")
+            guard !rows.isEmpty else { return last }
+            var envelopes: [EventEnvelope] = []
+            for row in rows {
+                last = try row.decode("id")
+                if let envelope = try? EventEnvelope.decode(Array(try row.decode("payload", as: String.self).utf8)) { envelopes.append(envelope) }
+            }
+            try ProjectionStore.record(envelopes, on: tx)
+        }
+    }
+
+    /// In one transaction, with the live tables locked against the intake: records the orders started since the
+    /// rebuild began, counts the live events the rebuilt log lacks (refusing unless `force`), replaces the live
+    /// event log, projection and the projection consumer's inbox rows with the rebuilt ones, and drops the schema.
+    /// Returns the number of sagas and of missing events.
+    static func swap(consumer: String, ownRecorded: Int64, force: Bool, on db: PGConnection) async throws -> (sagas: Int, missing: Int) {
+        try await db.withTransaction { tx in
+            try tx.query("LOCK TABLE public.orders, public.saga_events, public.sagas IN EXCLUSIVE MODE")
+            _ = try recordOwnEvents(after: ownRecorded, on: tx)
+            let missing: Int = try tx.query("""
+                SELECT count(*) AS n FROM public.saga_events l
+                WHERE NOT EXISTS (SELECT 1 FROM \(unsafeRaw: schema).saga_events r WHERE r.event_id = l.event_id)
+                """)[0].decode("n")
+            if missing > 0 && !force {
+                throw Refused(description: "refusing to rebuild: the topics lack \(missing) of the events the projection has recorded (the broker lost data?); the projection is unchanged. Republish from the outboxes first (docs/OPERATIONS.md, \"The broker lost its data\"), or rebuild anyway with --force")
+            }
+            try tx.query("DELETE FROM public.sagas")
+            try tx.query("DELETE FROM public.saga_events")
+            try tx.query("INSERT INTO public.saga_events SELECT * FROM \(unsafeRaw: schema).saga_events")
+            try tx.query("INSERT INTO public.sagas SELECT * FROM \(unsafeRaw: schema).sagas")
+            try tx.query("DELETE FROM public.sagakit_inbox WHERE consumer = \(consumer)")
+            try tx.query("INSERT INTO public.sagakit_inbox SELECT * FROM \(unsafeRaw: schema).sagakit_inbox WHERE consumer = \(consumer)")
+            try tx.query("DROP SCHEMA \(unsafeRaw: schema) CASCADE")
+            return (try tx.query("SELECT count(*) AS n FROM public.sagas")[0].decode("n"), missing)
+        }
     }
 }

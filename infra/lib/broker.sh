@@ -50,8 +50,47 @@ broker_stop() {
     rm -f "$pidf"
 }
 
-# Memory storage: a restart is a total wipe of topics, records and committed offsets.
+# Memory storage: a restart is a total wipe of topics, records and committed offsets. The demo's services are
+# stopped around it (their Kafka clients would talk to topics and groups that no longer exist) and started again,
+# after the recovery, if they were running.
 broker_restart() {
+    local running=0
+    services_running && running=1
+    [ $running -eq 0 ] || services_stop
     broker_stop
     broker_start
+    broker_recover
+    [ $running -eq 0 ] || services_start
+}
+
+# The services' databases outlive the broker: after it came back empty, what they say was published is not there.
+# Each service with outbox rows publishes them again and its consumer groups start from the beginning
+# (`<service> outbox recover`; the inboxes skip what was applied), so the stack is consistent again. Done once per
+# broker process (a marker holds its pid); needs the service binaries, so a stack not built yet recovers when the
+# demo has built them.
+broker_recover() {
+    local marker="$SAGAKIT_RUN_DIR/broker-recovered" pid db binary rows todo=()
+    pid=$(cat "$(broker_pid_file)" 2>/dev/null || true)
+    [ -n "$pid" ] || return 0
+    [ "$(cat "$marker" 2>/dev/null || true)" != "$pid" ] || return 0
+    for db in "${SAGAKIT_DATABASES[@]}"; do
+        rows=$(pg_psql -d "$db" -tA -c "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'sagakit_outbox') AND EXISTS (SELECT 1 FROM sagakit_outbox)" 2>/dev/null || echo f)
+        [ "$rows" = t ] && todo+=("$db")
+    done
+    if [ ${#todo[@]} -gt 0 ]; then
+        local bin="$SAGAKIT_ROOT/.build/debug"
+        for db in "${todo[@]}"; do
+            [ -x "$bin/$(service_binary "$db")" ] || { say "broker: recovery of ${todo[*]} waits for a build (swift build, or infra/dev demo)"; return 0; }
+        done
+        step "broker: recovering what the new broker lacks from the outboxes of ${todo[*]}"
+        (
+            eval "$(cmd_env)"
+            for db in "${todo[@]}"; do
+                binary=$(service_binary "$db")
+                "$bin/$binary" outbox recover --log-level warning | sed "s/^/$binary: /" >&2 \
+                    || die "$binary outbox recover failed; see docs/OPERATIONS.md, 'The broker lost its data'"
+            done
+        ) || return 1
+    fi
+    echo "$pid" >"$marker"
 }

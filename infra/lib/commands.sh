@@ -4,6 +4,7 @@ cmd_up() {
     need_root "up"
     pg_start
     broker_start
+    broker_recover
     say "stack: up (postgres 127.0.0.1:$SAGAKIT_PG_PORT, kafka $(broker_bootstrap)); \`eval \"\$(infra/dev env)\"\` for its settings"
 }
 
@@ -99,12 +100,15 @@ usage: infra/dev COMMAND
   services         show the service processes demo started
   stop-services    stop them (SIGTERM: they finish, commit and exit)
   pg-restart       stop PostgreSQL immediately (as a crash would) and start it again
-  broker-restart   restart Tansu; its memory storage loses every topic and offset, topics are recreated empty
+  broker-restart   restart Tansu (its memory storage loses every topic and offset; topics are recreated empty),
+                   then recover: the demo's services stop, every outbox publishes again, lost consumer groups
+                   start from the beginning, and the services start again; up recovers the same way
   topics           list topics and partition counts
 
 environment (defaults in brackets):
   SAGAKIT_PG_PORT [55432]  SAGAKIT_KAFKA_PORT [19092]  SAGAKIT_PARTITIONS [3]  SAGAKIT_UP_TIMEOUT [30]
   SAGAKIT_SERVICE_INSTANCES [1; bench: SAGAKIT_PARTITIONS] processes per service for demo and bench
+  SAGAKIT_SKIP_BUILD [0] 1: demo uses the binaries already built   SAGAKIT_DEMO_TIMEOUT [60] seconds per scenario
   SAGAKIT_SERVICE_MALLOC [jemalloc] the allocator of the services demo and bench start; "glibc" for the default one
   SAGAKIT_STACK_DIR [$SAGAKIT_ROOT/.stack]  SAGAKIT_CACHE_DIR [~/.cache/sagakit]  SAGAKIT_PG_DIR [in the stack dir]
 EOF

@@ -4,6 +4,23 @@ SERVICES=(inventory-service payment-service notification-service saga-tracker)
 
 service_pid_file() { echo "$SAGAKIT_RUN_DIR/$1.pid"; }
 
+# The binary of the service that owns a database.
+service_binary() {
+    case "$1" in
+    tracker) echo saga-tracker ;;
+    *) echo "$1-service" ;;
+    esac
+}
+
+# Whether any service process demo or bench started is running.
+services_running() {
+    local pidf
+    for pidf in "$SAGAKIT_RUN_DIR"/*-service*.pid "$SAGAKIT_RUN_DIR"/saga-tracker*.pid; do
+        [ -e "$pidf" ] && pid_alive "$pidf" && return 0
+    done
+    return 1
+}
+
 # SAGAKIT_SERVICE_INSTANCES [1] processes per service, in one consumer group each: the second is
 # `<service>.2`, with its own pid file and log. At most one per partition, or one would idle.
 service_instances() {
@@ -83,12 +100,15 @@ services_status() {
     done
 }
 
-# The order saga's four scenarios, end to end.
+# The order saga's four scenarios, end to end. Exits 1, naming them, when a scenario does not reach its expected
+# final state.
 cmd_demo() {
     cmd_setup
+    if [ "${SAGAKIT_SKIP_BUILD:-0}" != 1 ]; then
+        step "swift build"
+        (cd "$SAGAKIT_ROOT" && swift build)
+    fi
     cmd_up
-    step "swift build"
-    (cd "$SAGAKIT_ROOT" && swift build)
     eval "$(cmd_env)"
     step "starting the services"
     services_start
@@ -101,14 +121,23 @@ cmd_demo() {
     "$bin/saga-tracker" start --order-id ORD-2002 --quantity 1 "${common[@]}" --fail-confirmation || true
     "$bin/saga-tracker" start --order-id ORD-2003 --quantity 1 "${common[@]}" --fail-payment || true
     "$bin/saga-tracker" start --order-id ORD-2004 --quantity 1000 "${common[@]}" || true
-    local order
-    for order in ORD-2001 ORD-2002 ORD-2003 ORD-2004; do
-        wait_until 60 saga_terminal "$order" || say "$order is not finished after 60 s"
+    local order expected state failed=()
+    for order in ORD-2001:completed ORD-2002:compensated ORD-2003:compensated ORD-2004:failed; do
+        expected=${order#*:}
+        order=${order%%:*}
+        wait_until "${SAGAKIT_DEMO_TIMEOUT:-60}" saga_terminal "$order" || true
         echo
-        "$bin/saga-tracker" status "$order"
+        "$bin/saga-tracker" status "$order" || true
+        state=$(saga_state "$order")
+        [ "$state" = "$expected" ] || failed+=("$order is ${state:-unknown}, expected $expected")
     done
     echo
     "$bin/inventory-service" stock list
+    if [ ${#failed[@]} -gt 0 ]; then
+        local line
+        for line in "${failed[@]}"; do say "demo: $line"; done
+        die "demo: ${#failed[@]} of 4 scenarios did not reach their expected final state"
+    fi
     cat <<EOT
 
 The services keep running. Try your own:  eval "\$(infra/dev env)"; .build/debug/saga-tracker start --help
@@ -118,8 +147,11 @@ EOT
 }
 
 saga_terminal() {
-    "$SAGAKIT_ROOT/.build/debug/saga-tracker" status --json "$1" 2>/dev/null \
-        | grep -Eq '"state":"(completed|compensated|failed|compensation_failed)"'
+    case "$(saga_state "$1")" in completed | compensated | failed | compensation_failed) return 0 ;; *) return 1 ;; esac
+}
+
+saga_state() {
+    "$SAGAKIT_ROOT/.build/debug/saga-tracker" status --json "$1" 2>/dev/null | sed -n 's/.*"state":"\([a-z_]*\)".*/\1/p' | head -1
 }
 
 # The benchmark on the local stack: release builds of the services and saga-bench, the services at notice log
