@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "notification-service", targets: ["NotificationService"]),
         .executable(name: "saga-tracker", targets: ["SagaTracker"]),
         .executable(name: "saga-bench", targets: ["SagaBench"]),
+        .executable(name: "saga-check", targets: ["SagaCheck"]),
         .executable(name: "sagakit-testbed", targets: ["SagaKitTestbed"]),
     ],
     dependencies: [
@@ -89,6 +90,19 @@ let package = Package(
         .target(name: "Tracker", dependencies: domain, resources: [.copy("Migrations")]),
         .executableTarget(name: "SagaTracker", dependencies: ["Tracker"] + executable),
 
+        // The invariant checker: the order saga's invariants over every service's database and the topics.
+        .target(
+            name: "Checker",
+            dependencies: ["OrderSaga", "SagaKit", "PGClient", "KafkaClient", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "SagaCheck",
+            dependencies: [
+                "Checker", "SagaKitService", "PGClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The benchmark: drives sagas through the tracker's intake and measures the whole stack.
         .executableTarget(
             name: "SagaBench",
@@ -119,7 +133,7 @@ let package = Package(
         .testTarget(name: "SagaKitTests", dependencies: ["SagaKit", "Testbed", "TestSupport"]),
         .testTarget(
             name: "OrderSagaTests",
-            dependencies: ["OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "SagaKit", "SagaKitService", "PGClient", "KafkaClient", "TestSupport"]
+            dependencies: ["OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService", "PGClient", "KafkaClient", "TestSupport"]
         ),
     ]
 )

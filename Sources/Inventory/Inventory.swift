@@ -192,11 +192,13 @@ public struct StockLevel: Sendable, Codable, Hashable {
 }
 
 public enum StockAdmin {
-    /// Sets the units available for sale; held and sold units are not touched.
+    /// Sets the units available for sale; held and sold units are not touched. The total ever stocked follows
+    /// (`stocked = available + reserved + fulfilled`), which is what `saga-check` holds every SKU to.
     public static func set(sku: String, available: Int, on db: PGConnection) async throws {
         try await db.query("""
-            INSERT INTO stock (sku, available) VALUES (\(sku), \(available))
-            ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available, updated_at = now()
+            INSERT INTO stock (sku, available, stocked) VALUES (\(sku), \(available), \(available))
+            ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available,
+                stocked = EXCLUDED.available + stock.reserved + stock.fulfilled, updated_at = now()
             """)
     }
 

@@ -47,7 +47,7 @@ struct InventoryLockTests {
         try await withScratchDatabase("inv") { database in
             let setup = try await database.connect(migrating: Inventory.allMigrators())
             try await setup.execute("""
-                INSERT INTO stock (sku, available, reserved) VALUES ('A', 9, 1), ('B', 9, 1);
+                INSERT INTO stock (sku, available, reserved, stocked) VALUES ('A', 9, 1, 10), ('B', 9, 1, 10);
                 INSERT INTO reservations (order_id, sku, quantity, status) VALUES ('held-a', 'A', 1, 'reserved'), ('held-b', 'B', 1, 'reserved');
                 """)
             let first = try await database.connect()

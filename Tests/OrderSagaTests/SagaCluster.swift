@@ -181,6 +181,19 @@ final class SagaCluster: @unchecked Sendable {
         }
     }
 
+    // MARK: - saga-check
+
+    /// The read-only `sagakit_check` role's URL for this cluster's scratch database of `service`.
+    func checkURL(_ service: Service) -> String {
+        SagaCheckRun.url(for: databases[service]!.name)
+    }
+
+    /// Runs `saga-check --json` over this cluster's databases and topics.
+    func check(_ arguments: [String] = []) async throws -> SagaCheckRun {
+        try await SagaCheckRun.run(arguments, urls: Dictionary(uniqueKeysWithValues: Service.allCases.map { ($0, checkURL($0)) }),
+                                   topicPrefix: topics.prefix)
+    }
+
     func emlFiles() throws -> Set<String> {
         Set(try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { $0.hasSuffix(".eml") })
     }
@@ -208,4 +221,31 @@ struct StatusJSON: Decodable, Equatable {
 
 extension StatusJSON.Entry {
     enum CodingKeys: String, CodingKey { case name, eventType = "event_type", service }
+}
+
+/// One run of the `saga-check` binary: exit status, output, and the JSON report's violations.
+struct SagaCheckRun {
+    var status: Int32
+    var output: String
+    var report: [String: Any]
+
+    var violations: [[String: Any]] { report["violations"] as? [[String: Any]] ?? [] }
+    var invariants: Set<String> { Set(violations.compactMap { $0["invariant"] as? String }) }
+    var clean: Bool { status == 0 && report["clean"] as? Bool == true }
+
+    /// The check role's URL (from `infra/dev env`) pointed at another database.
+    static func url(for database: String) -> String {
+        ScratchDatabase.replacingDatabase(in: TestEnvironment.value("SAGA_CHECK_TRACKER_DATABASE_URL") ?? "", with: database)
+    }
+
+    static func run(_ arguments: [String], urls: [SagaCluster.Service: String], topicPrefix: String) async throws -> SagaCheckRun {
+        var environment = ["SAGAKIT_TOPIC_PREFIX": topicPrefix]
+        for (service, url) in urls { environment["SAGA_CHECK_\(service.rawValue.uppercased())_DATABASE_URL"] = url }
+        let child = try ChildProcess.start(TestEnvironment.executable("saga-check"), ["--json"] + arguments, environment: environment)
+        let exit = try await child.waitForExit(timeout: .seconds(120))
+        let output = child.output
+        let json = output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? "{}"
+        let report = (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]) ?? [:]
+        return SagaCheckRun(status: exit.signaled ? -1 : exit.status, output: output, report: report)
+    }
 }

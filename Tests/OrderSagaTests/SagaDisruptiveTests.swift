@@ -71,6 +71,8 @@ struct SagaDisruptiveTests {
             }
             let truth = try await SagaTruth.settled(cluster, orders: all)
             truth.checkInvariants(orders: all, initialStock: MixedLoad.initialStock, projected: states)
+            let check = try await cluster.check(["--require-terminal"])
+            #expect(check.clean, "\(check.output)")
         }
     }
 }

@@ -68,6 +68,9 @@ struct SagaScenarioTests {
             #expect(truth.charges["ORD-2001"]?.status == "captured" && truth.charges["ORD-2002"]?.status == "refunded")
             #expect(truth.charges["ORD-2003"] == nil && truth.declines == ["ORD-2003"])
             #expect(truth.confirmations == ["ORD-2001": "sent", "ORD-2002": "failed"])
+            // saga-check, through the read-only role, finds every invariant holding.
+            let check = try await cluster.check(["--require-terminal"])
+            #expect(check.clean && check.report["sagas"] as? Int == 4, "\(check.output)")
             #expect(truth.emlFiles == ["ORD-2001.eml"])
             let eml = try String(contentsOf: cluster.spool.appendingPathComponent("ORD-2001.eml"), encoding: .utf8)
             #expect(eml.contains("To: <buyer@example.com>") && eml.contains("Total: 59.99 USD"))

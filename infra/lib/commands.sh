@@ -45,6 +45,10 @@ cmd_env() {
         echo "export ${upper}_DATABASE_URL='$(pg_url "$db")'"
     done
     echo "export SAGAKIT_ADMIN_DATABASE_URL='$(pg_url "$PG_ADMIN_ROLE")'"
+    for db in "${SAGAKIT_DATABASES[@]}"; do
+        upper=$(echo "$db" | tr '[:lower:]' '[:upper:]')
+        echo "export SAGA_CHECK_${upper}_DATABASE_URL='$(pg_url "$PG_CHECK_ROLE" "$db")'"
+    done
     echo "export SAGAKIT_STACK_DIR=$SAGAKIT_STACK_DIR"
     echo "export SAGAKIT_PYTHON=$SAGAKIT_VENV/bin/python"
     echo "export SAGAKIT_DEV=$SAGAKIT_ROOT/infra/dev"

@@ -3,6 +3,7 @@
 
 PG_BIN=${SAGAKIT_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_ADMIN_ROLE=sagakit_admin
+PG_CHECK_ROLE=sagakit_check
 
 as_postgres() {
     runuser -u postgres -- "$@"
@@ -146,13 +147,21 @@ pg_psql() {
 # the only role besides the superuser allowed to connect to it.
 pg_bootstrap() {
     local db sql=""
+    # saga-check's role: it reads every service's database and can change none (pg_read_all_data, and every
+    # transaction read-only by default).
+    sql+="
+SELECT format('CREATE ROLE %I LOGIN', '$PG_CHECK_ROLE') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_CHECK_ROLE') \\gexec
+ALTER ROLE $PG_CHECK_ROLE WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD '$(pg_password "$PG_CHECK_ROLE")';
+ALTER ROLE $PG_CHECK_ROLE SET default_transaction_read_only = on;
+GRANT pg_read_all_data TO $PG_CHECK_ROLE;"
     for db in "${SAGAKIT_DATABASES[@]}"; do
         sql+="
 SELECT format('CREATE ROLE %I LOGIN', '$db') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$db') \\gexec
 ALTER ROLE \"$db\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD '$(pg_password "$db")';
 SELECT format('CREATE DATABASE %I OWNER %I', '$db', '$db') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db') \\gexec
 REVOKE ALL ON DATABASE \"$db\" FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE \"$db\" TO \"$db\";"
+GRANT CONNECT, TEMPORARY ON DATABASE \"$db\" TO \"$db\";
+GRANT CONNECT ON DATABASE \"$db\" TO $PG_CHECK_ROLE;"
     done
     # The admin role creates throwaway databases for tests; it is not a superuser either.
     sql+="
