@@ -1,9 +1,11 @@
 """Validates SagaKit events against the schemas in this folder.
 
-usage: python schemas/validate.py FILE
+usage: python schemas/validate.py [--schemas DIR] FILE
   FILE holds one event envelope (JSON) per line. Each envelope is checked against envelope.schema.json and its
   payload against events/<event_type>.v<schema_version>.schema.json. Prints one JSON object per line:
   {"line": n, "valid": true|false, "errors": [...]}. Exits 1 if any event is invalid.
+  --schemas DIR reads the schemas from DIR instead of this folder (tests use it to check an evolved contract).
+Members a schema does not list are accepted: readers ignore them (README.md, "Compatibility").
 Needs the `jsonschema` package (infra/dev setup installs it).
 """
 import json
@@ -22,10 +24,17 @@ def validator(path):
 
 
 def main():
-    envelope = validator(HERE / "envelope.schema.json")
+    args = sys.argv[1:]
+    root = HERE
+    if len(args) == 3 and args[0] == "--schemas":
+        root = pathlib.Path(args[1]).resolve()
+        args = args[2:]
+    if len(args) != 1:
+        sys.exit(__doc__)
+    envelope = validator(root / "envelope.schema.json")
     payloads = {}
     ok = True
-    for number, line in enumerate(pathlib.Path(sys.argv[1]).read_text().splitlines(), start=1):
+    for number, line in enumerate(pathlib.Path(args[0]).read_text().splitlines(), start=1):
         if not line.strip():
             continue
         errors = []
@@ -37,13 +46,17 @@ def main():
         if event is not None:
             errors += [f"envelope: {e.message}" for e in envelope.iter_errors(event)]
             if isinstance(event, dict) and not errors:
-                name = f"{event['event_type']}.v{event['schema_version']}.schema.json"
-                path = HERE / "events" / name
+                kind, version = event["event_type"], event["schema_version"]
+                path = root / "events" / f"{kind}.v{version}.schema.json"
                 if not path.exists():
-                    errors.append(f"no schema {name}")
+                    known = sorted(int(p.name.split(".v")[1].split(".")[0]) for p in (root / "events").glob(f"{kind}.v*.schema.json"))
+                    if known:
+                        errors.append(f"unsupported schema_version {version} for {kind} (schemas exist for {', '.join(map(str, known))})")
+                    else:
+                        errors.append(f"unknown event_type {kind}")
                 else:
-                    payloads.setdefault(name, validator(path))
-                    errors += [f"payload: {e.message}" for e in payloads[name].iter_errors(event["payload"])]
+                    payloads.setdefault(path, validator(path))
+                    errors += [f"payload: {e.message}" for e in payloads[path].iter_errors(event["payload"])]
         ok = ok and not errors
         print(json.dumps({"line": number, "valid": not errors, "errors": errors}))
     sys.exit(0 if ok else 1)

@@ -86,4 +86,84 @@ struct SchemaTests {
             #expect(throws: EnvelopeError.self, "Swift accepts \(text)") { try EventEnvelope.decode(Array(text.utf8)) }
         }
     }
+
+    // MARK: - Compatibility (schemas/README.md): both directions, and breaking changes
+
+    @Test("forward: unknown payload and envelope members are accepted by the schemas and the Swift decoder")
+    func forwardCompatible() async throws {
+        var cases: [String] = []
+        for sample in Self.samples {
+            var payload = try ContractCase.members(sample)
+            payload["added_in_a_later_release"] = .object(["nested": .bool(true)])
+            cases.append(String(decoding: ContractCase.envelope(type(of: sample).eventType, payload), as: UTF8.self))
+        }
+        cases.append("{\"tenant\":\"acme\"," + (try Self.envelope(Self.samples[0])).dropFirst())
+        cases.append(String(decoding: try EventEnvelope(OrderPlacedWithGiftMessage(.sample, giftMessage: "hi"), sagaID: "ORD-1",
+                                                        causationID: nil, producer: "tracker").encoded(), as: UTF8.self))
+        try await SchemaValidator.expectValid(cases)
+        for text in cases {
+            #expect(throws: Never.self, "Swift refuses \(text)") { try OrderSagaEvents.registry.decode(EventEnvelope.decode(Array(text.utf8))) }
+        }
+    }
+
+    @Test("backward: a schema with an added optional member accepts what the current writer writes")
+    func backwardCompatible() async throws {
+        let evolved = try Self.evolvedSchemas()
+        defer { try? FileManager.default.removeItem(at: evolved) }
+        var payload = try ContractCase.members(OrderPlaced.sample)
+        var cases = [String(decoding: ContractCase.envelope("OrderPlaced", payload), as: UTF8.self)]
+        payload["gift_message"] = .null
+        cases.append(String(decoding: ContractCase.envelope("OrderPlaced", payload), as: UTF8.self))
+        payload["gift_message"] = .string("Happy birthday")
+        cases.append(String(decoding: ContractCase.envelope("OrderPlaced", payload), as: UTF8.self))
+        for (result, text) in zip(try await SchemaValidator.validate(cases, schemas: evolved), cases) {
+            #expect(result.valid, "the evolved schema refuses \(text): \(result.errors)")
+        }
+        // The evolution itself is checked: a value of the wrong type for the new member is still refused.
+        payload["gift_message"] = .integer(1)
+        let wrong = String(decoding: ContractCase.envelope("OrderPlaced", payload), as: UTF8.self)
+        #expect(try await SchemaValidator.validate([wrong], schemas: evolved)[0].valid == false)
+    }
+
+    @Test("breaking: a missing required member, a retyped member or an unknown schema_version is refused by both, with a reason")
+    func breakingChangesRefused() async throws {
+        var cases: [(text: String, swift: String?)] = []
+        for sample in Self.samples {
+            let eventType = type(of: sample).eventType
+            let payload = try ContractCase.members(sample)
+            for key in payload.keys.sorted() {
+                var missing = payload
+                missing[key] = nil
+                var retyped = payload
+                retyped[key] = payload[key]!.ofWrongType
+                for broken in [missing, retyped] {
+                    cases.append((String(decoding: ContractCase.envelope(eventType, broken), as: UTF8.self), ContractCase.failure(eventType, broken)))
+                }
+            }
+            cases.append((String(decoding: ContractCase.envelope(eventType, payload, version: 2), as: UTF8.self),
+                          ContractCase.failure(eventType, payload, version: 2)))
+        }
+        let results = try await SchemaValidator.validate(cases.map(\.text))
+        for (result, (text, swift)) in zip(results, cases) {
+            #expect(!result.valid && !result.errors.isEmpty, "the schema accepts \(text)")
+            #expect(swift != nil, "Swift accepts \(text)")
+        }
+        let version2 = try #require(results.last)
+        #expect(version2.errors == ["unsupported schema_version 2 for ConfirmationFailed (schemas exist for 1)"])
+    }
+
+    /// A copy of `schemas/` in which OrderPlaced v1 gained an optional `gift_message`, as a compatible change would
+    /// add it.
+    static func evolvedSchemas() throws -> URL {
+        let files = FileManager.default
+        let root = files.temporaryDirectory.appendingPathComponent("sagakit-schemas-\(UUID().uuidString.prefix(8))")
+        try files.copyItem(at: TestEnvironment.repositoryRoot.appendingPathComponent("schemas"), to: root)
+        let file = root.appendingPathComponent("events/OrderPlaced.v1.schema.json")
+        var schema = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
+        var properties = schema["properties"] as! [String: Any]
+        properties["gift_message"] = ["type": ["string", "null"], "maxLength": 500]
+        schema["properties"] = properties
+        try JSONSerialization.data(withJSONObject: schema).write(to: file)
+        return root
+    }
 }

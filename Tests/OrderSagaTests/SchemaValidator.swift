@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Runs `schemas/validate.py` (Python's jsonschema, draft 2020-12) over envelopes, one per line.
+/// Runs `schemas/validate.py` (Python's jsonschema, draft 2020-12) over envelopes, one per line; against the
+/// schemas in `schemas` when given (an evolved copy), else the repository's.
 enum SchemaValidator {
     struct Result: Decodable {
         let line: Int
@@ -10,12 +11,12 @@ enum SchemaValidator {
         let errors: [String]
     }
 
-    static func validate(_ envelopes: [String]) async throws -> [Result] {
+    static func validate(_ envelopes: [String], schemas: URL? = nil) async throws -> [Result] {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sagakit-events-\(UUID().uuidString.prefix(8)).jsonl")
         try envelopes.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("schemas/validate.py").path
-        let child = try ChildProcess.start(URL(fileURLWithPath: TestEnvironment.python), [script, file.path], label: "validate.py")
+        let child = try ChildProcess.start(URL(fileURLWithPath: TestEnvironment.python), [script] + (schemas.map { ["--schemas", $0.path] } ?? []) + [file.path], label: "validate.py")
         let exit = try await child.waitForExit(timeout: .seconds(60))
         let results = try child.output.split(separator: "\n").filter { $0.hasPrefix("{") }.map {
             try JSONDecoder().decode(Result.self, from: Data($0.utf8))

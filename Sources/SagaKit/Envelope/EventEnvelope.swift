@@ -197,7 +197,7 @@ public enum EventCoding {
 
     private static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.keyDecodingStrategy = .custom { path in ContractKey(path.last!.stringValue) }
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
@@ -215,6 +215,49 @@ public enum EventCoding {
 
     public static func decodePayload<E: Decodable>(_ type: E.Type, from bytes: [UInt8]) throws -> E {
         try decoder.decode(type, from: Data(bytes))
+    }
+
+    /// A payload member name as the decoder matches it against a type's (camelCase) coding keys.
+    ///
+    /// Only a canonical snake_case name (`amount_cents`: lowercase words joined by single underscores, each word
+    /// starting with a letter), the one form the encoder writes, maps to its camelCase key. Every other name
+    /// (`amountCents`, `amount__cents`, `_amount_cents`, `Amount_Cents`) matches nothing, so it is an unknown
+    /// member the tolerant reader ignores, as the JSON Schemas and any other language's reader see it.
+    /// Foundation's `convertFromSnakeCase` would map all of those onto `amountCents`: a payload could then carry
+    /// a value that Swift reads and every other reader ignores.
+    struct ContractKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+
+        init(_ name: String) {
+            stringValue = Self.camelCase(name) ?? ("\u{0}" + name)
+        }
+
+        init?(stringValue: String) { self.init(stringValue) }
+        init?(intValue: Int) { nil }
+
+        static func camelCase(_ name: String) -> String? {
+            var out = ""
+            var startOfWord = true
+            var first = true
+            for byte in name.utf8 {
+                switch byte {
+                case UInt8(ascii: "_"):
+                    guard !startOfWord else { return nil }
+                    startOfWord = true
+                case UInt8(ascii: "a")...UInt8(ascii: "z"):
+                    out.unicodeScalars.append(Unicode.Scalar(startOfWord && !first ? byte - 32 : byte))
+                    startOfWord = false
+                    first = false
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    guard !startOfWord else { return nil }
+                    out.unicodeScalars.append(Unicode.Scalar(byte))
+                default:
+                    return nil
+                }
+            }
+            return startOfWord ? nil : out
+        }
     }
 }
 

@@ -1,11 +1,15 @@
-/// The event types a process understands: contract name → payload type, version and topic.
+/// The event types a process understands: contract name → payload type, the versions it reads, and topic.
 ///
 /// The consumer runner uses it to turn a message into a typed event, or into a reason for the dead-letter topic.
+/// `schema_version` is a contract's major version (schemas/README.md): compatible changes keep it, so a version
+/// this registry does not list is a breaking change it cannot read, and `decode` refuses it.
 public struct EventRegistry: Sendable {
     struct Entry: Sendable {
-        let schemaVersion: Int
+        /// The version handlers receive: the registered type's own.
+        var current: Int
         let topic: String
-        let decode: @Sendable ([UInt8]) throws -> any SagaEvent
+        /// Every version this process reads; older ones upcast to the current type.
+        var decoders: [Int: @Sendable ([UInt8]) throws -> any SagaEvent]
     }
 
     private var entries: [String: Entry] = [:]
@@ -17,8 +21,36 @@ public struct EventRegistry: Sendable {
     }
 
     public mutating func register<E: SagaEvent>(_ type: E.Type) {
-        entries[E.eventType] = Entry(schemaVersion: E.schemaVersion, topic: E.topic) { bytes in
-            try EventCoding.decodePayload(E.self, from: bytes)
+        let decode: @Sendable ([UInt8]) throws -> any SagaEvent = { bytes in
+            let event = try EventCoding.decodePayload(E.self, from: bytes)
+            try event.validate()
+            return event
+        }
+        if var entry = entries[E.eventType] {
+            precondition(entry.topic == E.topic, "\(E.eventType) registered on two topics")
+            entry.current = E.schemaVersion
+            entry.decoders[E.schemaVersion] = decode
+            entries[E.eventType] = entry
+        } else {
+            entries[E.eventType] = Entry(current: E.schemaVersion, topic: E.topic, decoders: [E.schemaVersion: decode])
+        }
+    }
+
+    /// Also reads an older major version of a registered type, converted to the current type before any handler
+    /// sees it. Consumers register this before producers emit the new version, and keep it for the deprecation
+    /// window (schemas/README.md), so a redelivered or replayed old event is still understood.
+    public mutating func register<Old: SagaEvent, Current: SagaEvent>(
+        _ old: Old.Type, upcastingTo current: Current.Type, _ upcast: @escaping @Sendable (Old) throws -> Current
+    ) {
+        precondition(Old.eventType == Current.eventType && Old.topic == Current.topic, "an upcast stays within one event type and topic")
+        precondition(Old.schemaVersion != Current.schemaVersion, "an upcast is between two versions")
+        if entries[Current.eventType]?.current != Current.schemaVersion { register(Current.self) }
+        entries[Current.eventType]!.decoders[Old.schemaVersion] = { bytes in
+            let old = try EventCoding.decodePayload(Old.self, from: bytes)
+            try old.validate()
+            let event = try upcast(old)
+            try event.validate()
+            return event
         }
     }
 
@@ -28,17 +60,21 @@ public struct EventRegistry: Sendable {
 
     public func contains(_ eventType: String) -> Bool { entries[eventType] != nil }
 
-    /// The typed, validated payload of an envelope.
+    /// The schema versions of an event type this process reads, oldest first.
+    public func schemaVersions(of eventType: String) -> [Int] { entries[eventType]?.decoders.keys.sorted() ?? [] }
+
+    /// The typed, validated payload of an envelope. Unknown payload members are ignored (tolerant reader);
+    /// missing required ones, wrong types and versions it does not read are refused with a reason.
     public func decode(_ envelope: EventEnvelope) throws(EnvelopeError) -> any SagaEvent {
         guard let entry = entries[envelope.eventType] else {
             throw EnvelopeError("unknown event_type \(envelope.eventType)")
         }
-        guard envelope.schemaVersion == entry.schemaVersion else {
-            throw EnvelopeError("unsupported schema_version \(envelope.schemaVersion) for \(envelope.eventType) (this consumer reads \(entry.schemaVersion))")
+        guard let decode = entry.decoders[envelope.schemaVersion] else {
+            let versions = entry.decoders.keys.sorted().map(String.init).joined(separator: ", ")
+            throw EnvelopeError("unsupported schema_version \(envelope.schemaVersion) for \(envelope.eventType) (this consumer reads \(versions))")
         }
-        let event: any SagaEvent
         do {
-            event = try entry.decode(envelope.payload)
+            return try decode(envelope.payload)
         } catch let error as DecodingError {
             // JSONDecoder reports a number that does not fit its field (12.5 or 1e30 for an Int) as "not valid
             // JSON" at the root, without the field's path or an underlying error.
@@ -50,12 +86,6 @@ public struct EventRegistry: Sendable {
         } catch {
             throw EnvelopeError("\(envelope.eventType) payload: \(error)")
         }
-        do {
-            try event.validate()
-        } catch {
-            throw EnvelopeError("\(envelope.eventType) payload: \(error)")
-        }
-        return event
     }
 
     /// One line that names the field, without echoing its value.

@@ -151,4 +151,58 @@ struct EventRegistryTests {
         #expect(decoded.giftNote == "hi")
         #expect(decoded.placedAt == unitInstant)
     }
+
+    // MARK: - Compatibility (schemas/README.md)
+
+    @Test("a member counts only in its canonical snake_case spelling; look-alikes are unknown members")
+    func exactSpelling() throws {
+        for alias in ["amountMinor", "amount__minor", "_amount_minor", "amount_minor_", "Amount_Minor", "amount_1minor"] {
+            #expect(failure(envelope(payload: #"{"customer_name":"Ada",""# + alias + #"":5,"placed_at":"2024-05-06T07:08:09Z","line_items":[]}"#))
+                == "UnitOrderPlaced payload: missing amount_minor", "\(alias)")
+        }
+        let event = try registry.decode(envelope(payload: #"{"customer_name":"Ada","amount_minor":5,"amountMinor":7,"placed_at":"2024-05-06T07:08:09Z","line_items":[]}"#))
+        #expect((event as? UnitOrderPlaced)?.amountMinor == 5)
+        #expect(EventCoding.ContractKey.camelCase("unit_price_minor") == "unitPriceMinor")
+        #expect(EventCoding.ContractKey.camelCase("a1_b2") == "a1B2")
+        for name in ["", "_", "a__b", "_a", "a_", "A", "a_1", "a-b", "é"] {
+            #expect(EventCoding.ContractKey.camelCase(name) == nil, "\(name)")
+        }
+    }
+
+    @Test("an older major version, registered with an upcast, reaches handlers as the current type")
+    func upcastsOlderVersion() throws {
+        var registry = EventRegistry([UnitOrderPlaced.self])
+        registry.register(UnitOrderPlacedV1.self, upcastingTo: UnitOrderPlaced.self) { old in
+            UnitOrderPlaced(customerName: old.customerName, amountMinor: old.amountMajor * 100, placedAt: unitInstant, giftNote: nil, lineItems: [])
+        }
+        #expect(registry.schemaVersions(of: "UnitOrderPlaced") == [1, 2])
+        let old = try registry.decode(envelope(version: 1, payload: #"{"customer_name":"Ada","amount_major":3}"#))
+        #expect(old as? UnitOrderPlaced == UnitOrderPlaced(customerName: "Ada", amountMinor: 300, placedAt: unitInstant, giftNote: nil, lineItems: []))
+        _ = try registry.decode(envelope(version: 2, payload: validOrder))
+        // The old version's own checks run, then the current type's on the result.
+        #expect(throws: EnvelopeError("UnitOrderPlaced payload: amount_major must not be negative")) {
+            try registry.decode(envelope(version: 1, payload: #"{"customer_name":"Ada","amount_major":-1}"#))
+        }
+        #expect(throws: EnvelopeError("UnitOrderPlaced payload: amount_minor must be positive")) {
+            try registry.decode(envelope(version: 1, payload: #"{"customer_name":"Ada","amount_major":0}"#))
+        }
+        #expect(throws: EnvelopeError("unsupported schema_version 3 for UnitOrderPlaced (this consumer reads 1, 2)")) {
+            try registry.decode(envelope(version: 3, payload: validOrder))
+        }
+        #expect(registry.topic(for: "UnitOrderPlaced") == "unit.orders")
+    }
+}
+
+/// UnitOrderPlaced as its version 1 was: a breaking change (a renamed, rescaled amount) made version 2.
+struct UnitOrderPlacedV1: SagaEvent, Hashable {
+    static let eventType = "UnitOrderPlaced"
+    static let schemaVersion = 1
+    static let topic = "unit.orders"
+
+    var customerName: String
+    var amountMajor: Int
+
+    func validate() throws {
+        guard amountMajor >= 0 else { throw EventValidationError("amount_major must not be negative") }
+    }
 }

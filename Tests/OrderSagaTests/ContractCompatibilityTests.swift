@@ -1,0 +1,259 @@
+import Foundation
+import OrderSaga
+import SagaKit
+import Testing
+import TestSupport
+
+/// The compatibility policy of schemas/README.md, on the Swift side: no stack, no Python. `SchemaTests` runs the
+/// same cases through the JSON Schemas.
+@Suite("Contract compatibility (Swift decoder)")
+struct ContractCompatibilityTests {
+    // MARK: - Forward: an old reader, a newer writer
+
+    @Test("every event with payload members this reader does not know decodes to the same event")
+    func unknownPayloadMembersIgnored() throws {
+        for sample in SchemaTests.samples {
+            var payload = try ContractCase.members(sample)
+            payload["added_in_a_later_release"] = .string("x")
+            payload["later_object"] = .object(["nested": .integer(1)])
+            let decoded = try ContractCase.decode(type(of: sample).eventType, payload)
+            #expect(try EventCoding.encodePayload(decoded) == EventCoding.encodePayload(sample), "\(type(of: sample).eventType)")
+        }
+    }
+
+    @Test("an envelope with members this reader does not know decodes")
+    func unknownEnvelopeMembersIgnored() throws {
+        let text = try SchemaTests.envelope(SchemaTests.samples[0])
+        let extended = "{\"tenant\":\"acme\",\"trace\":{\"sampled\":true}," + text.dropFirst()
+        let envelope = try EventEnvelope.decode(Array(extended.utf8))
+        #expect(envelope.eventType == "OrderPlaced")
+        _ = try OrderSagaEvents.registry.decode(envelope)
+    }
+
+    @Test("a newer writer's optional member reaches an old reader as nothing, not as an error")
+    func newerWriterOldReader() throws {
+        let newer = OrderPlacedWithGiftMessage(OrderPlaced.sample, giftMessage: "Happy birthday")
+        let envelope = try EventEnvelope(newer, sagaID: "ORD-1", causationID: nil, producer: "tracker")
+        let decoded = try #require(try OrderSagaEvents.registry.decode(EventEnvelope.decode(envelope.encoded())) as? OrderPlaced)
+        #expect(decoded == OrderPlaced.sample)
+    }
+
+    // MARK: - Backward: a newer reader, an older writer
+
+    @Test("a newer reader with an added optional member reads what the current writer wrote, with or without it")
+    func olderWriterNewerReader() throws {
+        var registry = EventRegistry()
+        registry.register(OrderPlacedWithGiftMessage.self)
+        func read(_ payload: [String: ContractCase.Value]) throws -> OrderPlacedWithGiftMessage {
+            let envelope = EventEnvelope(eventType: "OrderPlaced", schemaVersion: 1, sagaID: "ORD-1", causationID: nil, producer: "tracker",
+                                         payload: ContractCase.text(payload))
+            return try #require(try registry.decode(EventEnvelope.decode(envelope.encoded())) as? OrderPlacedWithGiftMessage)
+        }
+        var payload = try ContractCase.members(OrderPlaced.sample)
+        #expect(try read(payload) == OrderPlacedWithGiftMessage(OrderPlaced.sample, giftMessage: nil))
+        payload["gift_message"] = .null
+        #expect(try read(payload) == OrderPlacedWithGiftMessage(OrderPlaced.sample, giftMessage: nil))
+        payload["gift_message"] = .string("hi")
+        #expect(try read(payload) == OrderPlacedWithGiftMessage(OrderPlaced.sample, giftMessage: "hi"))
+    }
+
+    // MARK: - Breaking changes are refused, with a reason
+
+    @Test("every required member, removed, is refused and named")
+    func missingRequiredMember() throws {
+        for sample in SchemaTests.samples {
+            let eventType = type(of: sample).eventType
+            let payload = try ContractCase.members(sample)
+            for key in payload.keys.sorted() {
+                var broken = payload
+                broken[key] = nil
+                #expect(ContractCase.failure(eventType, broken) == "\(eventType) payload: missing \(key)")
+            }
+        }
+    }
+
+    @Test("every member with a value of the wrong type is refused and named")
+    func wrongType() throws {
+        for sample in SchemaTests.samples {
+            let eventType = type(of: sample).eventType
+            let payload = try ContractCase.members(sample)
+            for key in payload.keys.sorted() {
+                var broken = payload
+                broken[key] = payload[key]!.ofWrongType
+                let failure = try #require(ContractCase.failure(eventType, broken), "\(eventType).\(key) of the wrong type accepted")
+                #expect(failure.hasPrefix("\(eventType) payload: \(key) must be"), "\(failure)")
+            }
+        }
+    }
+
+    @Test("a schema_version the consumer does not read is refused, naming the versions it reads")
+    func unknownSchemaVersion() throws {
+        for sample in SchemaTests.samples {
+            let eventType = type(of: sample).eventType
+            #expect(ContractCase.failure(eventType, try ContractCase.members(sample), version: 2)
+                == "unsupported schema_version 2 for \(eventType) (this consumer reads 1)")
+        }
+    }
+
+    @Test("a member is known only in its exact snake_case spelling")
+    func exactSpellingOnly() throws {
+        var payload = try ContractCase.members(OrderPlaced.sample)
+        let orderID = payload.removeValue(forKey: "order_id")!
+        for alias in ["orderId", "order__id", "_order_id", "Order_Id", "ORDER_ID"] {
+            var aliased = payload
+            aliased[alias] = orderID
+            #expect(ContractCase.failure("OrderPlaced", aliased) == "OrderPlaced payload: missing order_id", "\(alias)")
+        }
+        // With the real member present, a look-alike is an unknown member: ignored, as every other reader ignores it.
+        payload["order_id"] = orderID
+        payload["orderId"] = .string("ORD-OTHER")
+        let decoded = try #require(try ContractCase.decode("OrderPlaced", payload) as? OrderPlaced)
+        #expect(decoded.orderID == OrderPlaced.sample.orderID)
+    }
+
+    // MARK: - The schema files say the same
+
+    @Test("each schema's required members are exactly the members the Swift type writes, and unknown ones are allowed")
+    func schemasMatchTypes() throws {
+        let envelope = try ContractCase.schema("envelope.schema.json")
+        #expect(envelope.additionalProperties == true)
+        for sample in SchemaTests.samples {
+            let kind = type(of: sample)
+            let schema = try ContractCase.schema("events/\(kind.eventType).v\(kind.schemaVersion).schema.json")
+            let written = Set(try ContractCase.members(sample).keys)
+            #expect(Set(schema.required) == written, "\(kind.eventType): schema requires \(schema.required.sorted()), Swift writes \(written.sorted())")
+            #expect(Set(schema.properties.keys) == written, "\(kind.eventType): every member described, and only those")
+            #expect(schema.additionalProperties == true, "\(kind.eventType) must let readers ignore unknown members")
+        }
+    }
+}
+
+extension OrderPlaced {
+    static let sample = SchemaTests.samples[0] as! OrderPlaced
+}
+
+/// OrderPlaced v1 as a later release might define it: one optional member added, which is a compatible change.
+/// Test-only: no such member exists yet.
+struct OrderPlacedWithGiftMessage: SagaEvent, Hashable {
+    static let eventType = OrderPlaced.eventType
+    static let schemaVersion = OrderPlaced.schemaVersion
+    static let topic = OrderPlaced.topic
+
+    var orderID: String
+    var sku: String
+    var quantity: Int
+    var amountCents: Int64
+    var currency: String
+    var customerEmail: String
+    var failPayment: Bool
+    var failConfirmation: Bool
+    var giftMessage: String?
+
+    init(_ order: OrderPlaced, giftMessage: String?) {
+        orderID = order.orderID
+        sku = order.sku
+        quantity = order.quantity
+        amountCents = order.amountCents
+        currency = order.currency
+        customerEmail = order.customerEmail
+        failPayment = order.failPayment
+        failConfirmation = order.failConfirmation
+        self.giftMessage = giftMessage
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case orderID = "orderId", sku, quantity, amountCents, currency, customerEmail, failPayment, failConfirmation, giftMessage
+    }
+}
+
+/// Payloads as members, to remove or retype one, and the registry's verdict on them.
+enum ContractCase {
+    /// The JSON values payloads hold.
+    enum Value: Codable, Equatable {
+        case string(String), integer(Int64), bool(Bool), null
+        indirect case object([String: Value])
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() { self = .null }
+            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+            else if let value = try? container.decode(Int64.self) { self = .integer(value) }
+            else if let value = try? container.decode(String.self) { self = .string(value) }
+            else { self = .object(try container.decode([String: Value].self)) }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .string(let value): try container.encode(value)
+            case .integer(let value): try container.encode(value)
+            case .bool(let value): try container.encode(value)
+            case .null: try container.encodeNil()
+            case .object(let value): try container.encode(value)
+            }
+        }
+
+        /// A value of another JSON type, as a writer that retyped the member would send.
+        var ofWrongType: Value {
+            switch self {
+            case .string: .integer(12345)
+            case .integer(let value): .string(String(value))
+            case .bool(let value): .string(String(value))
+            case .null, .object: .string("x")
+            }
+        }
+    }
+
+    static func members(_ event: any SagaEvent) throws -> [String: Value] {
+        try JSONDecoder().decode([String: Value].self, from: Data(EventCoding.encodePayload(event)))
+    }
+
+    static func text(_ payload: [String: Value]) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Array(try! encoder.encode(payload))
+    }
+
+    static func envelope(_ eventType: String, _ payload: [String: Value], version: Int = 1) -> [UInt8] {
+        EventEnvelope(eventType: eventType, schemaVersion: version, sagaID: "ORD-1", causationID: nil, producer: "test",
+                      payload: text(payload)).encoded()
+    }
+
+    static func decode(_ eventType: String, _ payload: [String: Value], version: Int = 1) throws -> any SagaEvent {
+        try OrderSagaEvents.registry.decode(EventEnvelope.decode(envelope(eventType, payload, version: version)))
+    }
+
+    /// The reason the order saga's consumers would give for dead-lettering it, or nil if they accept it.
+    static func failure(_ eventType: String, _ payload: [String: Value], version: Int = 1) -> String? {
+        do {
+            _ = try decode(eventType, payload, version: version)
+            return nil
+        } catch let error as EnvelopeError {
+            return error.message
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    struct Schema: Decodable {
+        var required: [String] = []
+        var properties: [String: Property] = [:]
+        var additionalProperties: Bool?
+
+        struct Property: Decodable {}
+
+        enum CodingKeys: CodingKey { case required, properties, additionalProperties }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            required = try c.decodeIfPresent([String].self, forKey: .required) ?? []
+            properties = try c.decodeIfPresent([String: Property].self, forKey: .properties) ?? [:]
+            additionalProperties = try c.decodeIfPresent(Bool.self, forKey: .additionalProperties)
+        }
+    }
+
+    static func schema(_ path: String) throws -> Schema {
+        let url = TestEnvironment.repositoryRoot.appendingPathComponent("schemas").appendingPathComponent(path)
+        return try JSONDecoder().decode(Schema.self, from: Data(contentsOf: url))
+    }
+}
