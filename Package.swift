@@ -133,7 +133,10 @@ let package = Package(
         .testTarget(name: "SagaKitTests", dependencies: ["SagaKit", "Testbed", "TestSupport"]),
         .testTarget(
             name: "OrderSagaTests",
-            dependencies: ["OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService", "PGClient", "KafkaClient", "TestSupport"]
+            dependencies: [
+                "OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService", "PGClient", "KafkaClient",
+                "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ]
 )

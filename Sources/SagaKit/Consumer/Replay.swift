@@ -32,6 +32,11 @@ public struct ReplayPlan: Sendable, Codable, Hashable {
 
 /// Replay for recovery: move a stopped consumer group back, after checking what that would do.
 public enum Replay {
+    /// The start of the throwaway group id the dry run's reader carries. It never commits, but librdkafka still looks
+    /// up the group's coordinator, so a cluster with ACLs grants `Read` on groups with this prefix
+    /// (docs/OPERATIONS.md, "Kafka ACLs").
+    public static let inspectGroupPrefix = "sagakit-replay-inspect-"
+
     /// The group's offsets now and the ones `position` names, per partition of `topic`.
     public static func plan(group: String, topic: String, from position: KafkaOffsetPosition, admin: KafkaAdmin) async throws -> ReplayPlan {
         let targets = try await admin.resolve(position, topic: topic)
@@ -52,7 +57,7 @@ public enum Replay {
         var plan = plan
         let ranges = plan.partitions.filter { $0.redeliver > 0 }
         guard !ranges.isEmpty else { return plan }
-        let reader = try KafkaConsumer(configuration: kafka, groupID: "sagakit-replay-inspect-\(UUID().uuidString.prefix(8))",
+        let reader = try KafkaConsumer(configuration: kafka, groupID: "\(inspectGroupPrefix)\(UUID().uuidString.prefix(8))",
                                        clientID: "sagakit-replay-inspect", logger: logger)
         try await reader.assign(ranges.map { KafkaTopicPartitionOffset(topic: plan.topic, partition: $0.partition, offset: $0.from) })
         var remaining = Dictionary(uniqueKeysWithValues: ranges.map { ($0.partition, $0.committed!) })
