@@ -3,7 +3,8 @@
 usage: python schemas/validate.py [--schemas DIR] FILE
   FILE holds one event envelope (JSON) per line. Each envelope is checked against envelope.schema.json and its
   payload against events/<event_type>.v<schema_version>.schema.json. Prints one JSON object per line:
-  {"line": n, "valid": true|false, "errors": [...]}. Exits 1 if any event is invalid.
+  {"line": n, "valid": true|false, "errors": ["payload.quantity: '2' is not of type 'integer'", ...]}.
+  Exits 1 if any event is invalid.
   --schemas DIR reads the schemas from DIR instead of this folder (tests use it to check an evolved contract).
 Members a schema does not list are accepted: readers ignore them (README.md, "Compatibility").
 Needs the `jsonschema` package (infra/dev setup installs it).
@@ -21,6 +22,11 @@ def validator(path):
     schema = json.loads(path.read_text())
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def where(root, error):
+    """`payload`, or the member at fault: `payload.quantity`."""
+    return ".".join([root] + [str(part) for part in error.absolute_path])
 
 
 def main():
@@ -44,7 +50,7 @@ def main():
             errors.append(f"not JSON: {e}")
             event = None
         if event is not None:
-            errors += [f"envelope: {e.message}" for e in envelope.iter_errors(event)]
+            errors += [f"{where('envelope', e)}: {e.message}" for e in envelope.iter_errors(event)]
             if isinstance(event, dict) and not errors:
                 kind, version = event["event_type"], event["schema_version"]
                 path = root / "events" / f"{kind}.v{version}.schema.json"
@@ -56,7 +62,7 @@ def main():
                         errors.append(f"unknown event_type {kind}")
                 else:
                     payloads.setdefault(path, validator(path))
-                    errors += [f"payload: {e.message}" for e in payloads[path].iter_errors(event["payload"])]
+                    errors += [f"{where('payload', e)}: {e.message}" for e in payloads[path].iter_errors(event["payload"])]
         ok = ok and not errors
         print(json.dumps({"line": number, "valid": not errors, "errors": errors}))
     sys.exit(0 if ok else 1)

@@ -127,25 +127,27 @@ struct SchemaTests {
 
     @Test("breaking: a missing required member, a retyped member or an unknown schema_version is refused by both, with a reason")
     func breakingChangesRefused() async throws {
-        var cases: [(text: String, swift: String?)] = []
+        // Each case: the envelope, the reason the schema must give, and the one Swift gives (nil: accepted).
+        var cases: [(text: String, schemaReason: String, swift: String?)] = []
         for sample in Self.samples {
             let eventType = type(of: sample).eventType
             let payload = try ContractCase.members(sample)
             for key in payload.keys.sorted() {
                 var missing = payload
                 missing[key] = nil
+                cases.append((String(decoding: ContractCase.envelope(eventType, missing), as: UTF8.self),
+                              "payload: '\(key)' is a required property", ContractCase.failure(eventType, missing)))
                 var retyped = payload
                 retyped[key] = payload[key]!.ofWrongType
-                for broken in [missing, retyped] {
-                    cases.append((String(decoding: ContractCase.envelope(eventType, broken), as: UTF8.self), ContractCase.failure(eventType, broken)))
-                }
+                cases.append((String(decoding: ContractCase.envelope(eventType, retyped), as: UTF8.self),
+                              "payload.\(key): ", ContractCase.failure(eventType, retyped)))
             }
             cases.append((String(decoding: ContractCase.envelope(eventType, payload, version: 2), as: UTF8.self),
-                          ContractCase.failure(eventType, payload, version: 2)))
+                          "unsupported schema_version 2 for \(eventType) (schemas exist for 1)", ContractCase.failure(eventType, payload, version: 2)))
         }
         let results = try await SchemaValidator.validate(cases.map(\.text))
-        for (result, (text, swift)) in zip(results, cases) {
-            #expect(!result.valid && !result.errors.isEmpty, "the schema accepts \(text)")
+        for (result, (text, reason, swift)) in zip(results, cases) {
+            #expect(!result.valid && result.errors.contains { $0.hasPrefix(reason) }, "the schema accepts \(text) or does not say \(reason): \(result.errors)")
             #expect(swift != nil, "Swift accepts \(text)")
         }
         let version2 = try #require(results.last)
