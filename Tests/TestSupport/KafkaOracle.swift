@@ -43,9 +43,13 @@ public enum KafkaOracle {
         }
     }
 
-    /// Produces one message with the given raw value (one line of text).
-    public static func produce(_ topic: String, key: String?, value: String, headers: [String: String] = [:]) async throws {
+    /// Produces one message with the given raw value (one line of text); `properties` are librdkafka's
+    /// (`message.max.bytes` for a message larger than its default).
+    public static func produce(
+        _ topic: String, key: String?, value: String, headers: [String: String] = [:], properties: [String: String] = [:]
+    ) async throws {
         var arguments = ["-P", "-b", TestEnvironment.bootstrapServers, "-t", topic]
+        for (name, value) in properties.sorted(by: { $0.key < $1.key }) { arguments += ["-X", "\(name)=\(value)"] }
         if let key { arguments += ["-k", key] }
         for (name, value) in headers { arguments += ["-H", "\(name)=\(value)"] }
         try await ChildProcess.run(kcat, arguments, stdin: Data(value.utf8))

@@ -19,6 +19,9 @@ public struct ConsumerConfiguration: Sendable {
     public var retryBackoff = Backoff(initial: .milliseconds(50), maximum: .seconds(5))
     /// Attempts for an event whose handler fails with a non-transient error, before it is dead-lettered.
     public var maxAttempts: Int = 5
+    /// Failed dead-letter publishes in a row after which each further failure logs an error-level alarm: the
+    /// partition waits for the dead letter (nothing is skipped), so an operator must hear about it.
+    public var deadLetterAlarmAfter: Int = 5
     /// Send the NOTIFY hint with emitted events.
     public var notifyOnEmit: Bool = true
     /// Where emitted events go; `topics` above are already physical names.
@@ -60,6 +63,10 @@ public final class EventConsumer: Service, Sendable {
         public var ignored = 0
         public var deadLettered = 0
         public var retries = 0
+        /// Dead-letter publishes that failed (each one rewinds its batch and retries it).
+        public var deadLetterFailures = 0
+        /// Of those, the ones at or past `deadLetterAlarmAfter` in a row: each logged an error-level alarm.
+        public var deadLetterAlarms = 0
     }
 
     public init(
@@ -95,6 +102,8 @@ public final class EventConsumer: Service, Sendable {
     private struct RunState {
         var attempts: [KafkaTopicPartitionOffset: Int] = [:]
         var failures = 0
+        /// Dead-letter publishes that failed in a row.
+        var deadLetterFailures = 0
         var uncommitted = false
         var lastCommit = ContinuousClock.now
     }
@@ -269,10 +278,10 @@ public final class EventConsumer: Service, Sendable {
         }
         if !deadLettered.isEmpty {
             // All of the batch's bad messages in one produce: a flood of them costs one round trip per batch.
+            let entries = deadLettered.keys.sorted().map { (messages[$0], deadLettered[$0]!) }
             do {
-                try await deadLetter(deadLettered.keys.sorted().map { (messages[$0], deadLettered[$0]!) })
+                try await deadLetter(entries, state: &state)
             } catch {
-                logger.warning("dead-letter publish failed: \(error)")
                 return .retry
             }
         }
@@ -301,7 +310,7 @@ public final class EventConsumer: Service, Sendable {
                 }
                 let reason = "handler failed \(attempts) times: \(error)"
                 do {
-                    try await deadLetter([(event.message, reason)])
+                    try await deadLetter([(event.message, reason)], state: &state)
                 } catch {
                     return .retry
                 }
@@ -387,11 +396,35 @@ public final class EventConsumer: Service, Sendable {
 
     /// Publishes to the dead-letter topics and returns once the broker has all of them; throws if any failed, so
     /// the batch is retried (a message dead-lettered twice is harmless, a lost one is not).
-    private func deadLetter(_ entries: [(message: KafkaMessage, reason: String)]) async throws {
-        let outcomes = await producer.send(entries.map { DeadLetters.message(for: $0.message, reason: $0.reason, consumer: configuration.name) })
-        for outcome in outcomes {
-            if case .failure(let error) = outcome { throw error }
+    ///
+    /// A publish that keeps failing blocks its partitions: the messages stay at their offsets and nothing behind
+    /// them is consumed. That is the price of losing nothing (see docs/ARCHITECTURE.md), so from
+    /// `deadLetterAlarmAfter` failures in a row every further one is an error-level alarm and a counter.
+    private func deadLetter(_ entries: [(message: KafkaMessage, reason: String)], state: inout RunState) async throws {
+        let outcomes = await producer.send(entries.map {
+            DeadLetters.message(for: $0.message, reason: $0.reason, service: serviceName, consumer: configuration.name)
+        })
+        for (entry, outcome) in zip(entries, outcomes) {
+            guard case .failure(let error) = outcome else { continue }
+            state.deadLetterFailures += 1
+            let failures = state.deadLetterFailures
+            let alarm = failures >= configuration.deadLetterAlarmAfter
+            counters.withLock {
+                $0.deadLetterFailures += 1
+                if alarm { $0.deadLetterAlarms += 1 }
+            }
+            let metadata: Logger.Metadata = [
+                "topic": .string(entry.message.topic), "partition": .stringConvertible(entry.message.partition),
+                "offset": .stringConvertible(entry.message.offset), "dead_letter_topic": .string(DeadLetters.topic(for: entry.message.topic)),
+            ]
+            if alarm {
+                logger.error("dead-letter publish failing for \(failures) attempts, partition blocked: \(error)", metadata: metadata)
+            } else {
+                logger.warning("dead-letter publish failed (attempt \(failures)), will retry: \(error)", metadata: metadata)
+            }
+            throw error
         }
+        state.deadLetterFailures = 0
         counters.withLock { $0.deadLettered += entries.count }
         for (message, reason) in entries {
             logger.warning("message dead-lettered", metadata: [

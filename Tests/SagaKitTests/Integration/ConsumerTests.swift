@@ -46,6 +46,8 @@ struct ConsumerTests {
                 #expect(headers[DeadLetters.sourceTopicHeader] == harness.pingTopic)
                 #expect(headers[DeadLetters.sourceOffsetHeader].flatMap(Int64.init) != nil)
                 #expect(headers[DeadLetters.consumerHeader] == "pings")
+                #expect(headers[DeadLetters.serviceHeader] == "testbed", "names the service that refused it, not only its consumer")
+                #expect(headers[DeadLetters.truncatedHeader] == nil, "a small message is kept whole")
                 #expect(message.key == saga)
             }
             #expect(Set(dead.compactMap(\.payload)) == Set(cases.map(\.value)), "the original value is kept")
@@ -72,6 +74,44 @@ struct ConsumerTests {
             #expect(reason.contains("fail on sequence 7"))
             #expect(dead[0].eventID == pings[2].envelope.eventID)
             #expect(service.occurrences(of: "handler failed (attempt") == 4)
+            await db.close()
+        }
+    }
+
+    @Test("a dead letter the producer refuses blocks its partition with an error-level alarm on every attempt; once it can go, nothing was skipped")
+    func blockedDeadLetterRaisesAlarms() async throws {
+        try await TestbedHarness.with { harness in
+            // A 900-byte poison is under the consumer's limit, but its dead letter (the value plus the dlq headers)
+            // is over this producer limit: the dead letter fails every time, as one to a missing topic would.
+            let service = try harness.start(["--kafka-producer-property", "message.max.bytes=1000"])
+            try await service.waitForOutput("partitions assigned")
+            let saga = "saga-blocked"
+            let good = try harness.ping(1, saga: saga)
+            // Both straight onto the topic (the relay shares the producer limit), the good one behind the poison.
+            try await KafkaOracle.produce(harness.pingTopic, key: saga, value: String(repeating: "p", count: 900))
+            try await KafkaOracle.produce(harness.pingTopic, key: saga, value: String(decoding: good.envelope.encoded(), as: UTF8.self))
+            try await waitUntil("two alarms", timeout: .seconds(60)) {
+                service.occurrences(of: "dead-letter publish failing for") >= 2
+            }
+            let topic = harness.pingTopic
+            let alarms = service.output.split(separator: "\n").map(String.init).filter { $0.contains("partition blocked") }
+            let wellFormed = alarms.filter { $0.contains("error") && $0.contains(topic) }
+            #expect(wellFormed.count == alarms.count, "error level, names the source: \(alarms)")
+            let warnings = service.occurrences(of: "dead-letter publish failed (attempt")
+            #expect(warnings == 4, "warnings until the alarm starts at the fifth")
+            let db = try await harness.connect()
+            #expect(try await harness.effectCounts(on: db)[good.envelope.eventID] == nil, "nothing behind the poison was consumed")
+            #expect(try await KafkaOracle.readAll(harness.pingTopic + ".dlq").isEmpty)
+
+            // With the limit gone, the same partition carries on from the poison: dead-lettered, then the good ping.
+            service.terminate()
+            _ = try await service.waitForExit(timeout: .seconds(20))
+            try harness.start(label: "testbed-unblocked")
+            try await waitUntil("the good ping to be applied", timeout: .seconds(60)) {
+                try await harness.effectCounts(on: db)[good.envelope.eventID] == 1
+            }
+            let dead = try await KafkaOracle.waitForMessages(harness.pingTopic + ".dlq", count: 1)
+            #expect(dead.count == 1 && dead[0].payload == String(repeating: "p", count: 900))
             await db.close()
         }
     }
