@@ -59,13 +59,9 @@ public enum Notification: SagaServiceDefinition {
         "Confirmation dispatch failed for order \(orderID)"
     }
 
-    /// A plausible address: one `@`, a dot in the domain, no spaces or control characters, at most 254 bytes.
+    /// A plausible address (the intake's check: an order that reached this service past it is failed, not sent).
     public static func isValidEmail(_ address: String) -> Bool {
-        guard address.utf8.count <= 254, !address.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 } == true }) else { return false }
-        let parts = address.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else { return false }
-        let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
-        return labels.count >= 2 && labels.allSatisfy { !$0.isEmpty && !$0.hasPrefix("-") && !$0.hasSuffix("-") }
+        InputChecks.isPlausibleEmail(address)
     }
 }
 

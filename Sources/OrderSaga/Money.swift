@@ -6,21 +6,28 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
         self.cents = cents
     }
 
-    /// Reads `59.99`, `59.9`, `59`, `-5.00`; more than two decimals or anything else is refused.
+    /// Reads `59.99`, `59.9`, `59`, `-5.00`: ASCII digits, at most two decimals, at most one leading `-`, nothing
+    /// else (no `+`, no spaces). An amount beyond `Int64` cents is refused, never trapped on: it comes from the
+    /// command line.
     public init?(parsing text: String) {
-        var text = Substring(text)
-        var negative = false
-        if text.first == "-" { negative = true; text = text.dropFirst() }
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCII), let units = Int64(whole),
-              units <= Int64.max / 100 else { return nil }
-        var fraction: Int64 = 0
-        if parts.count == 2 {
-            let digits = parts[1]
-            guard (1...2).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(digits) else { return nil }
-            fraction = digits.count == 1 ? value * 10 : value
+        var bytes = Array(text.utf8)
+        let negative = bytes.first == UInt8(ascii: "-")
+        if negative { bytes.removeFirst() }
+        let dot = bytes.firstIndex(of: UInt8(ascii: "."))
+        let whole = bytes[..<(dot ?? bytes.endIndex)]
+        let decimals = dot.map { bytes[($0 + 1)...] } ?? []
+        guard !whole.isEmpty, dot == nil || (1...2).contains(decimals.count) else { return nil }
+        // `59.9` is 5990: the digits, then zeros up to two decimals.
+        let zeros = [UInt8](repeating: UInt8(ascii: "0"), count: 2 - decimals.count)
+        var cents: Int64 = 0
+        for byte in whole + decimals + zeros {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let (shifted, overflow) = cents.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = shifted.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            guard !overflow, !carry else { return nil }
+            cents = sum
         }
-        cents = (units * 100 + fraction) * (negative ? -1 : 1)
+        self.cents = negative ? -cents : cents
     }
 
     /// For command-line options: throws a message naming the expected form.

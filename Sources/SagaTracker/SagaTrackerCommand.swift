@@ -36,12 +36,12 @@ struct StartCommand: AsyncParsableCommand {
         discussion: "The order and its OrderPlaced event commit together; the running tracker publishes the event. The order id is the saga id: starting an id twice starts one saga."
     )
 
-    @Option(help: "The order id, which becomes the saga id.") var orderId: String
-    @Option(help: "The SKU to order.") var sku: String
-    @Option(help: "Units to order.") var quantity: Int
-    @Option(help: "The order total, e.g. 59.99.", transform: Money.parse) var amount: Money
+    @Option(help: "The order id, which becomes the saga id: 1 to 128 bytes, no control characters.") var orderId: String
+    @Option(help: "The SKU to order: 1 to 128 bytes, no control characters.") var sku: String
+    @Option(help: "Units to order: 1 to 2147483647.") var quantity: Int
+    @Option(help: "The order total, e.g. 59.99: positive, at most two decimals, at most \(OrderRequest.maxAmount).", transform: Money.parse) var amount: Money
     @Option(help: "ISO 4217 currency code. (default: USD)") var currency: String = "USD"
-    @Option(help: "Where the confirmation goes.") var email: String
+    @Option(help: "Where the confirmation goes: a plausible address (name@example.com), at most 254 bytes.") var email: String
     @Flag(help: "Demo switch: Payment declines this order.") var failPayment = false
     @Flag(help: "Demo switch: Notification fails to deliver the confirmation.") var failConfirmation = false
     @Flag(help: "Print JSON.") var json = false
@@ -49,21 +49,26 @@ struct StartCommand: AsyncParsableCommand {
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var logging: LoggingOptions
 
+    var request: OrderRequest {
+        OrderRequest(orderID: orderId, sku: sku, quantity: quantity, amount: amount, currency: currency, email: email,
+                     failPayment: failPayment, failConfirmation: failConfirmation)
+    }
+
+    /// The intake's own checks, as usage errors (exit 2, one line naming the option, never echoing the value).
     func validate() throws {
-        guard !orderId.isEmpty, orderId.utf8.count <= 128 else { throw ValidationError("--order-id must be 1 to 128 characters") }
-        guard !sku.isEmpty, sku.utf8.count <= 128 else { throw ValidationError("--sku must be 1 to 128 characters") }
-        guard currency.utf8.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
-            throw ValidationError("--currency must be a three-letter code such as USD")
+        do {
+            try request.validate()
+        } catch let error as OrderRequestError {
+            throw ValidationError("\(error.field.option) \(error.problem)")
+        } catch {
+            throw ValidationError("\(error)")
         }
-        guard email.utf8.count <= 254 else { throw ValidationError("--email is longer than 254 bytes") }
     }
 
     func run() async throws {
         let logger = logging.makeLogger(label: Tracker.name)
         try CrashPoint.validateEnvironment()
         let db = try await PGConnection.connect(try database.config(), logger: logger)
-        let request = OrderRequest(orderID: orderId, sku: sku, quantity: quantity, amount: amount, currency: currency, email: email,
-                                   failPayment: failPayment, failConfirmation: failConfirmation)
         let outcome = try await OrderIntake.start(request, topics: kafka.topics, on: db)
         await db.close()
         let follow = "saga-tracker status \(orderId)"

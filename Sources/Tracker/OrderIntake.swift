@@ -26,23 +26,65 @@ public struct OrderRequest: Sendable, Hashable {
         self.failConfirmation = failConfirmation
     }
 
-    /// What `OrderPlaced` checks. Here, where `OrderSaga` is imported: elsewhere `event.validate()` would resolve
-    /// to `SagaEvent`'s default, which checks nothing (member import visibility).
-    func validate() throws {
-        try event.validate()
-        // What the event's own checks leave to the database, where one bad request would fail a whole batch: the
-        // quantity's column is an int4, and libpq's text parameters end at a NUL.
-        guard (1...Int(Int32.max)).contains(quantity) else { throw EventValidationError("quantity must be 1 to \(Int32.max)") }
-        for (name, value) in [("order_id", orderID), ("sku", sku), ("currency", currency), ("customer_email", email)]
-        where value.utf8.contains(0) {
-            throw EventValidationError("\(name) must not contain a NUL character")
+    /// The largest order total the intake takes. Orders are refused above it rather than declined by Payment
+    /// (whose own limit, lower by default, is a business rule): an amount this large is a typing error or an
+    /// attack, and refusing it keeps every later sum of amounts far from overflowing.
+    public static let maxAmount = Money(cents: 100_000_000)
+
+    /// Refuses, before anything is written, what would start a saga no one should run or fail it downstream: ids
+    /// with control characters, a non-positive quantity or amount, an amount above `maxAmount`, an implausible
+    /// address. Then what `OrderPlaced` checks (here, where `OrderSaga` is imported: elsewhere `event.validate()`
+    /// would resolve to `SagaEvent`'s default, which checks nothing, by member import visibility).
+    public func validate() throws {
+        typealias Field = OrderRequestError.Field
+        for (field, value) in [(Field.orderID, orderID), (.sku, sku)] {
+            guard !value.isEmpty, value.utf8.count <= 128 else { throw OrderRequestError(field, "must be 1 to 128 bytes") }
+            guard !InputChecks.hasControlCharacter(value) else { throw OrderRequestError(field, "must not contain control characters") }
         }
+        // The quantity's column is an int4.
+        guard (1...Int(Int32.max)).contains(quantity) else { throw OrderRequestError(.quantity, "must be 1 to \(Int32.max)") }
+        guard amount.cents > 0 else { throw OrderRequestError(.amount, "must be positive") }
+        guard amount <= Self.maxAmount else { throw OrderRequestError(.amount, "must be at most \(Self.maxAmount)") }
+        guard currency.utf8.count == 3, currency.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+            throw OrderRequestError(.currency, "must be a three-letter code such as USD")
+        }
+        guard InputChecks.isPlausibleEmail(email) else {
+            throw OrderRequestError(.email, "must be an address like name@example.com (no spaces or control characters, at most 254 bytes)")
+        }
+        try event.validate()
     }
 
     var event: OrderPlaced {
         OrderPlaced(orderID: orderID, sku: sku, quantity: quantity, amountCents: amount.cents, currency: currency,
                     customerEmail: email, failPayment: failPayment, failConfirmation: failConfirmation)
     }
+}
+
+/// Why the intake refused an order: which field, and what is wrong with it. Never repeats the value (it may be
+/// the customer's address, or garbage that would garble a log line).
+public struct OrderRequestError: Error, CustomStringConvertible, Sendable {
+    public enum Field: String, Sendable {
+        case orderID = "order_id", sku, quantity, amount, currency, email = "customer_email"
+
+        /// `saga-tracker start`'s option for it.
+        public var option: String {
+            switch self {
+            case .orderID: "--order-id"
+            case .email: "--email"
+            default: "--\(rawValue)"
+            }
+        }
+    }
+
+    public let field: Field
+    public let problem: String
+
+    public init(_ field: Field, _ problem: String) {
+        self.field = field
+        self.problem = problem
+    }
+
+    public var description: String { "\(field.rawValue) \(problem)" }
 }
 
 /// Starting sagas: the order row and its `OrderPlaced` event commit in one transaction, or neither does.
