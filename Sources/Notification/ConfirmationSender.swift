@@ -93,9 +93,19 @@ public struct SpoolSender: ConfirmationSender {
         }
     }
 
-    /// `<order id>.eml`, with anything but letters, digits, `.`, `_` and `-` percent-encoded.
+    /// The longest name spelled out in full; a file name may have 255 bytes, and the temporary name adds 14.
+    static let maxSpelledOutName = 200
+    /// How much of a long id's spelling a hashed name keeps, for a person reading the folder.
+    static let hashedNamePrefix = 120
+
+    /// `<order id>.eml` with anything but ASCII letters, digits, `.`, `_` and `-` percent-encoded, when that fits
+    /// in 200 bytes; otherwise, since one non-ASCII character takes up to 12 bytes spelled out (a 128-byte id up
+    /// to 384), the first 120 bytes of that spelling (whole escapes), `~` and the id's SHA-256 in hex (at most 189
+    /// bytes). A function of the id alone, so a retried send replaces its file; one id, one name: spelled-out names
+    /// never hold `~` (it is encoded), and hashed names differ unless SHA-256 collides.
     public static func fileName(for orderID: String) -> String {
         var name = ""
+        var wholeEscapes = 0
         for byte in orderID.utf8 {
             let c = Character(Unicode.Scalar(byte))
             if c.isASCII && (c.isLetter || c.isNumber || c == "_" || c == "-" || (c == "." && !name.isEmpty)) {
@@ -103,8 +113,10 @@ public struct SpoolSender: ConfirmationSender {
             } else {
                 name += String(format: "%%%02X", byte)
             }
+            if name.utf8.count <= hashedNamePrefix { wholeEscapes = name.utf8.count }
         }
-        return name + ".eml"
+        guard name.utf8.count > maxSpelledOutName else { return name + ".eml" }
+        return String(name.utf8.prefix(wholeEscapes))! + "~" + SHA256.hex(orderID.utf8) + ".eml"
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Notification
 import OrderSaga
 import SagaKit
 import Testing
@@ -41,6 +42,23 @@ struct BadInputTests {
                 #expect(process.occurrences(of: "dead-letter publish failed") == 0, "\(process.label) never failed to dead-letter")
                 #expect(process.occurrences(of: "partition blocked") == 0, "\(process.label) raised no alarm")
             }
+        }
+    }
+
+    @Test("an order id of 50 × é behind an ASCII prefix (116 bytes) completes: its confirmation is written, not failed and refunded")
+    func longNonASCIIOrderID() async throws {
+        try await SagaCluster.with { cluster in
+            try await cluster.startAll()
+            try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "10"])
+            let id = "ORD-NONASCII-ID-" + String(repeating: "é", count: 50)
+            // Spelled out byte by byte, its file name would be 316 bytes: over the file system's 255.
+            #expect(id.utf8.count == 116)
+            _ = try await SagaScenarioTests.start(cluster, id)
+            let states = try await cluster.waitForTerminal([id], timeout: .seconds(60))
+            #expect(states[id] == "completed")
+            let status = try #require(try await cluster.status(id))
+            #expect(status.completedSteps == ["reserve_inventory", "charge_payment", "send_confirmation"] && status.compensations.isEmpty)
+            #expect(try cluster.emlFiles() == [SpoolSender.fileName(for: id)])
         }
     }
 }
