@@ -38,8 +38,9 @@ public struct ConfirmationMessage: Sendable, Hashable {
     }
 }
 
-/// Delivers confirmations. Runs inside the consumer's transaction, on its connection's thread: it may block
-/// briefly. Throw `TransientSendError` for a failure worth retrying.
+/// Delivers confirmations. Runs inside the consumer's transaction, on its connection's thread: one attempt, as
+/// brief as it can be, never a retry loop. Throw `TransientSendError` for a failure worth retrying: the consumer
+/// rolls back and retries after a backoff with no transaction open.
 public protocol ConfirmationSender: Sendable {
     func send(_ message: ConfirmationMessage) throws
 }

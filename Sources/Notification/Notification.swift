@@ -4,6 +4,7 @@ import OrderSaga
 import PGClient
 import SagaKit
 import SagaKitService
+import Synchronization
 
 /// The Notification service: sends the order confirmation once the payment is captured, or reports that it
 /// could not, which starts the compensations.
@@ -16,7 +17,7 @@ public enum Notification: SagaServiceDefinition {
         @Option(help: "Folder the default sender writes one .eml file per confirmation into. [env: NOTIFICATION_SPOOL_DIR, SAGAKIT_SPOOL_DIR] (default: ./spool)")
         public var spoolDir: String?
 
-        @Option(help: "Delivery attempts for a transient sender error, with backoff, before the confirmation fails. (default: 4)")
+        @Option(help: "Delivery attempts for a transient sender error before the confirmation fails; between two, the consumer rolls its transaction back and backs off (counted per process). (default: 4)")
         public var senderAttempts: Int = 4
 
         @Option(help: "Make the sender fail this many times per message with a transient error (to exercise retries). [env: NOTIFICATION_SENDER_FAILURES] (default: 0)")
@@ -66,9 +67,20 @@ public enum Notification: SagaServiceDefinition {
 }
 
 /// Renders and delivers confirmations; both events can arrive first, and whichever completes the pair sends.
+///
+/// A transient send failure never waits inside the transaction (it holds row locks and a connection): the
+/// handler throws `ConfirmationRetry`, the consumer rolls the batch back, rewinds and retries it after its backoff,
+/// with no transaction open. `memory` carries what a rollback forgets: the attempts so far, and the sends that
+/// succeeded in a batch that then rolled back, so a retried batch does not send them again.
 struct Dispatcher: Sendable {
     let sender: any ConfirmationSender
     let attempts: Int
+    let memory = DeliveryMemory()
+
+    init(sender: any ConfirmationSender, attempts: Int) {
+        self.sender = sender
+        self.attempts = attempts
+    }
 
     /// What a confirmation needs: the order (recorded from `OrderPlaced`) and the captured payment.
     struct Pair {
@@ -188,7 +200,8 @@ struct Dispatcher: Sendable {
             """)
     }
 
-    /// Sends the confirmation (or decides it cannot be sent) and emits the outcome, caused by the capture.
+    /// Sends the confirmation (or decides it cannot be sent) and emits the outcome, caused by the capture. Throws
+    /// `ConfirmationRetry` after a transient failure while attempts remain.
     private func dispatch(_ pair: Pair, _ context: inout EventContext) throws -> Outcome {
         var delivered: ConfirmationMessage?
         var tries = 0
@@ -204,30 +217,83 @@ struct Dispatcher: Sendable {
                     """,
                 messageID: "\(pair.orderID).confirmation@sagakit.invalid"
             )
-            while tries < attempts {
-                tries += 1
+            if let previous = memory.sent(pair.orderID) {
+                // Sent in a batch that rolled back afterwards: record it, do not send it twice.
+                tries = previous
+                delivered = message
+            } else {
+                tries = memory.nextAttempt(pair.orderID)
                 do {
                     try sender.send(message)
+                    memory.recordSent(pair.orderID, attempts: tries)
                     delivered = message
-                    break
                 } catch let error as TransientSendError {
-                    guard tries < attempts else { break }
-                    // Short, growing pauses: this holds the consumer's transaction open.
-                    let millis = 10 << min(tries - 1, 6)
-                    context.outcome = "retrying after \(error)"
-                    Thread.sleep(forTimeInterval: Double(millis) / 1000)
+                    guard tries >= attempts else {
+                        throw ConfirmationRetry(orderID: pair.orderID, attempt: tries, of: attempts, cause: error)
+                    }
                 }
             }
+            memory.forgetAttempts(pair.orderID)
         }
         if let delivered {
             try context.emit(ConfirmationSent(orderID: pair.orderID, messageID: delivered.messageID), causedBy: pair.paymentEventID)
-            context.outcome = "sent"
+            context.outcome = tries > 1 ? "sent after \(tries) attempts" : "sent"
             return Outcome(orderID: pair.orderID, status: "sent", messageID: delivered.messageID, attempts: tries)
         }
         let reason = Notification.failureReason(orderID: pair.orderID)
         try context.emit(ConfirmationFailed(orderID: pair.orderID, reason: reason), causedBy: pair.paymentEventID)
         context.outcome = "failed"
         return Outcome(orderID: pair.orderID, status: "failed", reason: reason, attempts: tries)
+    }
+}
+
+/// A send failed transiently and attempts remain: roll back, back off outside the transaction, try again.
+struct ConfirmationRetry: TransientError, CustomStringConvertible {
+    let orderID: String
+    let attempt: Int
+    let of: Int
+    let cause: TransientSendError
+
+    var description: String { "confirmation for order \(orderID): attempt \(attempt) of \(of) failed (\(cause))" }
+}
+
+/// What the dispatcher remembers across a rolled-back batch, in this process: attempts per undecided order, and
+/// orders whose send succeeded (the newest 10,000: a retried batch comes back within seconds).
+final class DeliveryMemory: Sendable {
+    private struct State {
+        var attempts: [String: Int] = [:]
+        var sent: [String: Int] = [:]
+        var sentOrder: [String] = []
+    }
+
+    private static let sentCapacity = 10_000
+    private let state = Mutex(State())
+
+    func nextAttempt(_ orderID: String) -> Int {
+        state.withLock { state in
+            state.attempts[orderID, default: 0] += 1
+            return state.attempts[orderID]!
+        }
+    }
+
+    func forgetAttempts(_ orderID: String) {
+        _ = state.withLock { $0.attempts.removeValue(forKey: orderID) }
+    }
+
+    func recordSent(_ orderID: String, attempts: Int) {
+        state.withLock { state in
+            if state.sent.updateValue(attempts, forKey: orderID) == nil { state.sentOrder.append(orderID) }
+            if state.sentOrder.count > Self.sentCapacity {
+                let evicted = state.sentOrder.prefix(state.sentOrder.count - Self.sentCapacity / 2)
+                for id in evicted { state.sent[id] = nil }
+                state.sentOrder.removeFirst(evicted.count)
+            }
+        }
+    }
+
+    /// The attempts a send took, if it succeeded before.
+    func sent(_ orderID: String) -> Int? {
+        state.withLock { $0.sent[orderID] }
     }
 }
 

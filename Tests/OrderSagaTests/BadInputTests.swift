@@ -1,6 +1,7 @@
 import Foundation
 import Notification
 import OrderSaga
+import PGClient
 import SagaKit
 import Testing
 import TestSupport
@@ -59,6 +60,76 @@ struct BadInputTests {
             let status = try #require(try await cluster.status(id))
             #expect(status.completedSteps == ["reserve_inventory", "charge_payment", "send_confirmation"] && status.compensations.isEmpty)
             #expect(try cluster.emlFiles() == [SpoolSender.fileName(for: id)])
+        }
+    }
+}
+
+/// A flaky sender never holds a transaction open while it waits to try again.
+@Suite("Notification sender retries", .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(4)))
+struct SenderRetryTests {
+    @Test("transient send failures are retried by the consumer, with no transaction open during the backoff; the saga completes, one file")
+    func transientFailuresRetriedOutsideTheTransaction() async throws {
+        try await SagaCluster.with { cluster in
+            for service in [SagaCluster.Service.inventory, .payment, .tracker] { try await cluster.start(service) }
+            // Seven failures, eight attempts: the backoffs grow past the threshold below (a sleep inside the
+            // handler would have held the transaction 640 ms at the last one).
+            try await cluster.start(.notification, arguments: ["--sender-attempts", "8"], environment: ["NOTIFICATION_SENDER_FAILURES": "7"])
+            try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "10"])
+
+            // Watch Notification's database: any session idle inside a transaction for over 300 ms.
+            let watcher = try await cluster.connect(.notification)
+            let watching = Task { () throws -> (longest: Double, samples: Int, sawService: Bool) in
+                var longest = 0.0
+                var samples = 0
+                var sawService = false
+                while !Task.isCancelled {
+                    let row = try await watcher.query("""
+                        SELECT coalesce(max(extract(epoch FROM clock_timestamp() - state_change)) FILTER (WHERE state = 'idle in transaction'), 0)::float8 AS idle,
+                               count(*) FILTER (WHERE state IS NOT NULL) AS visible
+                        FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                        """)[0]
+                    longest = max(longest, try row.decode("idle", as: Double.self))
+                    let visible: Int = try row.decode("visible")
+                    sawService = sawService || visible > 0
+                    samples += 1
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                return (longest, samples, sawService)
+            }
+            _ = try await SagaScenarioTests.start(cluster, "ORD-FLAKY")
+            let states = try await cluster.waitForTerminal(["ORD-FLAKY"], timeout: .seconds(90))
+            watching.cancel()
+            let watched = try await watching.value
+            await watcher.close()
+
+            #expect(states["ORD-FLAKY"] == "completed")
+            #expect(watched.sawService && watched.samples > 100, "the watcher saw the service's sessions (\(watched.samples) samples)")
+            #expect(watched.longest < 0.3, "longest idle in transaction: \(watched.longest) s")
+            let notification = cluster.process(.notification)
+            #expect(notification.occurrences(of: "transaction failed, will retry: confirmation for order ORD-FLAKY: attempt") == 7, "seven rollbacks and retries")
+            #expect(try cluster.emlFiles() == ["ORD-FLAKY.eml"])
+            let db = try await cluster.connect(.notification)
+            let row = try await db.query("SELECT status, attempts FROM confirmations WHERE order_id = 'ORD-FLAKY'")[0]
+            let status: String = try row.decode("status")
+            let attempts: Int = try row.decode("attempts")
+            #expect(status == "sent" && attempts == 8)
+            await db.close()
+        }
+    }
+
+    @Test("a sender that keeps failing gives up after its attempts: the confirmation fails and the saga is compensated")
+    func persistentFailureGivesUp() async throws {
+        try await SagaCluster.with { cluster in
+            for service in [SagaCluster.Service.inventory, .payment, .tracker] { try await cluster.start(service) }
+            try await cluster.start(.notification, arguments: ["--sender-attempts", "3"], environment: ["NOTIFICATION_SENDER_FAILURES": "100"])
+            try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "10"])
+            _ = try await SagaScenarioTests.start(cluster, "ORD-DOWN")
+            let states = try await cluster.waitForTerminal(["ORD-DOWN"], timeout: .seconds(90))
+            #expect(states["ORD-DOWN"] == "compensated")
+            let status = try #require(try await cluster.status("ORD-DOWN"))
+            #expect(status.error == "Confirmation dispatch failed for order ORD-DOWN")
+            #expect(cluster.process(.notification).occurrences(of: "transaction failed, will retry: confirmation for order ORD-DOWN: attempt") == 2)
+            #expect(try cluster.emlFiles().isEmpty)
         }
     }
 }
