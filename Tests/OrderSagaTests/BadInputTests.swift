@@ -64,6 +64,43 @@ struct BadInputTests {
     }
 }
 
+/// Replay's dry run says which redelivered messages would be dead-lettered again.
+@Suite("Replay dry run and bad input", .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(4)))
+struct ReplayBadInputTests {
+    @Test("messages the consumer refused are reported as dead-lettered again, not as taking effect, in text and JSON")
+    func dryRunCountsInvalidSeparately() async throws {
+        try await SagaCluster.with { cluster in
+            try await cluster.startAll()
+            try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "10"])
+            let orders = cluster.topics(OrderSagaTopics.orders)
+            // Three kinds of bad input the consumer refuses: not an envelope, an unknown type, an OrderPlaced whose
+            // payload fails its checks (a known, handled type: the old dry run said it would take effect).
+            let unknown = EventEnvelope(eventType: "OrderTeleported", schemaVersion: 1, sagaID: "ORD-BAD-2", causationID: nil, producer: "test", payload: Array("{}".utf8))
+            let invalid = EventEnvelope(eventType: OrderPlaced.eventType, schemaVersion: 1, sagaID: "ORD-BAD-3", causationID: nil, producer: "test",
+                                        payload: Array(#"{"orderId":"ORD-BAD-3"}"#.utf8))
+            try await KafkaOracle.produce(orders, key: "ORD-BAD-1", value: "this is not JSON")
+            try await KafkaOracle.produce(orders, key: "ORD-BAD-2", value: String(decoding: unknown.encoded(), as: UTF8.self))
+            try await KafkaOracle.produce(orders, key: "ORD-BAD-3", value: String(decoding: invalid.encoded(), as: UTF8.self))
+            _ = try await SagaScenarioTests.start(cluster, "ORD-GOOD")
+            _ = try await cluster.waitForTerminal(["ORD-GOOD"], timeout: .seconds(60))
+            try await waitUntil("inventory to dead-letter the three") {
+                try await KafkaOracle.readAll(orders + DeadLetters.suffix).filter { $0.headerMap[DeadLetters.serviceHeader] == "inventory" }.count == 3
+            }
+            try await cluster.stop(.inventory)
+
+            let dry = try await cluster.command(.inventory, ["replay", "--topic", "orders", "--from", "earliest", "--dry-run", "--json"])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(dry.split(separator: "\n").first { $0.hasPrefix("{") }!.utf8)) as? [String: Any])
+            let plan = try #require(report["plan"] as? [String: Any])
+            #expect(plan["would_dead_letter"] as? Int == 3, "\(plan)")
+            #expect(plan["would_apply"] as? Int == 0, "nothing takes effect: \(plan)")
+            #expect(plan["already_applied"] as? Int == 1 && plan["not_handled"] as? Int == 0, "\(plan)")
+            let text = try await cluster.command(.inventory, ["replay", "--topic", "orders", "--from", "earliest", "--dry-run"])
+            #expect(text.contains("4 events redelivered: 1 already applied (the inbox skips them), 0 not applied before (they take effect now), "
+                                  + "0 not handled by this service, 3 invalid (they go to the dead-letter topic again)"), "\(text)")
+        }
+    }
+}
+
 /// A flaky sender never holds a transaction open while it waits to try again.
 @Suite("Notification sender retries", .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(4)))
 struct SenderRetryTests {

@@ -207,30 +207,16 @@ public final class EventConsumer: Service, Sendable {
     }
 
     private func decode(_ message: KafkaMessage) -> Item {
-        guard let value = message.value else { return .poison("message has no value") }
-        let envelope: EventEnvelope
-        do {
-            envelope = try EventEnvelope.decode(value)
-        } catch {
-            return .poison("invalid envelope: \(error.message)")
-        }
-        if let key = message.keyString, key != envelope.sagaID {
-            return .poison("message key '\(key.prefix(64))' is not the envelope's saga_id")
-        }
-        guard registry.contains(envelope.eventType) else {
-            return .poison("unknown event_type \(envelope.eventType)")
-        }
-        guard handlers.registration(for: envelope.eventType) != nil else {
+        switch IncomingMessage.classify(message, registry: registry, handlers: handlers) {
+        case .invalid(let reason):
+            return .poison(reason)
+        case .ignored(let envelope):
             return .ignored(envelope)
-        }
-        do {
-            let event = try registry.decode(envelope)
+        case .event(let envelope, let event):
             return .event(DecodedEvent(
                 message: message, envelope: envelope, event: event,
                 trace: message.headers.string(TraceContext.headerName).flatMap(TraceContext.init(traceparent:))
             ))
-        } catch {
-            return .poison("schema violation: \(error.message)")
         }
     }
 

@@ -18,12 +18,14 @@ public struct ReplayPlan: Sendable, Codable, Hashable {
     public var topic: String
     public var group: String
     public var partitions: [Partition]
-    /// Of the redelivered messages: already applied (the inbox skips them), not yet applied (they would take
-    /// effect now, e.g. ones that were dead-lettered), not handled by this consumer, and not readable at all.
+    /// Of the redelivered messages, by the consumer's own decode and checks: already applied (the inbox skips
+    /// them); valid and not applied yet (they would take effect now, e.g. ones a failing handler dead-lettered);
+    /// valid but not handled by this consumer; and invalid (not an envelope, unknown type, key not the saga id,
+    /// payload refused), which the consumer would dead-letter again, however often it is replayed.
     public var alreadyApplied = 0
     public var wouldApply = 0
     public var notHandled = 0
-    public var undecodable = 0
+    public var wouldDeadLetter = 0
     /// The oldest redelivered message's timestamp.
     public var oldestMessage: Date?
 
@@ -50,9 +52,10 @@ public enum Replay {
     }
 
     /// Reads the messages the plan would redeliver (without joining the group or committing anything) and
-    /// classifies them against the consumer's inbox.
+    /// classifies them as the consumer would (`IncomingMessage.classify`), then against its inbox.
     public static func inspect(
-        _ plan: ReplayPlan, consumer: String, handledTypes: Set<String>, kafka: KafkaConfiguration, db: PGConnection, logger: Logger
+        _ plan: ReplayPlan, consumer: String, registry: EventRegistry, handlers: EventHandlers, kafka: KafkaConfiguration,
+        db: PGConnection, logger: Logger
     ) async throws -> ReplayPlan {
         var plan = plan
         let ranges = plan.partitions.filter { $0.redeliver > 0 }
@@ -75,14 +78,10 @@ public enum Replay {
                     let date = Date(timeIntervalSince1970: Double(ms) / 1000)
                     plan.oldestMessage = min(plan.oldestMessage ?? date, date)
                 }
-                guard let value = message.value, let envelope = try? EventEnvelope.decode(value) else {
-                    plan.undecodable += 1
-                    continue
-                }
-                if handledTypes.contains(envelope.eventType) {
-                    handled.append(envelope.eventID)
-                } else {
-                    plan.notHandled += 1
+                switch IncomingMessage.classify(message, registry: registry, handlers: handlers) {
+                case .event(let envelope, _): handled.append(envelope.eventID)
+                case .ignored: plan.notHandled += 1
+                case .invalid: plan.wouldDeadLetter += 1
                 }
             }
         }

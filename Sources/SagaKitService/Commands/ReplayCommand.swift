@@ -92,7 +92,7 @@ public struct ReplayCommand<Service: SagaServiceDefinition>: AsyncParsableComman
             throw CommandFailure("refusing to replay: \(description.memberCount) consumer(s) of \(Service.name) are running in group \(group); stop `\(Service.executableName) run` first")
         }
         var plan = try await Replay.plan(group: group, topic: topics(topic), from: from.position, admin: admin)
-        plan = try await Replay.inspect(plan, consumer: definition.name, handledTypes: Set(definition.handlers.eventTypes),
+        plan = try await Replay.inspect(plan, consumer: definition.name, registry: Service.registry, handlers: definition.handlers,
                                         kafka: kafkaConfiguration, db: db, logger: logger)
         let horizon = try await Inbox.purgedBefore(on: db)
         let beyondHorizon = horizon.flatMap { horizon in plan.oldestMessage.map { $0 < horizon } } ?? false
@@ -129,7 +129,7 @@ public struct ReplayCommand<Service: SagaServiceDefinition>: AsyncParsableComman
         }).rendered)
         lines.append("  \(plan.redeliverCount) events redelivered: \(plan.alreadyApplied) already applied (the inbox skips them), "
                      + "\(plan.wouldApply) not applied before (they take effect now), \(plan.notHandled) not handled by this service, "
-                     + "\(plan.undecodable) unreadable (dead-lettered again)")
+                     + "\(plan.wouldDeadLetter) invalid (they go to the dead-letter topic again)")
         if let oldest = plan.oldestMessage { lines.append("  oldest redelivered event: \(RFC3339.format(oldest))") }
         lines.append("  inbox remembers: \(horizon.map { "since \(RFC3339.format($0))" } ?? "everything (nothing deleted yet)")")
         return lines.joined(separator: "\n")
