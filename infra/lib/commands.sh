@@ -85,6 +85,43 @@ cmd_test() {
     say "tests: all passed"
 }
 
+# The fault campaign (infra/lib/chaos.py): empties the service databases and the broker as bench does, then runs
+# mixed sagas through the real intake with two processes per service while it kills processes and restarts
+# PostgreSQL and the broker, and ends with saga-check. Exits 1 unless every saga ended as its scenario says, with no
+# violation and every kind of fault injected. The report goes to .stack/chaos/ (or --json-out).
+cmd_chaos() {
+    local sagas=10000 minutes=10 instances=2 json="" seed=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --sagas) sagas=${2:-}; shift 2 ;;
+        --minutes) minutes=${2:-}; shift 2 ;;
+        --instances) instances=${2:-}; shift 2 ;;
+        --json-out) json=${2:-}; shift 2 ;;
+        --seed) seed=(--seed "${2:-}"); shift 2 ;;
+        *) echo "infra/dev chaos: unknown argument '$1' (--sagas N --minutes M --instances K --json-out FILE --seed S)" >&2; exit 2 ;;
+        esac
+    done
+    [[ "$sagas" =~ ^[1-9][0-9]*$ ]] || { echo "infra/dev chaos: --sagas must be a positive whole number, not '$sagas'" >&2; exit 2; }
+    [[ "$minutes" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "infra/dev chaos: --minutes must be a number, not '$minutes'" >&2; exit 2; }
+    [[ "$instances" =~ ^[1-9][0-9]*$ ]] && [ "$instances" -le "$SAGAKIT_PARTITIONS" ] \
+        || { echo "infra/dev chaos: --instances must be from 1 to $SAGAKIT_PARTITIONS" >&2; exit 2; }
+    cmd_setup
+    cmd_up
+    if [ "${SAGAKIT_SKIP_BUILD:-0}" != 1 ]; then
+        step "swift build"
+        (cd "$SAGAKIT_ROOT" && swift build)
+    fi
+    services_stop
+    bench_reset
+    eval "$(cmd_env)"
+    local dir="$SAGAKIT_STACK_DIR/chaos/$(date -u +%Y%m%dT%H%M%SZ)"
+    mkdir -p "$dir"
+    [ -n "$json" ] || json="$dir/report.json"
+    step "chaos: $sagas sagas over $minutes min, $instances processes per service (logs in $dir)"
+    "$SAGAKIT_VENV/bin/python" "$SAGAKIT_ROOT/infra/lib/chaos.py" --sagas "$sagas" --minutes "$minutes" --instances "$instances" \
+        "${seed[@]}" --bin "$SAGAKIT_ROOT/.build/debug" --log-dir "$dir" --json-out "$json"
+}
+
 cmd_help() {
     cat <<EOF
 usage: infra/dev COMMAND
@@ -101,6 +138,10 @@ usage: infra/dev COMMAND
                    them), start the four services (one process per partition each), run saga-bench
                    --warmup 20s [ARGS] (default: --rate 1000
                    --duration 60s --with-pgbench, JSON into .stack/bench/), stop the services
+  chaos [ARGS]     the fault campaign: empty the service databases and broker, then --sagas N [10000] mixed sagas
+                   over --minutes M [10] with --instances K [2] processes per service, while processes are killed
+                   (-9, every 2-8 s), a relay is paused past its lease, PostgreSQL and the broker restart; then
+                   saga-check. Report: .stack/chaos/<time>/report.json (--json-out FILE); exit 1 on any violation
   services         show the service processes demo started
   stop-services    stop them (SIGTERM: they finish, commit and exit)
   pg-restart       stop PostgreSQL immediately (as a crash would) and start it again
@@ -130,6 +171,7 @@ main() {
         test) cmd_test "$@" ;;
         demo) cmd_demo ;;
         bench) cmd_bench "$@" ;;
+        chaos) cmd_chaos "$@" ;;
         services) services_status ;;
         stop-services) services_stop ;;
         pg-restart) pg_restart ;;
