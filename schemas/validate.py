@@ -54,7 +54,10 @@ def main():
             if isinstance(event, dict) and not errors:
                 kind, version = event["event_type"], event["schema_version"]
                 path = root / "events" / f"{kind}.v{version}.schema.json"
-                if not path.exists():
+                # An event type is a name, never a path or a glob: anything else names no schema.
+                if not kind.isidentifier() or not kind.isascii():
+                    errors.append(f"unknown event_type {kind!r}")
+                elif not path.exists():
                     known = sorted(int(p.name.split(".v")[1].split(".")[0]) for p in (root / "events").glob(f"{kind}.v*.schema.json"))
                     if known:
                         errors.append(f"unsupported schema_version {version} for {kind} (schemas exist for {', '.join(map(str, known))})")

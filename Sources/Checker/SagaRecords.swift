@@ -73,6 +73,16 @@ public struct SagaRecords: Sendable, Hashable {
         return nil
     }
 
+    /// The tracker saw the saga complete (on `ConfirmationSent`), and Inventory has yet to mark its stock sold on
+    /// that same event: a moment every completed saga passes through, not a disagreement.
+    public var settling: Bool {
+        trackerState == "completed" && reservation?.status == "reserved" && charge?.status == "captured" && refundCents == nil
+            && confirmation == "sent"
+    }
+
+    /// Whether the saga still has work to do: not in a terminal state, or settling.
+    public var inFlight: Bool { !Self.terminalStates.contains(trackerState ?? "running") || settling }
+
     /// The rows behind this saga, for a violation's report.
     public var rows: [String] {
         var rows: [String] = []
@@ -91,9 +101,10 @@ public struct SagaRecords: Sendable, Hashable {
     public func check(requireTerminal: Bool) -> [Violation] {
         var violations: [Violation] = []
         let state = trackerState ?? "running"
-        let finished = Self.terminalStates.contains(state)
+        let finished = Self.terminalStates.contains(state) && !settling
         if requireTerminal && !finished {
-            violations.append(Violation(.sagaTerminal, saga: sagaID, "saga is \(state), not in a terminal state", rows: rows))
+            let why = settling ? "saga is completed, but Inventory has not marked its stock sold" : "saga is \(state), not in a terminal state"
+            violations.append(Violation(.sagaTerminal, saga: sagaID, why, rows: rows))
         }
         if order == nil && (reservation != nil || rejected || charge != nil || declined || confirmation != nil) {
             violations.append(Violation(.orderKnown, saga: sagaID, "effects for an order the tracker never started", rows: rows))

@@ -258,7 +258,8 @@ struct ConfirmationRetry: TransientError, CustomStringConvertible {
 }
 
 /// What the dispatcher remembers across a rolled-back batch, in this process: attempts per undecided order, and
-/// orders whose send succeeded (the newest 10,000: a retried batch comes back within seconds).
+/// orders whose send succeeded (between the newest 5,000 and 10,000: past 10,000 the older half is dropped at once;
+/// a retried batch comes back within seconds).
 final class DeliveryMemory: Sendable {
     private struct State {
         var attempts: [String: Int] = [:]

@@ -55,7 +55,9 @@ struct SagaCheckCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...100_000).contains(pageSize) else { throw ValidationError("--page-size must be from 1 to 100000, not \(pageSize)") }
-        guard TimeArgument.parseAge(grace) != nil else { throw ValidationError("--grace must be an age such as 30s or 2m, not '\(grace)'") }
+        guard let seconds = TimeArgument.parseAge(grace), seconds.isFinite, seconds <= 365 * 86400 else {
+            throw ValidationError("--grace must be an age such as 30s or 2m, up to 365d, not '\(grace)'")
+        }
     }
 
     func run() async throws {

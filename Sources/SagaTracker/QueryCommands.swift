@@ -130,11 +130,11 @@ struct RebuildCommand: AsyncParsableCommand {
             let summary = try await ProjectionRebuild.rebuild(
                 database: try database.config(), kafka: try kafka.configuration(), topics: kafka.topics, force: force, logger: logger
             ) { progress in
-                let seconds = Double(progress.elapsed.components.seconds) + Double(progress.elapsed.components.attoseconds) / 1e18
+                let seconds = progress.elapsed.seconds
                 let rate = seconds > 0 ? Double(progress.done) / seconds : 0
                 FileHandle.standardError.write(Data("rebuild: \(progress.done)/\(progress.total) events (\(Int(rate))/s)\n".utf8))
             }
-            let seconds = Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18
+            let seconds = summary.elapsed.seconds
             let lost = summary.missing > 0 ? "; \(summary.missing) events the topics no longer hold were dropped (--force)" : ""
             print("rebuilt \(summary.sagas) sagas from \(summary.events) events in \(StatusText.duration(seconds)); caught up\(lost)")
         } catch let refused as ProjectionRebuild.Refused {

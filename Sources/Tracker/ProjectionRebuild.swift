@@ -35,6 +35,10 @@ public enum ProjectionRebuild {
         public let description: String
     }
 
+    /// The rebuild's consumer group is the live group's name, this, and a random tail; deleted afterwards. On a
+    /// cluster with ACLs the tracker needs Read and Delete on the groups with this prefix (docs/OPERATIONS.md).
+    public static let groupSuffix = ".rebuild-"
+
     /// The schema the new projection is built in; dropped after the swap, or before a new attempt.
     static let schema = "tracker_rebuild"
     /// The tables a rebuild writes: the projection's own and SagaKit's inbox and outbox (the projection emits
@@ -66,17 +70,32 @@ public enum ProjectionRebuild {
             }
         }
 
-        // One connection, its `search_path` naming the rebuild's schema first: the projection's code writes there,
-        // and the statements below name `public` where they mean the live tables.
+        // One connection whose `search_path` is the rebuild's schema alone, so the projection's code writes there
+        // and nowhere else (the consumer's connection gets the same setting); the statements below name `public`
+        // where they mean the live tables. An advisory lock keeps a second rebuild from dropping this one's schema.
         var building = database
-        building.sessionSettings["search_path"] = "\(schema),public"
+        building.sessionSettings["search_path"] = schema
         let db = try await PGConnection.connect(building, logger: logger)
-        try await prepareSchema(on: db)
-        let ownRecorded = try await db.withTransaction { tx in try recordOwnEvents(after: 0, on: tx) }
+        do {
+            let locked: Bool = try await db.query("SELECT pg_try_advisory_lock(\(Self.lockKey)) AS locked")[0].decode("locked")
+            guard locked else { throw Refused(description: "refusing to rebuild: another rebuild of this projection is running") }
+            let current: String? = try await db.query("SELECT current_schemas(false)::text AS path")[0].decode("path")
+            guard current == "{}" || current == "{\(schema)}" else {
+                throw Refused(description: "refusing to rebuild: the connection's search_path is \(current ?? "unset"), not \(schema) (does the database URL set options=-c search_path?)")
+            }
+            try await prepareSchema(on: db)
+            guard try await db.query("SELECT current_schema() AS s")[0].decode("s", as: String?.self) == schema else {
+                throw Refused(description: "refusing to rebuild: the rebuild's tables are not what the connection writes to")
+            }
+            try await db.withTransaction { tx in try recordOwnEvents(on: tx) }
+        } catch {
+            await db.close()
+            throw error
+        }
 
         // A group of its own, from the earliest offsets: the live group's offsets stay where the live consumer left
         // them, so a rebuild that fails half-way leaves nothing behind that the live tracker would skip.
-        let group = "\(liveGroup).rebuild-\(UUID().uuidString.prefix(8).lowercased())"
+        let group = "\(liveGroup)\(groupSuffix)\(UUID().uuidString.prefix(8).lowercased())"
         var configuration = ConsumerConfiguration(name: definition.name, groupID: group, topics: physical)
         configuration.batchSize = 500
         configuration.topicNames = topics
@@ -108,7 +127,7 @@ public enum ProjectionRebuild {
         do {
             try outcome.get()
             let counters = consumer.currentCounters
-            let (sagas, missing) = try await swap(consumer: definition.name, ownRecorded: ownRecorded, force: force, on: db)
+            let (sagas, missing) = try await swap(consumer: definition.name, force: force, on: db)
             await db.close()
             return Summary(events: counters.applied + counters.duplicates + counters.ignored + counters.deadLettered, sagas: sagas,
                            missing: missing, elapsed: ContinuousClock.now - started)
@@ -130,16 +149,24 @@ public enum ProjectionRebuild {
         }
     }
 
-    /// Records the tracker's own events (its outbox, published or not) with ids above `after` into the projection
-    /// the connection's `search_path` names; returns the highest id seen.
-    static func recordOwnEvents(after: Int64, on tx: isolated PGConnection) throws -> Int64 {
-        var last = after
+    /// An advisory lock key of the tracker's own: one rebuild at a time per database.
+    static let lockKey: Int64 = 0x7361_6761_7262_6c64
+
+    /// Records the tracker's own events (its outbox, published or not) that the rebuilt event log lacks into the
+    /// projection the connection's `search_path` names. By absence, not by id: an id taken before another but
+    /// committed after it is found all the same.
+    static func recordOwnEvents(on tx: isolated PGConnection) throws {
+        var after: Int64 = 0
         while true {
-            let rows = try tx.query("SELECT id, payload FROM public.sagakit_outbox WHERE id > \(last) ORDER BY id LIMIT 1000")
-            guard !rows.isEmpty else { return last }
+            let rows = try tx.query("""
+                SELECT o.id, o.payload FROM public.sagakit_outbox o
+                WHERE o.id > \(after) AND NOT EXISTS (SELECT 1 FROM \(unsafeRaw: schema).saga_events r WHERE r.event_id = o.event_id)
+                ORDER BY o.id LIMIT 1000
+                """)
+            guard !rows.isEmpty else { return }
             var envelopes: [EventEnvelope] = []
             for row in rows {
-                last = try row.decode("id")
+                after = try row.decode("id")
                 if let envelope = try? EventEnvelope.decode(Array(try row.decode("payload", as: String.self).utf8)) { envelopes.append(envelope) }
             }
             try ProjectionStore.record(envelopes, on: tx)
@@ -150,10 +177,10 @@ public enum ProjectionRebuild {
     /// rebuild began, counts the live events the rebuilt log lacks (refusing unless `force`), replaces the live
     /// event log, projection and the projection consumer's inbox rows with the rebuilt ones, and drops the schema.
     /// Returns the number of sagas and of missing events.
-    static func swap(consumer: String, ownRecorded: Int64, force: Bool, on db: PGConnection) async throws -> (sagas: Int, missing: Int) {
+    static func swap(consumer: String, force: Bool, on db: PGConnection) async throws -> (sagas: Int, missing: Int) {
         try await db.withTransaction { tx in
             try tx.query("LOCK TABLE public.orders, public.saga_events, public.sagas IN EXCLUSIVE MODE")
-            _ = try recordOwnEvents(after: ownRecorded, on: tx)
+            try recordOwnEvents(on: tx)
             let missing: Int = try tx.query("""
                 SELECT count(*) AS n FROM public.saga_events l
                 WHERE NOT EXISTS (SELECT 1 FROM \(unsafeRaw: schema).saga_events r WHERE r.event_id = l.event_id)
@@ -168,7 +195,8 @@ public enum ProjectionRebuild {
             try tx.query("DELETE FROM public.sagakit_inbox WHERE consumer = \(consumer)")
             try tx.query("INSERT INTO public.sagakit_inbox SELECT * FROM \(unsafeRaw: schema).sagakit_inbox WHERE consumer = \(consumer)")
             try tx.query("DROP SCHEMA \(unsafeRaw: schema) CASCADE")
-            return (try tx.query("SELECT count(*) AS n FROM public.sagas")[0].decode("n"), missing)
+            let sagas: Int = try tx.query("SELECT count(*) AS n FROM public.sagas")[0].decode("n")
+            return (sagas, missing)
         }
     }
 }

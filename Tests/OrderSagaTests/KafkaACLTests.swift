@@ -77,6 +77,10 @@ struct KafkaACLTests {
             }
             acls.insert(ACL(principal: service.name, operation: "Read", resource: "group prefix", name: Replay.inspectGroupPrefix))
         }
+        // The tracker's rebuild reads through a group of its own beside the live one, and deletes it afterwards.
+        let rebuildGroups = TopicNames().groupID(service: Tracker.name, consumer: "projection") + ProjectionRebuild.groupSuffix
+        acls.insert(ACL(principal: Tracker.name, operation: "Read", resource: "group prefix", name: rebuildGroups))
+        acls.insert(ACL(principal: Tracker.name, operation: "Delete", resource: "group prefix", name: rebuildGroups))
         return acls
     }
 

@@ -1,3 +1,4 @@
+import Checker
 import Foundation
 import Notification
 import OrderSaga
@@ -74,16 +75,16 @@ struct SagaTruth {
         }
     }
 
-    /// The terminal state the participants' records imply for an order.
+    /// The terminal state the participants' records imply for an order: saga-check's own reading of them.
     func state(of orderID: String) -> String {
-        if rejections.contains(orderID) { return "failed" }
-        let reservation = reservations[orderID]
-        if reservation == "fulfilled" && charges[orderID]?.status == "captured" && confirmations[orderID] == "sent" { return "completed" }
-        if reservation == "released" && declines.contains(orderID) && charges[orderID] == nil { return "compensated" }
-        if reservation == "released" && charges[orderID]?.status == "refunded" && refunds[orderID] != nil && confirmations[orderID] == "failed" {
-            return "compensated"
-        }
-        return "inconsistent"
+        var record = SagaRecords(sagaID: orderID)
+        record.reservation = reservations[orderID].map { SagaRecords.Reservation(sku: "", quantity: 0, status: $0) }
+        record.rejected = rejections.contains(orderID)
+        record.charge = charges[orderID].map { SagaRecords.Charge(status: $0.status, amountCents: $0.cents) }
+        record.refundCents = refunds[orderID]
+        record.declined = declines.contains(orderID)
+        record.confirmation = confirmations[orderID]
+        return record.impliedState ?? "inconsistent"
     }
 
     /// Checks the saga's invariants over a finished run; records an issue for each violation.

@@ -21,6 +21,8 @@ broker_start() {
             die "port $SAGAKIT_KAFKA_PORT is taken by another process; set SAGAKIT_KAFKA_PORT"
         fi
         step "starting tansu on $(broker_bootstrap)"
+        # A new broker holds nothing, whatever pid it gets: it needs recovering (broker_recover).
+        rm -f "$SAGAKIT_RUN_DIR/broker-recovered"
         local url="tcp://$(broker_bootstrap)"
         nohup "$SAGAKIT_TANSU" broker --listener-url "$url" --advertised-listener-url "$url" \
             --storage-engine memory://tansu/ >>"$SAGAKIT_LOG_DIR/tansu.log" 2>&1 </dev/null &
@@ -59,7 +61,7 @@ broker_restart() {
     [ $running -eq 0 ] || services_stop
     broker_stop
     broker_start
-    broker_recover
+    broker_recover || die "broker: restarted, but not recovered (build the services first: swift build); services left stopped"
     [ $running -eq 0 ] || services_start
 }
 
@@ -67,7 +69,7 @@ broker_restart() {
 # Each service with outbox rows publishes them again and its consumer groups start from the beginning
 # (`<service> outbox recover`; the inboxes skip what was applied), so the stack is consistent again. Done once per
 # broker process (a marker holds its pid); needs the service binaries, so a stack not built yet recovers when the
-# demo has built them.
+# demo has built them; it returns 2 then, so a restart does not carry on as if it had recovered.
 broker_recover() {
     local marker="$SAGAKIT_RUN_DIR/broker-recovered" pid db binary rows todo=()
     pid=$(cat "$(broker_pid_file)" 2>/dev/null || true)
@@ -80,7 +82,7 @@ broker_recover() {
     if [ ${#todo[@]} -gt 0 ]; then
         local bin="$SAGAKIT_ROOT/.build/debug"
         for db in "${todo[@]}"; do
-            [ -x "$bin/$(service_binary "$db")" ] || { say "broker: recovery of ${todo[*]} waits for a build (swift build, or infra/dev demo)"; return 0; }
+            [ -x "$bin/$(service_binary "$db")" ] || { say "broker: recovery of ${todo[*]} waits for a build (swift build, or infra/dev demo)"; return 2; }
         done
         step "broker: recovering what the new broker lacks from the outboxes of ${todo[*]}"
         (

@@ -75,26 +75,30 @@ class Stack:
         return [f"{service}.{i}" for service in SERVICES for i in range(1, self.instances + 1)]
 
     def start(self, name):
+        """Starts a process; returns where its log stood, so a wait reads only what this start wrote."""
         service = name.rsplit(".", 1)[0]
-        log = open(os.path.join(self.log_dir, f"{name}.log"), "a")
+        path = os.path.join(self.log_dir, f"{name}.log")
+        offset = os.path.getsize(path) if os.path.exists(path) else 0
+        log = open(path, "a")
         process = subprocess.Popen([os.path.join(self.bin, service), "run", "--lease-seconds", str(self.lease_seconds)],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         with self.lock:
             self.processes[name] = process
+        return offset
 
     def start_all(self):
-        for name in self.names():
-            self.start(name)
+        offsets = {name: self.start(name) for name in self.names()}
         deadline = time.monotonic() + 120
         for name in self.names():
             path = os.path.join(self.log_dir, f"{name}.log")
-            while "partitions assigned" not in open(path).read():
+            while "partitions assigned" not in open(path).read()[offsets[name]:]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{name} got no partitions within 120 s (log {path})")
                 time.sleep(0.2)
 
     def stop_all(self):
+        """SIGTERM to every process at once, SIGKILL to those still running 15 s later."""
         with self.lock:
             processes = list(self.processes.values())
             self.processes = {}
@@ -102,9 +106,10 @@ class Stack:
             if process.poll() is None:
                 process.send_signal(signal.SIGCONT)
                 process.terminate()
+        deadline = time.monotonic() + 15
         for process in processes:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
@@ -153,10 +158,17 @@ class Stack:
         self.faults["pg_restart"] += 1
 
     def restart_broker(self):
-        self.note("broker_restart", "services stopped, broker wiped and restarted, outbox recover for every service")
+        began = time.monotonic()
         self.stop_all()
-        self.run(self.dev, "broker-restart", timeout=600)
+        stopped = time.monotonic()
+        result = self.run(self.dev, "broker-restart", timeout=600)
+        with open(os.path.join(self.log_dir, "broker-restart.log"), "w") as log:
+            log.write(result.stdout + result.stderr)
+        recovered = time.monotonic()
         self.start_all()
+        self.note("broker_restart", f"services stopped in {stopped - began:.1f} s; broker wiped, restarted and recovered "
+                  f"(outbox recover for every service) in {recovered - stopped:.1f} s; services back with partitions in "
+                  f"{time.monotonic() - recovered:.1f} s")
         self.faults["broker_restart"] += 1
 
 
@@ -266,14 +278,16 @@ def main():
     load_seconds = time.monotonic() - START
     say(f"load done: {len(started)} sagas started in {load_seconds:.0f} s; waiting for quiescence")
 
-    # Quiescence: every saga terminal in the tracker and every outbox drained.
+    # Quiescence: every saga terminal in the tracker, no stock still held (Inventory marks a completed saga's stock
+    # sold after the tracker saw it complete), and every outbox drained.
     quiet_start = time.monotonic()
     terminal_list = ",".join(f"'{state}'" for state in TERMINAL)
     quiescent = False
     while time.monotonic() - quiet_start < args.quiescence_timeout:
         open_sagas = stack.psql("saga-tracker", f"SELECT count(*) FROM orders o LEFT JOIN sagas s ON s.saga_id = o.order_id WHERE s.state IS NULL OR s.state NOT IN ({terminal_list})").stdout.strip()
         pending = sum(int(stack.psql(service, "SELECT count(*) FROM sagakit_outbox WHERE published_at IS NULL").stdout.strip() or 1) for service in SERVICES)
-        if open_sagas == "0" and pending == 0:
+        held = stack.psql("inventory-service", "SELECT count(*) FROM reservations WHERE status = 'reserved'").stdout.strip()
+        if open_sagas == "0" and pending == 0 and held == "0":
             quiescent = True
             break
         time.sleep(1)

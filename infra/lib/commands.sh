@@ -4,7 +4,8 @@ cmd_up() {
     need_root "up"
     pg_start
     broker_start
-    broker_recover
+    # Without built binaries the recovery waits for the demo's build (it says so); up itself carries on.
+    broker_recover || [ $? -eq 2 ]
     say "stack: up (postgres 127.0.0.1:$SAGAKIT_PG_PORT, kafka $(broker_bootstrap)); \`eval \"\$(infra/dev env)\"\` for its settings"
 }
 

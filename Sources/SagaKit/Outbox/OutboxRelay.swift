@@ -329,7 +329,8 @@ public final class OutboxRelay: Service, Sendable {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// The duration in seconds, for arithmetic with clocks and databases that speak seconds.
+    public var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

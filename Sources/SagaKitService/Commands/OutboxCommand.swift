@@ -133,6 +133,12 @@ public struct OutboxRecoverCommand<Service: SagaServiceDefinition>: AsyncParsabl
         }
         await producer.close()
         guard drained else { throw CommandFailure("the outbox did not drain within \(timeout) s: is the broker reachable and are its topics there?") }
+        let check = try await PGConnection.connect(config, logger: logger)
+        let parked = try await Outbox.status(on: check).parked
+        await check.close()
+        guard parked == 0 else {
+            throw CommandFailure("\(parked) events were refused by the broker for good and parked; their last_error is in sagakit_outbox (docs/OPERATIONS.md, \"A stuck saga\")")
+        }
 
         let admin = try KafkaAdmin(configuration: kafkaConfiguration, logger: logger)
         var reset: [String] = []

@@ -1,0 +1,71 @@
+import Checker
+import Foundation
+import Testing
+
+/// saga-check's judgement of one saga's records: pure, no stack needed.
+@Suite("saga-check: one saga's records")
+struct SagaRecordsTests {
+    static func completed() -> SagaRecords {
+        var record = SagaRecords(sagaID: "S")
+        record.order = SagaRecords.Order(sku: "w", quantity: 1, amountCents: 500, createdAt: Date())
+        record.trackerState = "completed"
+        record.reservation = SagaRecords.Reservation(sku: "w", quantity: 1, status: "fulfilled")
+        record.charge = SagaRecords.Charge(status: "captured", amountCents: 500)
+        record.confirmation = "sent"
+        return record
+    }
+
+    @Test("the four scenarios' records imply their states, and break nothing")
+    func scenarios() {
+        var refunded = Self.completed()
+        refunded.trackerState = "compensated"
+        refunded.reservation?.status = "released"
+        refunded.charge?.status = "refunded"
+        refunded.refundCents = 500
+        refunded.confirmation = "failed"
+        var declined = Self.completed()
+        declined.trackerState = "compensated"
+        declined.reservation?.status = "released"
+        declined.charge = nil
+        declined.declined = true
+        declined.confirmation = nil
+        var rejected = SagaRecords(sagaID: "S")
+        rejected.order = Self.completed().order
+        rejected.trackerState = "failed"
+        rejected.rejected = true
+        for (record, state) in [(Self.completed(), "completed"), (refunded, "compensated"), (declined, "compensated"), (rejected, "failed")] {
+            #expect(record.impliedState == state)
+            #expect(record.check(requireTerminal: true).isEmpty, "\(state): \(record.check(requireTerminal: true))")
+        }
+    }
+
+    @Test("completed in the tracker before Inventory marked the stock sold: in flight, not a disagreement")
+    func settling() {
+        var record = Self.completed()
+        record.reservation?.status = "reserved"
+        #expect(record.settling && record.inFlight)
+        #expect(record.check(requireTerminal: false).isEmpty)
+        #expect(record.check(requireTerminal: true).map(\.invariant) == [.sagaTerminal])
+        record.confirmation = "failed"
+        #expect(!record.settling, "anything else is a disagreement")
+        #expect(record.check(requireTerminal: false).map(\.invariant).contains(.projectionMatches))
+    }
+
+    @Test("money: a charge for a declined saga, a refund that differs from its charge, a charge that differs from the order")
+    func money() {
+        var declined = Self.completed()
+        declined.trackerState = "compensated"
+        declined.reservation?.status = "released"
+        declined.declined = true
+        declined.confirmation = nil
+        #expect(declined.check(requireTerminal: false).contains { $0.invariant == .moneyConserved && $0.message.contains("failed before payment") })
+        var partial = Self.completed()
+        partial.trackerState = "compensated"
+        partial.charge?.status = "refunded"
+        partial.refundCents = 400
+        #expect(partial.check(requireTerminal: false).contains { $0.invariant == .moneyConserved && $0.message.contains("refunded 400") })
+        var overcharged = Self.completed()
+        overcharged.charge?.amountCents = 900
+        #expect(overcharged.check(requireTerminal: false).contains { $0.invariant == .moneyConserved && $0.message.contains("charged 900") })
+    }
+}
