@@ -106,7 +106,7 @@ let package = Package(
         // The benchmark: drives sagas through the tracker's intake and measures the whole stack.
         .executableTarget(
             name: "SagaBench",
-            dependencies: ["Tracker", "Inventory", "KafkaClient"] + executable + [.product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: ["Tracker", "Inventory", "KafkaClient", "SagaKit"] + executable + [.product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
 
         // A minimal service over SagaKit that the integration tests start, crash and restart as a real process.

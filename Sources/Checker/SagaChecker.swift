@@ -170,15 +170,10 @@ public struct SagaChecker: Sendable {
             last = ids.last!
             try await fill(&records, ids: ids, db)
             for (service, connection) in [("inventory", db.inventory), ("payment", db.payment), ("notification", db.notification), ("tracker", db.tracker)] {
-                for row in try await connection.query("""
-                    SELECT consumer, saga_id, event_type, count(*) AS n FROM sagakit_inbox WHERE saga_id = ANY(\(ids))
-                    GROUP BY consumer, saga_id, event_type HAVING count(*) > 1
-                    """) {
-                    let saga: String = try row.decode("saga_id")
-                    let type: String = try row.decode("event_type")
-                    let count: Int = try row.decode("n")
-                    add(Violation(.effectOnce, saga: saga, "\(service) applied \(count) \(type) events for one saga",
-                                  rows: ["\(service).sagakit_inbox consumer=\(try row.decode("consumer", as: String.self)) saga_id=\(saga) event_type=\(type) rows=\(count)"]), to: &report)
+                for repeated in try await Inbox.repeats(sagaIDs: ids, on: connection) {
+                    add(Violation(.effectOnce, saga: repeated.sagaID, "\(service) applied \(repeated.count) \(repeated.eventType) events for one saga",
+                                  rows: ["\(service) inbox consumer=\(repeated.consumer) saga_id=\(repeated.sagaID) event_type=\(repeated.eventType) rows=\(repeated.count)"]),
+                        to: &report)
                 }
             }
             for id in ids {
@@ -320,29 +315,16 @@ public struct SagaChecker: Sendable {
     /// Rows pending past the grace period or parked; returns what each database's outbox says it published, per topic.
     private func checkOutboxes(_ connections: [String: PGConnection], _ report: inout Report) async throws -> [String: Int] {
         var published: [String: Int] = [:]
-        let graceSeconds = options.grace.seconds
         for (name, _) in services {
             let db = connections[name]!
-            for row in try await db.query("""
-                SELECT id, event_id, event_type, message_key, topic, parked_at IS NOT NULL AS parked, last_error,
-                       extract(epoch FROM now() - created_at)::float8 AS age
-                FROM sagakit_outbox
-                WHERE published_at IS NULL AND (parked_at IS NOT NULL OR created_at < now() - make_interval(secs => \(graceSeconds)))
-                ORDER BY id LIMIT \(options.violationsListed)
-                """) {
-                let parked: Bool = try row.decode("parked")
-                let age: Double = try row.decode("age")
-                let key: String = try row.decode("message_key")
-                let type: String = try row.decode("event_type")
-                let error: String? = try row.decode("last_error")
-                add(Violation(.outboxPublished, saga: key,
-                              parked ? "\(type) parked by \(name)'s relay: \(error ?? "no error recorded")" : "\(type) committed \(Int(age)) s ago and not published",
-                              rows: ["\(name).sagakit_outbox id=\(try row.decode("id", as: Int64.self)) event_id=\(try row.decode("event_id", as: String.self)) topic=\(try row.decode("topic", as: String.self))"]),
+            for row in try await Outbox.late(olderThan: options.grace, limit: options.violationsListed, on: db) {
+                add(Violation(.outboxPublished, saga: row.key,
+                              row.parked ? "\(row.eventType) parked by \(name)'s relay: \(row.lastError ?? "no error recorded")"
+                                         : "\(row.eventType) committed \(Int(row.ageSeconds)) s ago and not published",
+                              rows: ["\(name) outbox id=\(row.id) event_id=\(row.eventID.uuidString.lowercased()) topic=\(row.topic)"]),
                     to: &report)
             }
-            for row in try await db.query("SELECT topic, count(*) AS n FROM sagakit_outbox WHERE published_at IS NOT NULL GROUP BY topic") {
-                published[try row.decode("topic"), default: 0] += try row.decode("n", as: Int.self)
-            }
+            published.merge(try await Outbox.publishedCounts(on: db)) { $0 + $1 }
         }
         return published
     }

@@ -2,6 +2,7 @@ import Foundation
 import Histogram
 import OrderSaga
 import PGClient
+import SagaKit
 
 /// Percentiles of a set of durations, in milliseconds.
 struct LatencySummary: Encodable, Sendable {
@@ -70,24 +71,15 @@ struct RunResults: Sendable {
                 createdAt: try row.decode("created_at"), terminalAt: try row.decode("observed_terminal_at"), state: try row.decode("state"))
         }
 
-        struct Published { var created: Date; var published: Date? }
         for hop in hopPlan {
             guard let producer = databases[hop.producer], let consumer = databases[hop.consumer] else { continue }
-            var outbox: [UUID: Published] = [:]
-            for row in try await producer.query("""
-                SELECT event_id, created_at, published_at FROM sagakit_outbox WHERE event_type = \(hop.eventType) AND message_key LIKE \(pattern)
-                """) {
-                outbox[try row.decode("event_id")] = Published(created: try row.decode("created_at"), published: try row.decode("published_at"))
-            }
+            let outbox = try await Outbox.publicationTimes(eventType: hop.eventType, keyLike: pattern, on: producer)
             let consumerName = hop.consumer == "tracker" ? "projection" : "saga"
             var commitToAck: [UInt64] = []
             var ackToConsumer: [UInt64] = []
             var total: [UInt64] = []
-            for row in try await consumer.query("""
-                SELECT event_id, processed_at FROM sagakit_inbox WHERE consumer = \(consumerName) AND event_type = \(hop.eventType) AND saga_id LIKE \(pattern)
-                """) {
-                guard let out = outbox[try row.decode("event_id")], let published = out.published else { continue }
-                let processed: Date = try row.decode("processed_at")
+            for (eventID, processed) in try await Inbox.processedTimes(consumer: consumerName, eventType: hop.eventType, sagaIDLike: pattern, on: consumer) {
+                guard let out = outbox[eventID], let published = out.published else { continue }
                 commitToAck.append(micros(published.timeIntervalSince(out.created)))
                 ackToConsumer.append(micros(processed.timeIntervalSince(published)))
                 total.append(micros(processed.timeIntervalSince(out.created)))

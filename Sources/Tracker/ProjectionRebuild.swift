@@ -41,9 +41,9 @@ public enum ProjectionRebuild {
 
     /// The schema the new projection is built in; dropped after the swap, or before a new attempt.
     static let schema = "tracker_rebuild"
-    /// The tables a rebuild writes: the projection's own and SagaKit's inbox and outbox (the projection emits
-    /// nothing, but whatever a consumer emits must not reach the live outbox).
-    static let tables = ["saga_events", "sagas", "sagakit_inbox", "sagakit_outbox"]
+    /// The projection's tables a rebuild writes; SagaKit adds the consumer's own (inbox, and the outbox: the
+    /// projection emits nothing, but whatever a consumer emits must not reach the live outbox).
+    static let tables = ["saga_events", "sagas"]
 
     /// Refuses while the tracker's projection consumer runs; builds the projection anew from the topics in a
     /// schema of its own with a consumer group of its own, reporting progress about once a second; then swaps it
@@ -146,6 +146,7 @@ public enum ProjectionRebuild {
             for table in tables {
                 try tx.query("CREATE TABLE \(unsafeRaw: schema).\(unsafeRaw: table) (LIKE public.\(unsafeRaw: table) INCLUDING ALL)")
             }
+            try SagaKitSchema.createConsumerTables(inSchema: schema, on: tx)
         }
     }
 
@@ -157,19 +158,12 @@ public enum ProjectionRebuild {
     /// committed after it is found all the same.
     static func recordOwnEvents(on tx: isolated PGConnection) throws {
         var after: Int64 = 0
+        let unrecorded = "NOT EXISTS (SELECT 1 FROM \(schema).saga_events r WHERE r.event_id = o.event_id)"
         while true {
-            let rows = try tx.query("""
-                SELECT o.id, o.payload FROM public.sagakit_outbox o
-                WHERE o.id > \(after) AND NOT EXISTS (SELECT 1 FROM \(unsafeRaw: schema).saga_events r WHERE r.event_id = o.event_id)
-                ORDER BY o.id LIMIT 1000
-                """)
-            guard !rows.isEmpty else { return }
-            var envelopes: [EventEnvelope] = []
-            for row in rows {
-                after = try row.decode("id")
-                if let envelope = try? EventEnvelope.decode(Array(try row.decode("payload", as: String.self).utf8)) { envelopes.append(envelope) }
-            }
-            try ProjectionStore.record(envelopes, on: tx)
+            let page = try Outbox.events(after: after, limit: 1000, where: unrecorded, on: tx)
+            guard let last = page.last else { return }
+            after = last
+            try ProjectionStore.record(page.events, on: tx)
         }
     }
 
@@ -192,8 +186,7 @@ public enum ProjectionRebuild {
             try tx.query("DELETE FROM public.saga_events")
             try tx.query("INSERT INTO public.saga_events SELECT * FROM \(unsafeRaw: schema).saga_events")
             try tx.query("INSERT INTO public.sagas SELECT * FROM \(unsafeRaw: schema).sagas")
-            try tx.query("DELETE FROM public.sagakit_inbox WHERE consumer = \(consumer)")
-            try tx.query("INSERT INTO public.sagakit_inbox SELECT * FROM \(unsafeRaw: schema).sagakit_inbox WHERE consumer = \(consumer)")
+            try Inbox.replaceEntries(of: consumer, withThoseInSchema: schema, on: tx)
             try tx.query("DROP SCHEMA \(unsafeRaw: schema) CASCADE")
             let sagas: Int = try tx.query("SELECT count(*) AS n FROM public.sagas")[0].decode("n")
             return (sagas, missing)

@@ -80,7 +80,7 @@ broker_recover() {
         [ "$rows" = t ] && todo+=("$db")
     done
     if [ ${#todo[@]} -gt 0 ]; then
-        local bin="$SAGAKIT_ROOT/.build/debug"
+        local bin="${SAGAKIT_BIN_DIR:-$SAGAKIT_ROOT/.build/debug}"
         for db in "${todo[@]}"; do
             [ -x "$bin/$(service_binary "$db")" ] || { say "broker: recovery of ${todo[*]} waits for a build (swift build, or infra/dev demo)"; return 2; }
         done

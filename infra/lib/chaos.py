@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -207,11 +208,15 @@ def load(stack, run_id, count, seconds, started, failures):
             saga, expected, arguments = order(run_id, i)
             deadline = time.monotonic() + 180
             while True:
-                result = subprocess.run([os.path.join(stack.bin, "saga-tracker"), "start", *arguments], capture_output=True, text=True)
-                if result.returncode == 0:
-                    break
+                try:
+                    result = subprocess.run([os.path.join(stack.bin, "saga-tracker"), "start", *arguments], capture_output=True, text=True)
+                    error = result.stderr.strip()[-200:]
+                    if result.returncode == 0:
+                        break
+                except OSError as failure:  # the start itself could not run: tried again like a refused one
+                    error = str(failure)
                 if time.monotonic() > deadline:
-                    failures.append(f"{saga}: {result.stderr.strip()[-200:]}")
+                    failures.append(f"{saga}: {error}")
                     break
                 time.sleep(0.5)
             with lock:
@@ -239,8 +244,25 @@ def main():
         parser.error("--sagas, --minutes and --instances must be positive")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
-    run_id = f"{int(time.time()) % 100000:05d}"
     os.makedirs(args.log_dir, exist_ok=True)
+    # The binaries run from a copy of their own: a build during the campaign must not replace them under it. The
+    # infra/dev commands the faults run (the broker's recovery) use the same copy.
+    copy = os.path.join(args.log_dir, "bin")
+    os.makedirs(copy, exist_ok=True)
+    for binary in SERVICES + ["saga-check"]:
+        shutil.copy2(os.path.join(args.bin, binary), os.path.join(copy, binary))
+    original = args.bin
+    args.bin = copy
+    os.environ["SAGAKIT_BIN_DIR"] = copy
+    try:
+        return campaign(args, rng, seed)
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+        args.bin = original
+
+
+def campaign(args, rng, seed):
+    run_id = f"{int(time.time()) % 100000:05d}"
     stack = Stack(args)
 
     for service in SERVICES:

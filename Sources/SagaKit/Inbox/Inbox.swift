@@ -61,3 +61,45 @@ public enum Inbox {
         try await db.query("SELECT purged_before FROM sagakit_retention WHERE name = 'inbox'").first?.decode("purged_before")
     }
 }
+
+// MARK: - Inspection and rebuilds
+
+extension Inbox {
+    /// Several events of one type applied for one saga by one consumer: for checkers of sagas whose every event
+    /// type happens once per saga (a second one means an effect applied twice).
+    public struct Repeat: Sendable, Hashable {
+        public var consumer: String
+        public var sagaID: String
+        public var eventType: String
+        public var count: Int
+    }
+
+    public static func repeats(sagaIDs: [String], on db: PGConnection) async throws -> [Repeat] {
+        try await db.query("""
+            SELECT consumer, saga_id, event_type, count(*) AS n FROM sagakit_inbox WHERE saga_id = ANY(\(sagaIDs))
+            GROUP BY consumer, saga_id, event_type HAVING count(*) > 1
+            """).map { row in
+            Repeat(consumer: try row.decode("consumer"), sagaID: try row.decode("saga_id"), eventType: try row.decode("event_type"),
+                   count: try row.decode("n"))
+        }
+    }
+
+    /// When each of a consumer's applied events of one type, for sagas whose id matches a LIKE pattern, was
+    /// processed: the consumer end of a hop, for benchmarks.
+    public static func processedTimes(consumer: String, eventType: String, sagaIDLike pattern: String, on db: PGConnection) async throws -> [UUID: Date] {
+        var times: [UUID: Date] = [:]
+        for row in try await db.query("""
+            SELECT event_id, processed_at FROM sagakit_inbox WHERE consumer = \(consumer) AND event_type = \(eventType) AND saga_id LIKE \(pattern)
+            """) {
+            times[try row.decode("event_id")] = try row.decode("processed_at")
+        }
+        return times
+    }
+
+    /// Replaces a consumer's inbox rows with those in the same table of another schema (a rebuild's, named by code,
+    /// never by input), inside the caller's transaction.
+    public static func replaceEntries(of consumer: String, withThoseInSchema schema: String, on tx: isolated PGConnection) throws {
+        try tx.query("DELETE FROM public.sagakit_inbox WHERE consumer = \(consumer)")
+        try tx.query("INSERT INTO public.sagakit_inbox SELECT * FROM \(unsafeRaw: schema).sagakit_inbox WHERE consumer = \(consumer)")
+    }
+}

@@ -166,4 +166,79 @@ public enum Outbox {
     public static func oldestRetained(on db: PGConnection) async throws -> Date? {
         try await db.query("SELECT min(created_at) AS oldest FROM sagakit_outbox")[0].decode("oldest")
     }
+
+    // MARK: - Inspection
+
+    /// The columns a caller's statement supplies, in this order, when it appends rows itself (see `insert(selecting:)`).
+    public static let insertColumns = "event_id, topic, message_key, event_type, payload, traceparent"
+
+    /// `INSERT INTO` the outbox the rows `select` yields, for a caller that appends within a statement of its own (the
+    /// tracker's intake writes an order and its event in one): `select` must produce `insertColumns`, in order, with
+    /// payloads made by `row(for:)`.
+    public static func insert(selecting select: String) -> String {
+        "INSERT INTO sagakit_outbox (\(insertColumns)) \(select)"
+    }
+
+    /// An outbox row that should have reached the broker by now: pending past a grace period, or parked.
+    public struct LateRow: Sendable, Hashable {
+        public var id: Int64
+        public var eventID: UUID
+        public var eventType: String
+        public var key: String
+        public var topic: String
+        public var parked: Bool
+        public var lastError: String?
+        public var ageSeconds: Double
+    }
+
+    public static func late(olderThan grace: Duration, limit: Int, on db: PGConnection) async throws -> [LateRow] {
+        try await db.query("""
+            SELECT id, event_id, event_type, message_key, topic, parked_at IS NOT NULL AS parked, last_error,
+                   extract(epoch FROM now() - created_at)::float8 AS age
+            FROM sagakit_outbox
+            WHERE published_at IS NULL AND (parked_at IS NOT NULL OR created_at < now() - make_interval(secs => \(grace.seconds)))
+            ORDER BY id LIMIT \(limit)
+            """).map { row in
+            LateRow(id: try row.decode("id"), eventID: try row.decode("event_id"), eventType: try row.decode("event_type"),
+                    key: try row.decode("message_key"), topic: try row.decode("topic"), parked: try row.decode("parked"),
+                    lastError: try row.decode("last_error"), ageSeconds: try row.decode("age"))
+        }
+    }
+
+    /// Rows marked published, per topic: what the broker should hold at least (within the outbox's retention).
+    public static func publishedCounts(on db: PGConnection) async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try await db.query("SELECT topic, count(*) AS n FROM sagakit_outbox WHERE published_at IS NOT NULL GROUP BY topic") {
+            counts[try row.decode("topic"), default: 0] += try row.decode("n", as: Int.self)
+        }
+        return counts
+    }
+
+    /// When each event of one type whose key matches a LIKE pattern was committed and published: the producer end
+    /// of a hop, for benchmarks.
+    public static func publicationTimes(eventType: String, keyLike pattern: String, on db: PGConnection) async throws -> [UUID: (created: Date, published: Date?)] {
+        var times: [UUID: (created: Date, published: Date?)] = [:]
+        for row in try await db.query("""
+            SELECT event_id, created_at, published_at FROM sagakit_outbox WHERE event_type = \(eventType) AND message_key LIKE \(pattern)
+            """) {
+            times[try row.decode("event_id")] = (try row.decode("created_at"), try row.decode("published_at"))
+        }
+        return times
+    }
+
+    /// The outbox's events with ids above `after`, in order, at most `limit`, optionally only those for which
+    /// `condition` (an SQL boolean over the row, aliased `o`) holds: how a rebuild re-reads a service's own events.
+    /// Returns each row's id with its envelope (undecodable payloads are skipped) and the last id read.
+    public static func events(after: Int64, limit: Int, where condition: String = "true", on tx: isolated PGConnection) throws -> (events: [EventEnvelope], last: Int64?) {
+        let rows = try tx.query("""
+            SELECT o.id, o.payload FROM public.sagakit_outbox o WHERE o.id > \(after) AND (\(unsafeRaw: condition)) ORDER BY o.id LIMIT \(limit)
+            """)
+        var envelopes: [EventEnvelope] = []
+        var last: Int64?
+        for row in rows {
+            last = try row.decode("id")
+            if let envelope = try? EventEnvelope.decode(Array(try row.decode("payload", as: String.self).utf8)) { envelopes.append(envelope) }
+        }
+        return (envelopes, last)
+    }
 }

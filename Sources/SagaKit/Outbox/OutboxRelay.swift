@@ -278,7 +278,7 @@ public final class OutboxRelay: Service, Sendable {
                 if case .failure(let error) = $0 { return error.code == .timeout }
                 return false
             }
-            if let fatal = producer.producer.fatalError() {
+            if let fatal = producer.fatalError() {
                 await producer.replace(reason: "fatal error: \(fatal.message)")
             } else if allTimedOut {
                 await producer.replace(reason: "a whole batch of \(rows.count) timed out")

@@ -18,7 +18,12 @@ public final class ProducerHandle: Sendable {
         current = Mutex(try make())
     }
 
-    public var producer: KafkaProducer { current.withLock { $0 } }
+    private var producer: KafkaProducer { current.withLock { $0 } }
+
+    /// The current producer's fatal error, if librdkafka reported one: such a producer must be replaced.
+    public func fatalError() -> KafkaError? {
+        producer.fatalError()
+    }
 
     public func send(_ message: KafkaOutgoingMessage) async throws -> KafkaDeliveryReport {
         try await producer.send(message)
