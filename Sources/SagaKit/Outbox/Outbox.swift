@@ -162,6 +162,16 @@ public enum Outbox {
         }
     }
 
+    /// The newest row's id (0 when empty): where a one-off drain stops (`OutboxRelayConfiguration.drainThrough`).
+    public static func lastID(on db: PGConnection) async throws -> Int64 {
+        try await db.query("SELECT coalesce(max(id), 0) AS id FROM sagakit_outbox")[0].decode("id")
+    }
+
+    /// Rows up to an id still waiting for the relay (parked ones are not waiting).
+    public static func pendingCount(through id: Int64, on db: PGConnection) async throws -> Int {
+        try await db.query("SELECT count(*) AS n FROM sagakit_outbox WHERE published_at IS NULL AND parked_at IS NULL AND id <= \(id)")[0].decode("n")
+    }
+
     /// The oldest event the outbox still holds: how far back `republish` can reach.
     public static func oldestRetained(on db: PGConnection) async throws -> Date? {
         try await db.query("SELECT min(created_at) AS oldest FROM sagakit_outbox")[0].decode("oldest")

@@ -25,9 +25,10 @@ public struct OutboxRelayConfiguration: Sendable {
     public var maintenanceInterval: Duration = .seconds(60)
     /// Backoff after a failed cycle (broker or database away).
     public var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
-    /// Stop by itself once nothing is pending (published by this relay, or by the active one when another holds
-    /// the lease): for one-off runs such as `outbox recover`. False (the default) runs until shut down.
-    public var stopWhenDrained = false
+    /// Stop by itself once every row with an id up to this one is published (or parked), by this relay or by the
+    /// active one when another holds the lease: for one-off runs such as `outbox recover`, which must not chase the
+    /// rows a running service keeps appending. Nil (the default) runs until shut down.
+    public var drainThrough: Int64?
 
     public init() {}
 }
@@ -108,7 +109,7 @@ public final class OutboxRelay: Service, Sendable {
                 }
                 if let current = lease {
                     let published = try await publishBatch(lease: current, db: db)
-                    if published == .empty && configuration.stopWhenDrained { break }
+                    if let through = configuration.drainThrough, try await Outbox.pendingCount(through: through, on: db) == 0 { break }
                     more = published == .full
                     lastBatchFull = more
                     if published != .empty { lastBatchStart = batchStart }
@@ -117,7 +118,7 @@ public final class OutboxRelay: Service, Sendable {
                         try await deleteExpired(db: db)
                     }
                 }
-                if lease == nil, configuration.stopWhenDrained, try await Outbox.status(on: db).pending == 0 { break }
+                if lease == nil, let through = configuration.drainThrough, try await Outbox.pendingCount(through: through, on: db) == 0 { break }
                 failures = 0
             } catch is RelayLease.Lost {
                 logger.warning("relay lease lost; another relay is active")

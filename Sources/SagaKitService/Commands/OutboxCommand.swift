@@ -80,7 +80,8 @@ public struct OutboxRecoverCommand<Service: SagaServiceDefinition>: AsyncParsabl
             abstract: "After the broker lost data: publish every retained event again and start lost consumer groups from the beginning.",
             discussion: """
                 Marks every event the outbox still holds (or those created since --since) unpublished, publishes them \
-                (or waits while the active relay does) until none is pending, then sets each of this service's consumer \
+                (or waits while the active relay does) until none of them is pending (rows appended meanwhile are the \
+                running relay's), then sets each of this service's consumer \
                 groups that has no committed offset on a topic to that topic's earliest offsets, so the consumers \
                 read everything again and their inboxes skip what was already applied. Nothing is applied twice. \
                 Run it for every service, with the topics recreated; stop the services first (docs/OPERATIONS.md).
@@ -112,6 +113,7 @@ public struct OutboxRecoverCommand<Service: SagaServiceDefinition>: AsyncParsabl
         let topics = kafka.topics
         let db = try await PGConnection.connect(config, logger: logger)
         let marked = try await Outbox.republish(since: since?.date ?? Date(timeIntervalSince1970: 0), on: db)
+        let through = try await Outbox.lastID(on: db)
         await db.close()
 
         let clientID = "\(Service.name)-recover"
@@ -119,7 +121,7 @@ public struct OutboxRecoverCommand<Service: SagaServiceDefinition>: AsyncParsabl
             try KafkaProducer(configuration: kafkaConfiguration, clientID: clientID, logger: logger)
         }
         var relayConfiguration = OutboxRelayConfiguration()
-        relayConfiguration.stopWhenDrained = true
+        relayConfiguration.drainThrough = through
         relayConfiguration.listen = false
         relayConfiguration.pollInterval = .milliseconds(200)
         let relay = OutboxRelay(configuration: relayConfiguration, database: config, producer: producer, logger: logger)
