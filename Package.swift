@@ -5,6 +5,7 @@ import PackageDescription
 let domain: [Target.Dependency] = [
     "OrderSaga", "SagaKit", "SagaKitService", "PGClient",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    .product(name: "Logging", package: "swift-log"),
 ]
 /// What a participant's executable adds.
 let executable: [Target.Dependency] = [

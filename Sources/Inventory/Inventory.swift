@@ -98,7 +98,7 @@ public enum Inventory: SagaServiceDefinition {
                 reserved.append(order)
                 try contexts[index].emit(InventoryReserved(
                     orderID: order.orderID, sku: order.sku, quantity: order.quantity, amountCents: order.amountCents,
-                    currency: order.currency, failPayment: order.failPayment))
+                    currency: order.currency))
                 contexts[index].outcome = "reserved"
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import OrderSaga
 import PGClient
 import SagaKit
@@ -23,10 +24,18 @@ public enum Notification: SagaServiceDefinition {
         @Option(help: "Make the sender fail this many times per message with a transient error (to exercise retries). [env: NOTIFICATION_SENDER_FAILURES] (default: 0)")
         public var senderFailures: Int?
 
+        @Option(help: "Fault option, for demos and tests only: fail the confirmation dispatch (no message sent; the compensations start) for the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2002,*-failconfirm-*'. Unset, it changes nothing. [env: NOTIFICATION_FAIL_CONFIRMATIONS] (default: none)")
+        public var failConfirmations: String?
+
         public init() {}
 
         public func validate() throws {
             guard senderAttempts >= 1 else { throw ValidationError("--sender-attempts must be at least 1") }
+            _ = try resolvedFailConfirmations()
+        }
+
+        public func resolvedFailConfirmations() throws -> FaultMatcher {
+            try FaultMatcher.resolve(flag: failConfirmations, option: "--fail-confirmations", variable: "NOTIFICATION_FAIL_CONFIRMATIONS")
         }
 
         public var resolvedSpoolDir: String {
@@ -48,7 +57,11 @@ public enum Notification: SagaServiceDefinition {
     }
 
     public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
-        let dispatcher = Dispatcher(sender: try context.options.sender(), attempts: context.options.senderAttempts)
+        let failing = try context.options.resolvedFailConfirmations()
+        if !failing.isEmpty {
+            context.logger.notice("fault option: failing the confirmations of the orders that match \(failing)")
+        }
+        let dispatcher = Dispatcher(sender: try context.options.sender(), attempts: context.options.senderAttempts, failing: failing)
         var handlers = EventHandlers()
         handlers.onBatch(OrderPlaced.self) { events, contexts, db in try dispatcher.ordersPlaced(events, &contexts, db) }
         handlers.onBatch(PaymentCaptured.self) { events, contexts, db in try dispatcher.paymentsCaptured(events, &contexts, db) }
@@ -75,11 +88,14 @@ public enum Notification: SagaServiceDefinition {
 struct Dispatcher: Sendable {
     let sender: any ConfirmationSender
     let attempts: Int
+    /// The fault option: the orders whose confirmation fails without a send.
+    let failing: FaultMatcher
     let memory = DeliveryMemory()
 
-    init(sender: any ConfirmationSender, attempts: Int) {
+    init(sender: any ConfirmationSender, attempts: Int, failing: FaultMatcher = .none) {
         self.sender = sender
         self.attempts = attempts
+        self.failing = failing
     }
 
     /// What a confirmation needs: the order (recorded from `OrderPlaced`) and the captured payment.
@@ -88,7 +104,6 @@ struct Dispatcher: Sendable {
         var email: String
         var sku: String
         var quantity: Int
-        var failConfirmation: Bool
         var amountCents: Int64
         var currency: String
         var paymentEventID: UUID
@@ -98,7 +113,6 @@ struct Dispatcher: Sendable {
             email = try row.decode("customer_email")
             sku = try row.decode("sku")
             quantity = try row.decode("quantity")
-            failConfirmation = try row.decode("fail_confirmation")
             self.amountCents = amountCents
             self.currency = currency
             self.paymentEventID = paymentEventID
@@ -116,16 +130,15 @@ struct Dispatcher: Sendable {
 
     func ordersPlaced(_ orders: [OrderPlaced], _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
         db.queue("""
-            INSERT INTO orders (order_id, customer_email, sku, quantity, amount_cents, currency, fail_confirmation)
+            INSERT INTO orders (order_id, customer_email, sku, quantity, amount_cents, currency)
             SELECT * FROM unnest(\(orders.map(\.orderID))::text[], \(orders.map(\.customerEmail))::text[], \(orders.map(\.sku))::text[],
-                                 \(orders.map(\.quantity))::int[], \(orders.map(\.amountCents))::bigint[], \(orders.map(\.currency))::text[],
-                                 \(orders.map(\.failConfirmation))::boolean[])
+                                 \(orders.map(\.quantity))::int[], \(orders.map(\.amountCents))::bigint[], \(orders.map(\.currency))::text[])
             ON CONFLICT (order_id) DO NOTHING
             """)
         // Payments that arrived first and waited for their order.
         var waiting: [String: Pair] = [:]
         for row in try db.query("""
-            SELECT o.order_id, o.customer_email, o.sku, o.quantity, o.fail_confirmation, c.amount_cents, c.currency, c.payment_event_id
+            SELECT o.order_id, o.customer_email, o.sku, o.quantity, c.amount_cents, c.currency, c.payment_event_id
             FROM confirmations c JOIN orders o USING (order_id)
             WHERE c.order_id = ANY(\(orders.map(\.orderID))::text[]) AND c.status = 'awaiting_order'
             FOR UPDATE OF c
@@ -158,7 +171,7 @@ struct Dispatcher: Sendable {
         // Both reads in one round trip.
         let reads = try db.queries([
             "SELECT order_id, status FROM confirmations WHERE order_id = ANY(\(orderIDs)::text[]) FOR UPDATE",
-            "SELECT order_id, customer_email, sku, quantity, fail_confirmation FROM orders WHERE order_id = ANY(\(orderIDs)::text[])",
+            "SELECT order_id, customer_email, sku, quantity FROM orders WHERE order_id = ANY(\(orderIDs)::text[])",
         ])
         var status: [String: String] = [:]
         for row in reads[0] {
@@ -205,7 +218,7 @@ struct Dispatcher: Sendable {
     private func dispatch(_ pair: Pair, _ context: inout EventContext) throws -> Outcome {
         var delivered: ConfirmationMessage?
         var tries = 0
-        if !pair.failConfirmation && Notification.isValidEmail(pair.email) {
+        if !failing.matches(pair.orderID) && Notification.isValidEmail(pair.email) {
             let message = ConfirmationMessage(
                 orderID: pair.orderID, to: pair.email,
                 subject: "Your order \(pair.orderID) is confirmed",

@@ -23,9 +23,11 @@ public enum SagaStep: String, Sendable, Codable, CaseIterable {
 }
 
 /// Tracker → everyone: a customer placed an order; the saga starts. The order id is the saga id.
+///
+/// Version 2 dropped version 1's demo switches (`OrderPlacedV1`, still read, upcast to this type).
 public struct OrderPlaced: SagaEvent, Hashable {
     public static let eventType = "OrderPlaced"
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     public static let topic = OrderSagaTopics.orders
 
     public var orderID: String
@@ -34,25 +36,18 @@ public struct OrderPlaced: SagaEvent, Hashable {
     public var amountCents: Int64
     public var currency: String
     public var customerEmail: String
-    /// Demo switch: Payment declines this order.
-    public var failPayment: Bool
-    /// Demo switch: Notification fails to deliver the confirmation.
-    public var failConfirmation: Bool
 
-    public init(orderID: String, sku: String, quantity: Int, amountCents: Int64, currency: String, customerEmail: String,
-                failPayment: Bool = false, failConfirmation: Bool = false) {
+    public init(orderID: String, sku: String, quantity: Int, amountCents: Int64, currency: String, customerEmail: String) {
         self.orderID = orderID
         self.sku = sku
         self.quantity = quantity
         self.amountCents = amountCents
         self.currency = currency
         self.customerEmail = customerEmail
-        self.failPayment = failPayment
-        self.failConfirmation = failConfirmation
     }
 
     enum CodingKeys: String, CodingKey {
-        case orderID = "orderId", sku, quantity, amountCents, currency, customerEmail, failPayment, failConfirmation
+        case orderID = "orderId", sku, quantity, amountCents, currency, customerEmail
     }
 
     public func validate() throws {
@@ -64,9 +59,11 @@ public struct OrderPlaced: SagaEvent, Hashable {
 }
 
 /// Inventory: stock is held for the order. Carries what Payment needs to charge.
+///
+/// Version 2 dropped version 1's demo switch (`InventoryReservedV1`, still read, upcast to this type).
 public struct InventoryReserved: SagaEvent, Hashable {
     public static let eventType = "InventoryReserved"
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     public static let topic = OrderSagaTopics.inventory
 
     public var orderID: String
@@ -74,19 +71,17 @@ public struct InventoryReserved: SagaEvent, Hashable {
     public var quantity: Int
     public var amountCents: Int64
     public var currency: String
-    public var failPayment: Bool
 
-    public init(orderID: String, sku: String, quantity: Int, amountCents: Int64, currency: String, failPayment: Bool) {
+    public init(orderID: String, sku: String, quantity: Int, amountCents: Int64, currency: String) {
         self.orderID = orderID
         self.sku = sku
         self.quantity = quantity
         self.amountCents = amountCents
         self.currency = currency
-        self.failPayment = failPayment
     }
 
     enum CodingKeys: String, CodingKey {
-        case orderID = "orderId", sku, quantity, amountCents, currency, failPayment
+        case orderID = "orderId", sku, quantity, amountCents, currency
     }
 
     public func validate() throws {
@@ -323,14 +318,20 @@ public struct InventoryReleaseFailed: SagaEvent, Hashable {
 }
 
 public enum OrderSagaEvents {
-    /// Every event type of the saga.
+    /// Every event type of the saga, at the version producers write.
     public static let all: [any SagaEvent.Type] = [
         OrderPlaced.self, InventoryReserved.self, InventoryRejected.self, InventoryReleased.self,
         PaymentCaptured.self, PaymentDeclined.self, PaymentRefunded.self,
         ConfirmationSent.self, ConfirmationFailed.self, PaymentRefundFailed.self, InventoryReleaseFailed.self,
     ]
 
-    public static let registry = EventRegistry(all)
+    /// Older versions still read, for their deprecation window (schemas/README.md).
+    public static let registry: EventRegistry = {
+        var registry = EventRegistry(all)
+        registry.register(OrderPlacedV1.self, upcastingTo: OrderPlaced.self) { $0.upcast() }
+        registry.register(InventoryReservedV1.self, upcastingTo: InventoryReserved.self) { $0.upcast() }
+        return registry
+    }()
 }
 
 enum Validate {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import OrderSaga
 import PGClient
 import SagaKit
@@ -17,10 +18,21 @@ public enum Payment: SagaServiceDefinition {
                 transform: Money.parse)
         public var maxAmount: Money?
 
+        @Option(help: "Fault option, for demos and tests only: decline the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2003,*-decline-*', as a card declined. Unset, it changes nothing. [env: PAYMENT_DECLINE_ORDERS] (default: none)")
+        public var declineOrders: String?
+
         public init() {}
+
+        public func validate() throws {
+            _ = try resolvedDeclineOrders()
+        }
 
         public func resolvedMaxAmount() throws -> Money {
             try maxAmount ?? Environment.value("PAYMENT_MAX_AMOUNT").map(Money.parse) ?? Money(cents: 1_000_000)
+        }
+
+        public func resolvedDeclineOrders() throws -> FaultMatcher {
+            try FaultMatcher.resolve(flag: declineOrders, option: "--decline-orders", variable: "PAYMENT_DECLINE_ORDERS")
         }
     }
 
@@ -33,14 +45,21 @@ public enum Payment: SagaServiceDefinition {
 
     public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
         let limit = try context.options.resolvedMaxAmount()
+        let decline = try context.options.resolvedDeclineOrders()
+        if !decline.isEmpty {
+            context.logger.notice("fault option: declining the orders that match \(decline)", metadata: ["decline_orders": "\(decline)"])
+        }
         var handlers = EventHandlers()
-        handlers.onBatch(InventoryReserved.self) { events, contexts, db in try charge(events, limit: limit, &contexts, db) }
+        handlers.onBatch(InventoryReserved.self) { events, contexts, db in
+            try charge(events, limit: limit, decline: decline, &contexts, db)
+        }
         handlers.on(ConfirmationFailed.self, refund)
         return [ConsumerDefinition(name: "saga", topics: [OrderSagaTopics.inventory, OrderSagaTopics.notification], handlers: handlers)]
     }
 
-    /// `InventoryReserved`: capture, or decline with the reason. Once per order, whatever is redelivered.
-    static func charge(_ events: [InventoryReserved], limit: Money, _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
+    /// `InventoryReserved`: capture, or decline with the reason. Once per order, whatever is redelivered. `decline`
+    /// is the fault option: the orders it matches are declined as a card would be.
+    static func charge(_ events: [InventoryReserved], limit: Money, decline: FaultMatcher = .none, _ contexts: inout [EventContext], _ db: isolated PGConnection) throws {
         let orderIDs = events.map(\.orderID)
         var decided = Set(try db.query("""
             SELECT order_id FROM charges WHERE order_id = ANY(\(orderIDs)::text[])
@@ -55,7 +74,7 @@ public enum Payment: SagaServiceDefinition {
             }
             let amount = Money(cents: event.amountCents)
             let reason: String? =
-                if event.failPayment { "card declined for order \(event.orderID)" }
+                if decline.matches(event.orderID) { "card declined for order \(event.orderID)" }
                 else if event.amountCents <= 0 { "amount \(amount) \(event.currency) is not positive" }
                 else if event.amountCents > limit.cents { "amount \(amount) \(event.currency) exceeds the limit of \(limit) \(event.currency)" }
                 else { nil }

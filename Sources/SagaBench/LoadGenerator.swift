@@ -9,6 +9,20 @@ import Tracker
 struct ScenarioMix: Sendable, CustomStringConvertible {
     enum Scenario: String, CaseIterable, Sendable {
         case happy, confirmation, payment, stock
+
+        /// What a failing scenario's order ids contain, for the services' fault options to match: the bench cannot
+        /// make a participant fail, the services started with `PAYMENT_DECLINE_ORDERS='*-decline-*'` and
+        /// `NOTIFICATION_FAIL_CONFIRMATIONS='*-failconfirm-*'` do (`infra/dev bench` starts them so).
+        var idMarker: String? {
+            switch self {
+            case .payment: Self.declineMarker
+            case .confirmation: Self.failConfirmationMarker
+            case .happy, .stock: nil
+            }
+        }
+
+        static let declineMarker = "decline"
+        static let failConfirmationMarker = "failconfirm"
     }
 
     let weights: [(Scenario, Int)]
@@ -72,7 +86,11 @@ final class LoadGenerator: Sendable {
     var startedCount: Int { started.withLock { $0 } }
     var failureMessages: [String] { failures.withLock { $0 } }
 
-    func orderID(_ index: Int) -> String { "\(runID)-\(index)" }
+    /// `<run>-<index>`, or `<run>-decline-<index>` and `<run>-failconfirm-<index>` for the scenarios a
+    /// service's fault option makes fail (see `Scenario.idMarker`).
+    func orderID(_ index: Int) -> String {
+        mix.scenario(for: index).idMarker.map { "\(runID)-\($0)-\(index)" } ?? "\(runID)-\(index)"
+    }
 
     /// One product keeps its historical name, so single-SKU runs compare with earlier ones.
     static func skuNames(count: Int) -> [String] {
@@ -83,8 +101,7 @@ final class LoadGenerator: Sendable {
         let scenario = mix.scenario(for: index)
         return OrderRequest(
             orderID: orderID(index), sku: skus[index % skus.count], quantity: scenario == .stock ? 1_000_000_000 : 1,
-            amount: Money(cents: 1999), email: "bench-\(index)@example.com",
-            failPayment: scenario == .payment, failConfirmation: scenario == .confirmation)
+            amount: Money(cents: 1999), email: "bench-\(index)@example.com")
     }
 
     /// Whether the saga started.

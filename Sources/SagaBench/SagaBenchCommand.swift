@@ -33,7 +33,7 @@ struct SagaBenchCommand: AsyncParsableCommand {
     @Option(help: "Closed loop: this many customers, each starting a saga and waiting for it to finish.") var concurrency: Int?
     @Option(help: "How long to measure, e.g. 60s. (default: 60s)") var duration: String = "60s"
     @Option(help: "Load before measuring starts, e.g. 5s. (default: 5s)") var warmup: String = "5s"
-    @Option(help: "Scenarios: happy, all (a quarter each), or weights such as happy=70,confirmation=10,payment=10,stock=10. (default: happy)")
+    @Option(help: "Scenarios: happy, all (a quarter each), or weights such as happy=70,confirmation=10,payment=10,stock=10. A declined payment's order id contains '-decline-' and a failed confirmation's '-failconfirm-': they fail only if Payment and Notification run with the fault options PAYMENT_DECLINE_ORDERS='*-decline-*' and NOTIFICATION_FAIL_CONFIRMATIONS='*-failconfirm-*' (infra/dev bench sets them). (default: happy)")
     var mix: String = "happy"
     @Option(help: "Connections the intake uses: transactions starting sagas at once. (default: 4)") var connections: Int = 4
     @Option(help: "Most starts one intake transaction carries; starts that arrive while every connection is busy share the next. 1 is a transaction per start. (default: 100)")

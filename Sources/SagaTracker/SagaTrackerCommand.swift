@@ -33,7 +33,7 @@ struct StartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start",
         abstract: "Start an order saga and return at once with how to follow it.",
-        discussion: "The order and its OrderPlaced event commit together; the running tracker publishes the event. The order id is the saga id: starting an id twice starts one saga."
+        discussion: "The order and its OrderPlaced event commit together; the running tracker publishes the event. The order id is the saga id: starting an id twice starts one saga. A declined payment or a failed confirmation, for a demo or a test, comes from the participants' fault options, by order id (payment-service run --decline-orders, notification-service run --fail-confirmations), never from the order."
     )
 
     @Option(help: "The order id, which becomes the saga id: 1 to 128 bytes, no control characters.") var orderId: String
@@ -42,16 +42,13 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: "The order total, e.g. 59.99: positive, at most two decimals, at most \(OrderRequest.maxAmount).", transform: Money.parse) var amount: Money
     @Option(help: "ISO 4217 currency code. (default: USD)") var currency: String = "USD"
     @Option(help: "Where the confirmation goes: a plausible address (name@example.com), at most 254 bytes.") var email: String
-    @Flag(help: "Demo switch: Payment declines this order.") var failPayment = false
-    @Flag(help: "Demo switch: Notification fails to deliver the confirmation.") var failConfirmation = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var database: DatabaseOptions<Tracker>
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var logging: LoggingOptions
 
     var request: OrderRequest {
-        OrderRequest(orderID: orderId, sku: sku, quantity: quantity, amount: amount, currency: currency, email: email,
-                     failPayment: failPayment, failConfirmation: failConfirmation)
+        OrderRequest(orderID: orderId, sku: sku, quantity: quantity, amount: amount, currency: currency, email: email)
     }
 
     /// The intake's own checks, as usage errors (exit 2, one line naming the option, never echoing the value).

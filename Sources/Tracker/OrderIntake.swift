@@ -11,19 +11,14 @@ public struct OrderRequest: Sendable, Hashable {
     public var amount: Money
     public var currency: String
     public var email: String
-    public var failPayment: Bool
-    public var failConfirmation: Bool
 
-    public init(orderID: String, sku: String, quantity: Int, amount: Money, currency: String = "USD", email: String,
-                failPayment: Bool = false, failConfirmation: Bool = false) {
+    public init(orderID: String, sku: String, quantity: Int, amount: Money, currency: String = "USD", email: String) {
         self.orderID = orderID
         self.sku = sku
         self.quantity = quantity
         self.amount = amount
         self.currency = currency
         self.email = email
-        self.failPayment = failPayment
-        self.failConfirmation = failConfirmation
     }
 
     /// The largest order total the intake takes. Orders are refused above it rather than declined by Payment
@@ -56,7 +51,7 @@ public struct OrderRequest: Sendable, Hashable {
 
     var event: OrderPlaced {
         OrderPlaced(orderID: orderID, sku: sku, quantity: quantity, amountCents: amount.cents, currency: currency,
-                    customerEmail: email, failPayment: failPayment, failConfirmation: failConfirmation)
+                    customerEmail: email)
     }
 }
 
@@ -141,7 +136,7 @@ public enum OrderIntake {
               SELECT * FROM unnest(
                 \(sorted.map(\.orderID))::text[], \(sorted.map(\.sku))::text[], \(sorted.map(\.quantity))::int[],
                 \(sorted.map(\.amount.cents))::bigint[], \(sorted.map(\.currency))::text[], \(sorted.map(\.email))::text[],
-                \(sorted.map(\.failPayment))::bool[], \(sorted.map(\.failConfirmation))::bool[], \(envelopes.map(\.eventID))::uuid[],
+                \(envelopes.map(\.eventID))::uuid[],
                 \(rows.map(\.topic))::text[], \(rows.map(\.eventType))::text[], \(rows.map(\.payload))::text[],
                 \(PGArray(rows.map(\.traceparent)))::text[], \(envelopes.map(\.producer))::text[], \(envelopes.map(\.occurredAt))::timestamptz[],
                 \(PGArray(envelopes.map(\.causationID)))::uuid[], \(envelopes.map { String(decoding: $0.payload, as: UTF8.self) })::text[],
@@ -151,13 +146,13 @@ public enum OrderIntake {
                 \(statuses.map { $0.completedSteps.joined(separator: ",") })::text[],
                 \(statuses.map { $0.compensations.joined(separator: ",") })::text[],
                 \(PGArray(statuses.map(\.error)))::text[], \(statuses.map(\.eventCount))::int[]
-              ) WITH ORDINALITY AS i(order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation,
+              ) WITH ORDINALITY AS i(order_id, sku, quantity, amount_cents, currency, customer_email,
                                      event_id, topic, event_type, envelope, traceparent, producer, occurred_at, causation_id, event_payload,
                                      state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps, compensations,
                                      error, event_count, n)
             ), placed AS (
-              INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id)
-              SELECT order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id
+              INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, event_id)
+              SELECT order_id, sku, quantity, amount_cents, currency, customer_email, event_id
               FROM input ORDER BY n
               ON CONFLICT (order_id) DO NOTHING
               RETURNING event_id, created_at
@@ -215,7 +210,7 @@ public enum OrderIntake {
             do {
                 var existing: [String: PGRow] = [:]
                 for row in try await db.query("""
-                    SELECT order_id, created_at, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation
+                    SELECT order_id, created_at, sku, quantity, amount_cents, currency, customer_email
                     FROM orders WHERE order_id = ANY(\(refused.map { requests[$0].orderID })::text[])
                     """) {
                     existing[try row.decode("order_id")] = row
@@ -240,8 +235,6 @@ public enum OrderIntake {
             && row.decode("amount_cents", as: Int64.self) == request.amount.cents
             && row.decode("currency", as: String.self) == request.currency
             && row.decode("customer_email", as: String.self) == request.email
-            && row.decode("fail_payment", as: Bool.self) == request.failPayment
-            && row.decode("fail_confirmation", as: Bool.self) == request.failConfirmation
         return .alreadyStarted(at: try row.decode("created_at"), sameDetails: same)
     }
 }

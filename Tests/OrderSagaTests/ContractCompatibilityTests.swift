@@ -45,7 +45,7 @@ struct ContractCompatibilityTests {
         var registry = EventRegistry()
         registry.register(OrderPlacedWithGiftMessage.self)
         func read(_ payload: [String: ContractCase.Value]) throws -> OrderPlacedWithGiftMessage {
-            let envelope = EventEnvelope(eventType: "OrderPlaced", schemaVersion: 1, sagaID: "ORD-1", causationID: nil, producer: "tracker",
+            let envelope = EventEnvelope(eventType: "OrderPlaced", schemaVersion: OrderPlaced.schemaVersion, sagaID: "ORD-1", causationID: nil, producer: "tracker",
                                          payload: ContractCase.text(payload))
             return try #require(try registry.decode(EventEnvelope.decode(envelope.encoded())) as? OrderPlacedWithGiftMessage)
         }
@@ -89,10 +89,52 @@ struct ContractCompatibilityTests {
     @Test("a schema_version the consumer does not read is refused, naming the versions it reads")
     func unknownSchemaVersion() throws {
         for sample in SchemaTests.samples {
-            let eventType = type(of: sample).eventType
-            #expect(ContractCase.failure(eventType, try ContractCase.members(sample), version: 2)
-                == "unsupported schema_version 2 for \(eventType) (this consumer reads 1)")
+            let kind = type(of: sample)
+            let next = kind.schemaVersion + 1
+            let reads = (1...kind.schemaVersion).map(String.init).joined(separator: ", ")
+            #expect(ContractCase.failure(kind.eventType, try ContractCase.members(sample), version: next)
+                == "unsupported schema_version \(next) for \(kind.eventType) (this consumer reads \(reads))")
         }
+    }
+
+    // MARK: - A breaking change by the policy: OrderPlaced and InventoryReserved v1 → v2
+
+    @Test("a v1 OrderPlaced or InventoryReserved with the old demo switches is still read, as the v2 event without them")
+    func version1UpcastsToVersion2() throws {
+        #expect(OrderSagaEvents.registry.schemaVersions(of: "OrderPlaced") == [1, 2])
+        #expect(OrderSagaEvents.registry.schemaVersions(of: "InventoryReserved") == [1, 2])
+        for (failPayment, failConfirmation) in [(false, false), (true, false), (false, true), (true, true)] {
+            var order = try ContractCase.members(OrderPlaced.sample)
+            order["fail_payment"] = .bool(failPayment)
+            order["fail_confirmation"] = .bool(failConfirmation)
+            #expect(try ContractCase.decode("OrderPlaced", order, version: 1) as? OrderPlaced == OrderPlaced.sample, "the switches are ignored")
+            var reserved = try ContractCase.members(InventoryReserved.sample)
+            reserved["fail_payment"] = .bool(failPayment)
+            #expect(try ContractCase.decode("InventoryReserved", reserved, version: 1) as? InventoryReserved == InventoryReserved.sample)
+        }
+        // Version 1 as it was: its switches were required, and its checks still apply.
+        var order = try ContractCase.members(OrderPlaced.sample)
+        order["fail_payment"] = .bool(false)
+        #expect(ContractCase.failure("OrderPlaced", order, version: 1) == "OrderPlaced payload: missing fail_confirmation")
+        order["fail_confirmation"] = .string("no")
+        #expect(ContractCase.failure("OrderPlaced", order, version: 1) == "OrderPlaced payload: fail_confirmation must be a boolean")
+        order["fail_confirmation"] = .bool(false)
+        order["currency"] = .string("usd")
+        #expect(ContractCase.failure("OrderPlaced", order, version: 1) == "OrderPlaced payload: currency must be a three-letter ISO 4217 code")
+        #expect(ContractCase.failure("InventoryReserved", try ContractCase.members(InventoryReserved.sample), version: 1)
+            == "InventoryReserved payload: missing fail_payment")
+        // A v2 reader ignores the old members if a writer still sends them: they are unknown members now.
+        order["currency"] = .string("USD")
+        #expect(try ContractCase.decode("OrderPlaced", order) as? OrderPlaced == OrderPlaced.sample)
+    }
+
+    @Test("producers write version 2 of the changed events, without the switches")
+    func producersWriteVersion2() throws {
+        #expect(OrderPlaced.schemaVersion == 2 && InventoryReserved.schemaVersion == 2)
+        let envelope = try EventEnvelope(OrderPlaced.sample, sagaID: "ORD-1", causationID: nil, producer: "tracker")
+        #expect(envelope.schemaVersion == 2)
+        let members = Set(try ContractCase.members(OrderPlaced.sample).keys).union(try ContractCase.members(InventoryReserved.sample).keys)
+        #expect(members.allSatisfy { !$0.hasPrefix("fail") }, "\(members.sorted())")
     }
 
     @Test("a member is known only in its exact snake_case spelling")
@@ -132,7 +174,11 @@ extension OrderPlaced {
     static let sample = SchemaTests.samples[0] as! OrderPlaced
 }
 
-/// OrderPlaced v1 as a later release might define it: one optional member added, which is a compatible change.
+extension InventoryReserved {
+    static let sample = SchemaTests.samples[1] as! InventoryReserved
+}
+
+/// OrderPlaced v2 as a later release might define it: one optional member added, which is a compatible change.
 /// Test-only: no such member exists yet.
 struct OrderPlacedWithGiftMessage: SagaEvent, Hashable {
     static let eventType = OrderPlaced.eventType
@@ -145,8 +191,6 @@ struct OrderPlacedWithGiftMessage: SagaEvent, Hashable {
     var amountCents: Int64
     var currency: String
     var customerEmail: String
-    var failPayment: Bool
-    var failConfirmation: Bool
     var giftMessage: String?
 
     init(_ order: OrderPlaced, giftMessage: String?) {
@@ -156,13 +200,11 @@ struct OrderPlacedWithGiftMessage: SagaEvent, Hashable {
         amountCents = order.amountCents
         currency = order.currency
         customerEmail = order.customerEmail
-        failPayment = order.failPayment
-        failConfirmation = order.failConfirmation
         self.giftMessage = giftMessage
     }
 
     enum CodingKeys: String, CodingKey {
-        case orderID = "orderId", sku, quantity, amountCents, currency, customerEmail, failPayment, failConfirmation, giftMessage
+        case orderID = "orderId", sku, quantity, amountCents, currency, customerEmail, giftMessage
     }
 }
 
@@ -214,17 +256,23 @@ enum ContractCase {
         return Array(try! encoder.encode(payload))
     }
 
-    static func envelope(_ eventType: String, _ payload: [String: Value], version: Int = 1) -> [UInt8] {
-        EventEnvelope(eventType: eventType, schemaVersion: version, sagaID: "ORD-1", causationID: nil, producer: "test",
+    /// The version producers write now.
+    static func currentVersion(_ eventType: String) -> Int {
+        OrderSagaEvents.all.first { $0.eventType == eventType }?.schemaVersion ?? 1
+    }
+
+    /// `version` nil: the current one.
+    static func envelope(_ eventType: String, _ payload: [String: Value], version: Int? = nil) -> [UInt8] {
+        EventEnvelope(eventType: eventType, schemaVersion: version ?? currentVersion(eventType), sagaID: "ORD-1", causationID: nil, producer: "test",
                       payload: text(payload)).encoded()
     }
 
-    static func decode(_ eventType: String, _ payload: [String: Value], version: Int = 1) throws -> any SagaEvent {
+    static func decode(_ eventType: String, _ payload: [String: Value], version: Int? = nil) throws -> any SagaEvent {
         try OrderSagaEvents.registry.decode(EventEnvelope.decode(envelope(eventType, payload, version: version)))
     }
 
     /// The reason the order saga's consumers would give for dead-lettering it, or nil if they accept it.
-    static func failure(_ eventType: String, _ payload: [String: Value], version: Int = 1) -> String? {
+    static func failure(_ eventType: String, _ payload: [String: Value], version: Int? = nil) -> String? {
         do {
             _ = try decode(eventType, payload, version: version)
             return nil

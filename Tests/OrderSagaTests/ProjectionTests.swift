@@ -26,7 +26,7 @@ struct ProjectionTests {
     }
 
     static let placed = OrderPlaced(orderID: "S", sku: "w", quantity: 1, amountCents: 100, currency: "USD", customerEmail: "a@b.c")
-    static let reserved = InventoryReserved(orderID: "S", sku: "w", quantity: 1, amountCents: 100, currency: "USD", failPayment: false)
+    static let reserved = InventoryReserved(orderID: "S", sku: "w", quantity: 1, amountCents: 100, currency: "USD")
     static let captured = PaymentCaptured(orderID: "S", chargeID: "c", amountCents: 100, currency: "USD")
 
     static let sequences: [(name: String, events: [(any SagaEvent, String)], state: SagaState, steps: [String], compensations: [String], error: String?)] = [

@@ -82,8 +82,8 @@ struct SagaCheckTests {
                   ('ORD-2001', 'sent', gen_random_uuid(), 5999, 'EUR'), ('ORD-2002', 'failed', gen_random_uuid(), 5999, 'EUR');
                 """)
             try await execute(.tracker, """
-                INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id)
-                SELECT id, 'demo-widget', q, 5999, 'EUR', 'buyer@example.com', id = 'ORD-2003', id = 'ORD-2002', gen_random_uuid()
+                INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, event_id)
+                SELECT id, 'demo-widget', q, 5999, 'EUR', 'buyer@example.com', gen_random_uuid()
                 FROM (VALUES ('ORD-2001', 1), ('ORD-2002', 1), ('ORD-2003', 1), ('ORD-2004', 1000)) AS o(id, q);
                 INSERT INTO sagas (saga_id, state, started_at, updated_at, finished_at, completed_steps, compensations, event_count)
                 SELECT id, state, now(), now(), now(), '{}', '{}', 4
@@ -105,8 +105,8 @@ struct SagaCheckTests {
 
         static let all: [Plant] = [
             Plant(invariant: .sagaTerminal, what: "a saga still running, with --require-terminal", service: .tracker, sql: """
-                INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id)
-                VALUES ('ORD-2005', 'demo-widget', 1, 5999, 'EUR', 'b@example.com', false, false, gen_random_uuid());
+                INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, event_id)
+                VALUES ('ORD-2005', 'demo-widget', 1, 5999, 'EUR', 'b@example.com', gen_random_uuid());
                 INSERT INTO sagas (saga_id, state, updated_at, completed_steps, compensations, event_count)
                 VALUES ('ORD-2005', 'running', now(), '{}', '{}', 1);
                 """, saga: "ORD-2005", arguments: ["--require-terminal"]),

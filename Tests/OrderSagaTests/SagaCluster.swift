@@ -57,6 +57,14 @@ final class SagaCluster: @unchecked Sendable {
         }
     }
 
+    /// The participants' fault options, as the local stack sets them (infra/lib/services.sh): Payment declines the
+    /// demo's ORD-2003 and every id with `-decline-` in it, Notification fails the confirmation of ORD-2002 and of
+    /// every id with `-failconfirm-` (the bench's and `MixedLoad`'s failing scenarios). A test's `extra` replaces them.
+    static let faultOptions: [Service: [String: String]] = [
+        .payment: ["PAYMENT_DECLINE_ORDERS": "ORD-2003,*-decline-*"],
+        .notification: ["NOTIFICATION_FAIL_CONFIRMATIONS": "ORD-2002,*-failconfirm-*"],
+    ]
+
     func environment(for service: Service, extra: [String: String] = [:]) -> [String: String] {
         var environment: [String: String] = [
             service.urlVariable: databases[service]!.url,
@@ -64,6 +72,7 @@ final class SagaCluster: @unchecked Sendable {
             "SAGAKIT_SPOOL_DIR": spool.path,
             "SAGAKIT_LOG_LEVEL": "info",
         ]
+        environment.merge(Self.faultOptions[service] ?? [:]) { $1 }
         environment.merge(extra) { $1 }
         return environment
     }

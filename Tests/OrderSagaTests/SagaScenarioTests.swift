@@ -9,11 +9,14 @@ import TestSupport
 
 @Suite("Order saga scenarios", .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(4)))
 struct SagaScenarioTests {
-    static func start(_ cluster: SagaCluster, _ id: String, quantity: Int = 1, _ flags: [String] = []) async throws -> String {
+    /// `saga-tracker start`. Whether Payment declines the order or Notification fails its confirmation is up to
+    /// their fault options, which `SagaCluster` sets as the local stack does: ORD-2003 and `*-decline-*` are
+    /// declined, ORD-2002 and `*-failconfirm-*` fail their confirmation.
+    static func start(_ cluster: SagaCluster, _ id: String, quantity: Int = 1) async throws -> String {
         try await cluster.command(.tracker, [
             "start", "--order-id", id, "--sku", "demo-widget", "--quantity", "\(quantity)", "--amount", "59.99",
             "--email", "buyer@example.com",
-        ] + flags)
+        ])
     }
 
     @Test("the four scenarios end in exactly the expected states, steps, compensations and errors")
@@ -24,8 +27,8 @@ struct SagaScenarioTests {
             let accepted = try await Self.start(cluster, "ORD-2001")
             #expect(accepted.contains("accepted: saga ORD-2001"))
             #expect(accepted.contains("saga-tracker status ORD-2001"), "says how to follow the saga")
-            _ = try await Self.start(cluster, "ORD-2002", ["--fail-confirmation"])
-            _ = try await Self.start(cluster, "ORD-2003", ["--fail-payment"])
+            _ = try await Self.start(cluster, "ORD-2002")
+            _ = try await Self.start(cluster, "ORD-2003")
             _ = try await Self.start(cluster, "ORD-2004", quantity: 101)
             _ = try await cluster.waitForTerminal(["ORD-2001", "ORD-2002", "ORD-2003", "ORD-2004"], timeout: .seconds(60))
 
@@ -137,15 +140,40 @@ struct SagaScenarioTests {
         }
     }
 
+    @Test("v1 → v2: version 1 OrderPlaced events already on the topic are processed, their switches ignored, the fault options applied")
+    func version1OrderPlacedProcessed() async throws {
+        try await SagaCluster.with { cluster in
+            try await cluster.startAll()
+            try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "10"])
+            // As a release before version 2 wrote them: one asking for both failures (now ignored), one asking for
+            // none whose id Payment's fault option matches.
+            let orders = [("ORD-V1-1", true, true), ("ORD-V1-decline-2", false, false)]
+            for (id, failPayment, failConfirmation) in orders {
+                let old = OrderPlacedV1(orderID: id, sku: "demo-widget", quantity: 1, amountCents: 5999, currency: "USD",
+                                        customerEmail: "buyer@example.com", failPayment: failPayment, failConfirmation: failConfirmation)
+                let envelope = try EventEnvelope(old, sagaID: id, causationID: nil, producer: "tracker")
+                #expect(envelope.schemaVersion == 1)
+                try await KafkaOracle.produce(cluster.topics(OrderSagaTopics.orders), key: id, value: String(decoding: envelope.encoded(), as: UTF8.self))
+            }
+            let states = try await cluster.waitForTerminal(orders.map(\.0), timeout: .seconds(60))
+            #expect(states == ["ORD-V1-1": "completed", "ORD-V1-decline-2": "compensated"])
+            let declined = try #require(try await cluster.status("ORD-V1-decline-2"))
+            #expect(declined.error == "card declined for order ORD-V1-decline-2")
+            #expect(try cluster.emlFiles() == ["ORD-V1-1.eml"])
+            let deadLetters = try await KafkaOracle.readAll(cluster.topics(OrderSagaTopics.orders) + DeadLetters.suffix)
+            #expect(deadLetters.isEmpty, "no consumer refused a version 1 event")
+        }
+    }
+
     @Test("every event re-published with its event_id changes nothing anywhere")
     func republishedEventsHaveNoSecondEffect() async throws {
         try await SagaCluster.with { cluster in
             try await cluster.startAll()
             try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "100"])
-            let ids = ["ORD-R1", "ORD-R2", "ORD-R3", "ORD-R4"]
+            let ids = ["ORD-R1", "ORD-R-failconfirm-2", "ORD-R-decline-3", "ORD-R4"]
             _ = try await Self.start(cluster, ids[0])
-            _ = try await Self.start(cluster, ids[1], ["--fail-confirmation"])
-            _ = try await Self.start(cluster, ids[2], ["--fail-payment"])
+            _ = try await Self.start(cluster, ids[1])
+            _ = try await Self.start(cluster, ids[2])
             _ = try await Self.start(cluster, ids[3], quantity: 500)
             let states = try await cluster.waitForTerminal(ids, timeout: .seconds(60))
             let before = try await SagaTruth.settled(cluster, ids: ids)

@@ -114,7 +114,8 @@ struct SagaTruth {
     }
 }
 
-/// A mixed load: a quarter each of the happy path, a failed confirmation, a declined payment, and a quantity above
+/// A mixed load: a quarter each of the happy path, a failed confirmation (ids `<prefix>-failconfirm-<i>`), a
+/// declined payment (`<prefix>-decline-<i>`: SagaCluster's fault options match both), and a quantity above
 /// any stock; several SKUs, one of them with less stock than its orders ask for.
 enum MixedLoad {
     static let initialStock = ["widget-a": 200, "widget-b": 200, "widget-c": 200, "widget-scarce": 8]
@@ -124,10 +125,11 @@ enum MixedLoad {
         return (0..<count).map { i in
             let sku = skus[i % skus.count]
             let scenario = (i / skus.count) % 4
+            // The failing scenarios' ids carry the markers SagaCluster's fault options match.
+            let marker = [1: "-failconfirm", 2: "-decline"][scenario] ?? ""
             return OrderRequest(
-                orderID: "\(prefix)-\(i)", sku: sku, quantity: scenario == 3 ? 1000 : 1 + i % 3,
-                amount: Money(cents: Int64(1000 + (i * 37) % 9000)), email: "buyer\(i)@example.com",
-                failPayment: scenario == 2, failConfirmation: scenario == 1)
+                orderID: "\(prefix)\(marker)-\(i)", sku: sku, quantity: scenario == 3 ? 1000 : 1 + i % 3,
+                amount: Money(cents: Int64(1000 + (i * 37) % 9000)), email: "buyer\(i)@example.com")
         }
     }
 

@@ -8,9 +8,8 @@ import TestSupport
 @Suite("Event contracts", .enabled(if: TestEnvironment.hasStack))
 struct SchemaTests {
     static let samples: [any SagaEvent] = [
-        OrderPlaced(orderID: "ORD-1", sku: "demo-widget", quantity: 2, amountCents: 5999, currency: "USD", customerEmail: "a@example.com",
-                    failPayment: false, failConfirmation: true),
-        InventoryReserved(orderID: "ORD-1", sku: "demo-widget", quantity: 2, amountCents: 5999, currency: "USD", failPayment: false),
+        OrderPlaced(orderID: "ORD-1", sku: "demo-widget", quantity: 2, amountCents: 5999, currency: "USD", customerEmail: "a@example.com"),
+        InventoryReserved(orderID: "ORD-1", sku: "demo-widget", quantity: 2, amountCents: 5999, currency: "USD"),
         InventoryRejected(orderID: "ORD-1", sku: "nope", quantity: 2, reason: "unknown SKU nope"),
         InventoryReleased(orderID: "ORD-1", sku: "demo-widget", quantity: 2, trigger: "PaymentRefunded"),
         InventoryReleaseFailed(orderID: "ORD-1", reason: "no reservation"),
@@ -35,32 +34,53 @@ struct SchemaTests {
         try await SchemaValidator.expectValid(try Self.samples.map { try Self.envelope($0) } + [try Self.envelope(Self.samples[0], causation: nil)])
     }
 
-    /// Payloads the schemas refuse, which the Swift consumers must refuse too (they would dead-letter them).
-    static let invalid: [(String, String)] = [
-        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"USD","customer_email":"a@b.c","fail_payment":false}"#),
-        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":"1","amount_cents":100,"currency":"USD","customer_email":"a@b.c","fail_payment":false,"fail_confirmation":false}"#),
-        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"usd","customer_email":"a@b.c","fail_payment":false,"fail_confirmation":false}"#),
-        ("OrderPlaced", #"{"order_id":"","sku":"s","quantity":1,"amount_cents":100,"currency":"USD","customer_email":"a@b.c","fail_payment":false,"fail_confirmation":false}"#),
-        ("InventoryReserved", #"{"order_id":"O","sku":"s","quantity":0,"amount_cents":100,"currency":"USD","fail_payment":false}"#),
-        ("PaymentCaptured", #"{"order_id":"O","charge_id":"c","amount_cents":0,"currency":"USD"}"#),
-        ("PaymentDeclined", #"{"order_id":"O","amount_cents":100,"currency":"USD","reason":""}"#),
-        ("ConfirmationFailed", #"{"order_id":"O"}"#),
-        ("ConfirmationSent", #"{"order_id":"O","message_id":null}"#),
+    /// Payloads the schemas refuse, which the Swift consumers must refuse too (they would dead-letter them); nil
+    /// version: the current one.
+    static let invalid: [(String, String, Int?)] = [
+        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"USD"}"#, nil),
+        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":"1","amount_cents":100,"currency":"USD","customer_email":"a@b.c"}"#, nil),
+        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"usd","customer_email":"a@b.c"}"#, nil),
+        ("OrderPlaced", #"{"order_id":"","sku":"s","quantity":1,"amount_cents":100,"currency":"USD","customer_email":"a@b.c"}"#, nil),
+        ("InventoryReserved", #"{"order_id":"O","sku":"s","quantity":0,"amount_cents":100,"currency":"USD"}"#, nil),
+        // Version 1, still read: its switches were required, and its other checks stand.
+        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"USD","customer_email":"a@b.c","fail_payment":false}"#, 1),
+        ("OrderPlaced", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"usd","customer_email":"a@b.c","fail_payment":false,"fail_confirmation":false}"#, 1),
+        ("InventoryReserved", #"{"order_id":"O","sku":"s","quantity":1,"amount_cents":100,"currency":"USD"}"#, 1),
+        ("InventoryReserved", #"{"order_id":"O","sku":"s","quantity":0,"amount_cents":100,"currency":"USD","fail_payment":false}"#, 1),
+        ("PaymentCaptured", #"{"order_id":"O","charge_id":"c","amount_cents":0,"currency":"USD"}"#, nil),
+        ("PaymentDeclined", #"{"order_id":"O","amount_cents":100,"currency":"USD","reason":""}"#, nil),
+        ("ConfirmationFailed", #"{"order_id":"O"}"#, nil),
+        ("ConfirmationSent", #"{"order_id":"O","message_id":null}"#, nil),
     ]
 
     @Test("payloads the schemas reject, the Swift decoder rejects too")
     func invalidPayloadsRejectedByBoth() async throws {
-        let envelopes = Self.invalid.map { type, payload in
-            String(decoding: EventEnvelope(eventType: type, schemaVersion: 1, sagaID: "O", causationID: nil, producer: "test",
-                                           payload: Array(payload.utf8)).encoded(), as: UTF8.self)
+        let envelopes = Self.invalid.map { type, payload, version in
+            String(decoding: EventEnvelope(eventType: type, schemaVersion: version ?? ContractCase.currentVersion(type), sagaID: "O",
+                                           causationID: nil, producer: "test", payload: Array(payload.utf8)).encoded(), as: UTF8.self)
         }
         let results = try await SchemaValidator.validate(envelopes)
-        for ((type, payload), result) in zip(Self.invalid, results) {
+        for ((type, payload, _), (text, result)) in zip(Self.invalid, zip(envelopes, results)) {
             #expect(!result.valid, "the schema accepts \(type) \(payload)")
-            let envelope = try EventEnvelope.decode(Array(String(decoding: EventEnvelope(
-                eventType: type, schemaVersion: 1, sagaID: "O", causationID: nil, producer: "test", payload: Array(payload.utf8)).encoded(), as: UTF8.self).utf8))
+            let envelope = try EventEnvelope.decode(Array(text.utf8))
             #expect(throws: EnvelopeError.self, "Swift accepts \(type) \(payload)") { try OrderSagaEvents.registry.decode(envelope) }
         }
+    }
+
+    @Test("v1 → v2: a version 1 OrderPlaced or InventoryReserved with its switches is valid against the kept v1 schema and read by Swift")
+    func version1StillAccepted() async throws {
+        var order = try ContractCase.members(OrderPlaced.sample)
+        order["fail_payment"] = .bool(true)
+        order["fail_confirmation"] = .bool(false)
+        var reserved = try ContractCase.members(InventoryReserved.sample)
+        reserved["fail_payment"] = .bool(true)
+        let cases = [("OrderPlaced", order), ("InventoryReserved", reserved)]
+        let texts = cases.map { String(decoding: ContractCase.envelope($0.0, $0.1, version: 1), as: UTF8.self) }
+        try await SchemaValidator.expectValid(texts)
+        #expect(try ContractCase.decode("OrderPlaced", order, version: 1) as? OrderPlaced == OrderPlaced.sample)
+        #expect(try ContractCase.decode("InventoryReserved", reserved, version: 1) as? InventoryReserved == InventoryReserved.sample)
+        // The v2 schemas do not know the switches: to them they are unknown members, allowed and meaningless.
+        try await SchemaValidator.expectValid(cases.map { String(decoding: ContractCase.envelope($0.0, $0.1), as: UTF8.self) })
     }
 
     @Test("envelopes the schema rejects, the Swift decoder rejects too")
@@ -142,8 +162,11 @@ struct SchemaTests {
                 cases.append((String(decoding: ContractCase.envelope(eventType, retyped), as: UTF8.self),
                               "payload.\(key): ", ContractCase.failure(eventType, retyped)))
             }
-            cases.append((String(decoding: ContractCase.envelope(eventType, payload, version: 2), as: UTF8.self),
-                          "unsupported schema_version 2 for \(eventType) (schemas exist for 1)", ContractCase.failure(eventType, payload, version: 2)))
+            let next = type(of: sample).schemaVersion + 1
+            let exist = (1..<next).map(String.init).joined(separator: ", ")
+            cases.append((String(decoding: ContractCase.envelope(eventType, payload, version: next), as: UTF8.self),
+                          "unsupported schema_version \(next) for \(eventType) (schemas exist for \(exist))",
+                          ContractCase.failure(eventType, payload, version: next)))
         }
         let results = try await SchemaValidator.validate(cases.map(\.text))
         for (result, (text, reason, swift)) in zip(results, cases) {
@@ -154,13 +177,13 @@ struct SchemaTests {
         #expect(version2.errors == ["unsupported schema_version 2 for ConfirmationFailed (schemas exist for 1)"])
     }
 
-    /// A copy of `schemas/` in which OrderPlaced v1 gained an optional `gift_message`, as a compatible change would
+    /// A copy of `schemas/` in which OrderPlaced v2 gained an optional `gift_message`, as a compatible change would
     /// add it.
     static func evolvedSchemas() throws -> URL {
         let files = FileManager.default
         let root = files.temporaryDirectory.appendingPathComponent("sagakit-schemas-\(UUID().uuidString.prefix(8))")
         try files.copyItem(at: TestEnvironment.repositoryRoot.appendingPathComponent("schemas"), to: root)
-        let file = root.appendingPathComponent("events/OrderPlaced.v1.schema.json")
+        let file = root.appendingPathComponent("events/OrderPlaced.v\(OrderPlaced.schemaVersion).schema.json")
         var schema = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
         var properties = schema["properties"] as! [String: Any]
         properties["gift_message"] = ["type": ["string", "null"], "maxLength": 500]

@@ -11,11 +11,12 @@ struct TrackerTests {
     @Test("status, list, stuck and stats: exit codes, filters, JSON; real event sets give the same projection in any order")
     func inspection() async throws {
         try await SagaCluster.with { cluster in
-            try await cluster.startAll()
+            // The participants' fault options, by order id, for this test's own ids.
+            try await cluster.startAll(environment: ["NOTIFICATION_FAIL_CONFIRMATIONS": "ORD-B", "PAYMENT_DECLINE_ORDERS": "ORD-C"])
             try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "100"])
             _ = try await SagaScenarioTests.start(cluster, "ORD-A")
-            _ = try await SagaScenarioTests.start(cluster, "ORD-B", ["--fail-confirmation"])
-            _ = try await SagaScenarioTests.start(cluster, "ORD-C", ["--fail-payment"])
+            _ = try await SagaScenarioTests.start(cluster, "ORD-B")
+            _ = try await SagaScenarioTests.start(cluster, "ORD-C")
             _ = try await SagaScenarioTests.start(cluster, "ORD-D", quantity: 1000)
             _ = try await cluster.waitForTerminal(["ORD-A", "ORD-B", "ORD-C", "ORD-D"], timeout: .seconds(60))
 

@@ -37,6 +37,10 @@ TERMINAL = ("completed", "compensated", "failed", "compensation_failed")
 # Scenario by order number: the happy path, a failed confirmation, a declined payment, more than the stock.
 SCENARIOS = [("normal", "completed"), ("fail-confirmation", "compensated"), ("fail-payment", "compensated"),
              ("too-many", "failed")]
+# The failing scenarios come from the participants' fault options, by order id: the ids carry a marker and the
+# processes this campaign starts match it (docs/ARCHITECTURE.md, "Fault options").
+ID_MARKER = {"fail-confirmation": "failconfirm-", "fail-payment": "decline-"}
+FAULT_OPTIONS = {"PAYMENT_DECLINE_ORDERS": "*-decline-*", "NOTIFICATION_FAIL_CONFIRMATIONS": "*-failconfirm-*"}
 
 
 def say(message):
@@ -82,7 +86,8 @@ class Stack:
         offset = os.path.getsize(path) if os.path.exists(path) else 0
         log = open(path, "a")
         process = subprocess.Popen([os.path.join(self.bin, service), "run", "--lease-seconds", str(self.lease_seconds)],
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, **FAULT_OPTIONS})
         log.close()
         with self.lock:
             self.processes[name] = process
@@ -178,13 +183,10 @@ def order(run_id, i):
     sku = SKUS[i % len(SKUS)]
     quantity = STOCK * 2 if scenario == "too-many" else 1 + i % 3
     amount = f"{10 + (i * 37) % 90}.{i % 100:02d}"
-    arguments = ["--order-id", f"CHAOS-{run_id}-{i:06d}", "--sku", sku, "--quantity", str(quantity), "--amount", amount,
+    saga = f"CHAOS-{run_id}-{ID_MARKER.get(scenario, '')}{i:06d}"
+    arguments = ["--order-id", saga, "--sku", sku, "--quantity", str(quantity), "--amount", amount,
                  "--email", f"buyer{i}@example.com"]
-    if scenario == "fail-confirmation":
-        arguments.append("--fail-confirmation")
-    if scenario == "fail-payment":
-        arguments.append("--fail-payment")
-    return f"CHAOS-{run_id}-{i:06d}", expected, arguments
+    return saga, expected, arguments
 
 
 def load(stack, run_id, count, seconds, started, failures):

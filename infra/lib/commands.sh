@@ -156,6 +156,8 @@ environment (defaults in brackets):
   SAGAKIT_SERVICE_INSTANCES [1; bench: SAGAKIT_PARTITIONS] processes per service for demo and bench
   SAGAKIT_SKIP_BUILD [0] 1: demo uses the binaries already built   SAGAKIT_DEMO_TIMEOUT [60] seconds per scenario
   SAGAKIT_SERVICE_MALLOC [jemalloc] the allocator of the services demo and bench start; "glibc" for the default one
+  PAYMENT_DECLINE_ORDERS [ORD-2003,*-decline-*]  NOTIFICATION_FAIL_CONFIRMATIONS [ORD-2002,*-failconfirm-*]
+                           fault options (demos and tests only) of the services demo and bench start: order id globs
   SAGAKIT_STACK_DIR [$SAGAKIT_ROOT/.stack]  SAGAKIT_CACHE_DIR [~/.cache/sagakit]  SAGAKIT_PG_DIR [in the stack dir]
 EOF
 }

@@ -40,6 +40,12 @@ services_start() {
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "SAGAKIT_SERVICE_INSTANCES must be a whole number from 1, not '$n'"
     mkdir -p "$SAGAKIT_RUN_DIR" "$SAGAKIT_LOG_DIR" "$SAGAKIT_STACK_DIR/spool"
     eval "$(cmd_env)"
+    # The participants' fault options, for the demo and the bench (docs/ARCHITECTURE.md, "Fault options"): Payment
+    # declines the demo's ORD-2003 and every order id containing -decline- (saga-bench's declined payments);
+    # Notification fails the confirmation of ORD-2002 and of every id containing -failconfirm-. Setting either
+    # variable, even to nothing, replaces its default.
+    export PAYMENT_DECLINE_ORDERS="${PAYMENT_DECLINE_ORDERS-ORD-2003,*-decline-*}"
+    export NOTIFICATION_FAIL_CONFIRMATIONS="${NOTIFICATION_FAIL_CONFIRMATIONS-ORD-2002,*-failconfirm-*}"
     [ "$n" -le "$SAGAKIT_PARTITIONS" ] || die "SAGAKIT_SERVICE_INSTANCES=$n exceeds the $SAGAKIT_PARTITIONS partitions per topic"
     # SAGAKIT_SERVICE_MALLOC [jemalloc]: the services' allocator. Under glibc's malloc their resident memory crept
     # by 0.1-0.25 MiB/min per process at 500 sagas/s with a flat live heap; on jemalloc (LD_PRELOAD) it stays flat
@@ -118,8 +124,9 @@ cmd_demo() {
     local common=(--sku demo-widget --amount 59.99 --email buyer@example.com)
     step "starting four sagas (a second demo finds them started and shows them again)"
     "$bin/saga-tracker" start --order-id ORD-2001 --quantity 1 "${common[@]}" || true
-    "$bin/saga-tracker" start --order-id ORD-2002 --quantity 1 "${common[@]}" --fail-confirmation || true
-    "$bin/saga-tracker" start --order-id ORD-2003 --quantity 1 "${common[@]}" --fail-payment || true
+    # ORD-2002's confirmation fails and ORD-2003's payment is declined by the services' fault options (services_start).
+    "$bin/saga-tracker" start --order-id ORD-2002 --quantity 1 "${common[@]}" || true
+    "$bin/saga-tracker" start --order-id ORD-2003 --quantity 1 "${common[@]}" || true
     "$bin/saga-tracker" start --order-id ORD-2004 --quantity 1000 "${common[@]}" || true
     local order expected state failed=()
     for order in ORD-2001:completed ORD-2002:compensated ORD-2003:compensated ORD-2004:failed; do
