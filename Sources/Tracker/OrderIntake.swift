@@ -159,8 +159,7 @@ public enum OrderIntake {
             ), won AS (
               SELECT i.*, p.created_at FROM input i JOIN placed p ON p.event_id = i.event_id
             ), outbox AS (
-              INSERT INTO sagakit_outbox (event_id, topic, message_key, event_type, payload, traceparent)
-              SELECT event_id, topic, order_id, event_type, envelope, traceparent FROM won ORDER BY n
+              \(unsafeRaw: Outbox.insert(selecting: "SELECT event_id, topic, order_id, event_type, envelope, traceparent FROM won ORDER BY n"))
             ), recorded AS (
               INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, causation_id, payload)
               SELECT event_id, order_id, event_type, producer, occurred_at, causation_id, event_payload FROM won ORDER BY n

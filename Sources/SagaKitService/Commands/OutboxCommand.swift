@@ -139,7 +139,7 @@ public struct OutboxRecoverCommand<Service: SagaServiceDefinition>: AsyncParsabl
         let parked = try await Outbox.status(on: check).parked
         await check.close()
         guard parked == 0 else {
-            throw CommandFailure("\(parked) events were refused by the broker for good and parked; their last_error is in sagakit_outbox (docs/OPERATIONS.md, \"A stuck saga\")")
+            throw CommandFailure("\(parked) events were refused by the broker for good and parked (docs/OPERATIONS.md, \"A stuck saga\", says how to see why)")
         }
 
         let admin = try KafkaAdmin(configuration: kafkaConfiguration, logger: logger)

@@ -37,9 +37,9 @@ FROM generate_series(0, :n - 1) i WHERE i % 4 IN (0, 1);
 ANALYZE confirmations;
 \endif
 \if :is_tracker
-INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, fail_payment, fail_confirmation, event_id)
+INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, event_id)
 SELECT format('BULK-%s', lpad(i::text, 7, '0')), 'bulk', CASE WHEN i % 4 = 3 THEN 20000000 ELSE 1 END, 1000 + i % 9000, 'USD',
-       'buyer@example.com', i % 4 = 2, i % 4 = 1, gen_random_uuid()
+       'buyer@example.com', gen_random_uuid()
 FROM generate_series(0, :n - 1) i;
 INSERT INTO sagas (saga_id, state, started_at, updated_at, finished_at, completed_steps, compensations, event_count)
 SELECT format('BULK-%s', lpad(i::text, 7, '0')), CASE i % 4 WHEN 0 THEN 'completed' WHEN 3 THEN 'failed' ELSE 'compensated' END,
