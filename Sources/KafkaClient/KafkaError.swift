@@ -1,5 +1,3 @@
-import CRdKafka
-
 /// An error from the Kafka layer: librdkafka's code and message, plus whether retrying can help.
 public struct KafkaError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -23,7 +21,7 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
     }
 
     public let code: Code
-    /// librdkafka's numeric error code (`rd_kafka_resp_err_t`), when there is one.
+    /// librdkafka's numeric error code (a response error, negative for its local ones), when there is one.
     public let rdKafkaCode: Int32?
     public let message: String
     /// Fatal errors leave the client unusable (an idempotent producer's fencing, for instance).
@@ -38,45 +36,6 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         self.isFatal = isFatal
         self.isRetriable = isRetriable
     }
-
-    init(_ err: rd_kafka_resp_err_t, context: String? = nil) {
-        let text = String(cString: rd_kafka_err2str(err))
-        let retriable = KafkaError.retriableCodes.contains(err.rawValue)
-        self.init(
-            code: err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? .timeout : .librdkafka,
-            message: context.map { "\($0): \(text)" } ?? text,
-            rdKafkaCode: err.rawValue,
-            isFatal: err == RD_KAFKA_RESP_ERR__FATAL,
-            isRetriable: retriable
-        )
-    }
-
-    /// Takes ownership of an `rd_kafka_error_t` and destroys it.
-    init(consuming error: OpaquePointer, context: String? = nil) {
-        defer { rd_kafka_error_destroy(error) }
-        let text = String(cString: rd_kafka_error_string(error))
-        self.init(
-            code: .librdkafka,
-            message: context.map { "\($0): \(text)" } ?? text,
-            rdKafkaCode: rd_kafka_error_code(error).rawValue,
-            isFatal: rd_kafka_error_is_fatal(error) != 0,
-            isRetriable: rd_kafka_error_is_retriable(error) != 0
-        )
-    }
-
-    /// Codes worth retrying: the message or request may succeed later without any change on our side.
-    private static let retriableCodes: Set<Int32> = [
-        RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT.rawValue,
-        RD_KAFKA_RESP_ERR__TRANSPORT.rawValue, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue,
-        RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT.rawValue,
-        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION.rawValue, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE.rawValue,
-        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS.rawValue, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND.rawValue,
-        RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART.rawValue, RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION.rawValue,
-        RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE.rawValue, RD_KAFKA_RESP_ERR_NOT_COORDINATOR.rawValue,
-        RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS.rawValue, RD_KAFKA_RESP_ERR__WAIT_COORD.rawValue,
-        RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS.rawValue, RD_KAFKA_RESP_ERR__PURGE_QUEUE.rawValue,
-        RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue,
-    ]
 
     public var description: String { "Kafka error (\(code)): \(message)" }
 }

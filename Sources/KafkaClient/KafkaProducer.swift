@@ -1,4 +1,3 @@
-import CRdKafka
 import Foundation
 import Logging
 import Synchronization
@@ -40,9 +39,7 @@ public final class KafkaProducer: Sendable {
         var logger = logger
         logger[metadataKey: "kafka.client"] = .string(clientID)
         self.logger = logger
-        client = try RDKafkaClient(kind: .producer, properties: properties.sorted { $0.key < $1.key }, logger: logger) { conf in
-            rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
-        }
+        client = try RDKafkaClient.makeProducer(properties: properties.sorted { $0.key < $1.key }, logger: logger)
         pollThread = PollThread(client: client, name: "kafka-producer-\(clientID)")
     }
 
@@ -53,7 +50,7 @@ public final class KafkaProducer: Sendable {
                 continuation.resume(throwing: KafkaError(code: .shutdown, message: "producer is closed"))
                 return
             }
-            if let error = produce(message, id: ids[0]) {
+            if let error = client.produce(message, id: ids[0]) {
                 client.context.deliveries.resolve(ids[0], .failure(error))
             }
         }
@@ -72,7 +69,7 @@ public final class KafkaProducer: Sendable {
                 return
             }
             for (message, id) in zip(messages, ids) {
-                if let error = produce(message, id: id) {
+                if let error = client.produce(message, id: id) {
                     client.context.deliveries.resolve(id, .failure(error))
                 }
             }
@@ -96,53 +93,9 @@ public final class KafkaProducer: Sendable {
         client.context.deliveries.close()
         await pollThread.close(timeoutMilliseconds: Int32(clamping: timeout.components.seconds * 1000))
     }
-
-    private func produce(_ message: KafkaOutgoingMessage, id: UInt) -> KafkaError? {
-        var headers: OpaquePointer? = nil
-        if !message.headers.isEmpty {
-            headers = rd_kafka_headers_new(message.headers.count)
-            for header in message.headers {
-                if let value = header.value {
-                    _ = value.withUnsafeBytes { rd_kafka_header_add(headers, header.name, -1, $0.baseAddress, $0.count) }
-                } else {
-                    _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
-                }
-            }
-        }
-        let opaque = UnsafeMutableRawPointer(bitPattern: id)
-        let partition = message.partition ?? RD_KAFKA_PARTITION_UA
-        let err = withOptionalBytes(message.key) { key, keyLength in
-            withOptionalBytes(message.value) { value, valueLength in
-                sagakit_produce(client.handle, message.topic, partition, key, keyLength, value, valueLength, headers, opaque)
-            }
-        }
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            // On failure the headers are still ours.
-            if let headers { rd_kafka_headers_destroy(headers) }
-            return KafkaError(err, context: "produce to \(message.topic)")
-        }
-        return nil
-    }
 }
 
-private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
-    guard let bytes else { return body(nil, 0) }
-    return bytes.withUnsafeBytes { body($0.baseAddress, $0.count) }
-}
-
-private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
-    rk, message, _ in
-    guard let context = RDKafkaClientContext.from(rk), let message else { return }
-    let id = UInt(bitPattern: message.pointee._private)
-    if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-        let topic = String(cString: rd_kafka_topic_name(message.pointee.rkt))
-        context.deliveries.resolve(id, .success(KafkaDeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
-    } else {
-        context.deliveries.resolve(id, .failure(KafkaError(message.pointee.err, context: "delivery")))
-    }
-}
-
-/// Serves a producer's callbacks (delivery reports, errors) with `rd_kafka_poll` on a thread of its own, and
+/// Serves a producer's callbacks (delivery reports, errors) with librdkafka's poll on a thread of its own, and
 /// flushes and destroys the handle there when asked to close.
 private final class PollThread: Sendable {
     private struct State {
@@ -180,7 +133,7 @@ private final class PollThread: Sendable {
 
     private func run() {
         while true {
-            rd_kafka_poll(client.handle, 50)
+            client.poll(timeoutMilliseconds: 50)
             let request = state.withLock { state -> (timeout: Int32, continuation: CheckedContinuation<Void, Never>?)? in
                 guard let request = state.closeRequest else { return nil }
                 state.closeRequest = nil
@@ -188,7 +141,7 @@ private final class PollThread: Sendable {
                 return request
             }
             if let request {
-                if rd_kafka_flush(client.handle, request.timeout) != RD_KAFKA_RESP_ERR_NO_ERROR {
+                if !client.flush(timeoutMilliseconds: request.timeout) {
                     client.context.logger.warning("producer closed with \(client.context.deliveries.pendingCount) messages unacknowledged")
                 }
                 client.context.deliveries.failAll(KafkaError(code: .shutdown, message: "producer closed before delivery"))

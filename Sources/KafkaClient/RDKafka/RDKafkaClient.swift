@@ -125,3 +125,14 @@ private let rdKafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafeP
     let level: Logger.Level = code == RD_KAFKA_RESP_ERR__FATAL ? .error : .warning
     context.logger.log(level: level, "librdkafka: \(text)", metadata: ["kafka.error": .string(String(cString: rd_kafka_err2name(code)))])
 }
+
+extension RDKafkaClient {
+    /// The low and high watermarks of a partition, asked of the broker. Blocks up to the timeout.
+    func watermarks(topic: String, partition: Int32, timeoutMilliseconds: Int32, context: String) throws -> (low: Int64, high: Int64) {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeoutMilliseconds)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: context) }
+        return (low, high)
+    }
+}
