@@ -37,5 +37,18 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         self.isRetriable = isRetriable
     }
 
+    /// One of librdkafka's error codes (its response error enum's values), for checking `rdKafkaCode` by name. The
+    /// constants are in `RDKafka/KafkaError+RDKafka.swift`, taken from librdkafka's own enum.
+    public struct ResponseCode: RawRepresentable, Hashable, Sendable {
+        public let rawValue: Int32
+
+        public init(rawValue: Int32) {
+            self.rawValue = rawValue
+        }
+    }
+
+    /// `rdKafkaCode` as a `ResponseCode`.
+    public var responseCode: ResponseCode? { rdKafkaCode.map(ResponseCode.init(rawValue:)) }
+
     public var description: String { "Kafka error (\(code)): \(message)" }
 }

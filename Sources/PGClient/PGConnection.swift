@@ -115,7 +115,7 @@ public actor PGConnection {
         }
         do {
             return try consume(result, conn: conn, statement: query.sql)
-        } catch let error as PGError where error.sqlState == "0A000" || error.sqlState == "26000" {
+        } catch let error as PGError where error.isStalePreparedStatement {
             // The schema changed under a cached plan ("cached plan must not change result type"), or the
             // statement is gone: prepare it again once.
             prepared[query.sql] = nil
@@ -354,7 +354,7 @@ public actor PGConnection {
                         segmentOutcomes.append(.success(try consume(result, conn: conn, statement: sql)))
                     } catch let error as PGError {
                         if error.code == .connectionLost { throw error }
-                        if error.sqlState == "0A000" || error.sqlState == "26000" { prepared[sql] = nil }
+                        if error.isStalePreparedStatement { prepared[sql] = nil }
                         segmentOutcomes.append(.failure(error))
                     }
                 }

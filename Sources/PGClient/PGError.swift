@@ -40,16 +40,58 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         self.detail = detail
     }
 
-    /// 40001 (serialization failure) or 40P01 (deadlock): the transaction can simply be run again.
-    public var isSerializationFailure: Bool { sqlState == "40001" || sqlState == "40P01" }
-    /// 23505: a unique constraint refused the row.
-    public var isUniqueViolation: Bool { sqlState == "23505" }
+    /// A SQLSTATE the code checks for, by its name in PostgreSQL's errcodes table (Appendix A).
+    public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The five characters: two for the class, three for the condition.
+        public let rawValue: String
+
+        public init(rawValue: String) {
+            self.rawValue = rawValue
+        }
+
+        /// 08000: the class of connection exceptions (every `08xxx` code).
+        public static let connectionException = SQLState(rawValue: "08000")
+        /// 0A000, also "cached plan must not change result type" after a schema change under a prepared statement.
+        public static let featureNotSupported = SQLState(rawValue: "0A000")
+        /// 23505: a unique constraint refused the row.
+        public static let uniqueViolation = SQLState(rawValue: "23505")
+        /// 26000: the prepared statement does not exist (any more).
+        public static let invalidSQLStatementName = SQLState(rawValue: "26000")
+        /// 40001
+        public static let serializationFailure = SQLState(rawValue: "40001")
+        /// 40P01
+        public static let deadlockDetected = SQLState(rawValue: "40P01")
+        /// 57P01: the server is shutting down (fast or smart shutdown, or `pg_terminate_backend`).
+        public static let adminShutdown = SQLState(rawValue: "57P01")
+        /// 57P02: the server is resetting after another backend crashed.
+        public static let crashShutdown = SQLState(rawValue: "57P02")
+        /// 57P03: the server is starting up or in recovery.
+        public static let cannotConnectNow = SQLState(rawValue: "57P03")
+
+        /// The first two characters, shared by every condition of the class.
+        public var errorClass: Substring { rawValue.prefix(2) }
+
+        public var description: String { rawValue }
+    }
+
+    /// Whether the server's SQLSTATE is one of these.
+    public func hasSQLState(_ states: SQLState...) -> Bool {
+        guard let sqlState else { return false }
+        return states.contains { $0.rawValue == sqlState }
+    }
+
+    /// Serialization failure or deadlock: the transaction can simply be run again.
+    public var isSerializationFailure: Bool { hasSQLState(.serializationFailure, .deadlockDetected) }
+    /// A unique constraint refused the row.
+    public var isUniqueViolation: Bool { hasSQLState(.uniqueViolation) }
+    /// A cached prepared statement is no longer usable (its plan's result type changed, or it is gone): prepare
+    /// it again.
+    public var isStalePreparedStatement: Bool { hasSQLState(.featureNotSupported, .invalidSQLStatementName) }
     /// The connection is gone (or never came); reconnecting may help.
     public var isConnectionError: Bool {
         code == .connectionLost || code == .connectionFailed
-            // admin shutdown, crash shutdown, cannot connect now
-            || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
-            || (sqlState?.hasPrefix("08") ?? false)
+            || hasSQLState(.adminShutdown, .crashShutdown, .cannotConnectNow)
+            || (sqlState?.hasPrefix(SQLState.connectionException.errorClass) ?? false)
     }
 
     public var description: String {

@@ -41,3 +41,17 @@ extension KafkaError {
         RD_KAFKA_RESP_ERR__PURGE_INFLIGHT.rawValue,
     ]
 }
+
+/// The codes SagaKit checks outside the Kafka layer, named after librdkafka's enum (`RD_KAFKA_RESP_ERR_<NAME>`).
+extension KafkaError.ResponseCode {
+    /// The broker's (or, above `message.max.bytes`, librdkafka's own) refusal of a message that is too large.
+    public static let messageSizeTooLarge = Self(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+    /// The broker refused the record as invalid (a compacted topic's record without a key, for instance).
+    public static let invalidRecord = Self(RD_KAFKA_RESP_ERR_INVALID_RECORD)
+    /// The message failed its CRC check, or is otherwise corrupt (Kafka's CORRUPT_MESSAGE; librdkafka's INVALID_MSG).
+    public static let invalidMessage = Self(RD_KAFKA_RESP_ERR_INVALID_MSG)
+
+    init(_ err: rd_kafka_resp_err_t) {
+        self.init(rawValue: err.rawValue)
+    }
+}

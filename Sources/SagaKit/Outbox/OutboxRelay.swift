@@ -292,15 +292,13 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     /// Errors a retry cannot fix: the row is parked for an operator instead of blocking every row behind it.
+    /// librdkafka reports a message above `message.max.bytes` with the broker's code, `messageSizeTooLarge`.
     static func isPermanent(_ error: KafkaError) -> Bool {
-        guard let code = error.rdKafkaCode else { return false }
-        return [
-            10,  // MSG_SIZE_TOO_LARGE
-            87,  // INVALID_RECORD
-            2,  // CORRUPT_MESSAGE
-            -186,  // _MSG_SIZE_TOO_LARGE (local)
-        ].contains(code)
+        guard let code = error.responseCode else { return false }
+        return permanentCodes.contains(code)
     }
+
+    private static let permanentCodes: Set<KafkaError.ResponseCode> = [.messageSizeTooLarge, .invalidRecord, .invalidMessage]
 
     private func deleteExpired(db: PGConnection) async throws {
         let outboxCutoff = Date().addingTimeInterval(-configuration.outboxRetention.seconds)
