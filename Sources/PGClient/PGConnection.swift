@@ -476,7 +476,8 @@ public struct PGRetryPolicy: Sendable {
     public static let `default` = PGRetryPolicy()
     public static let none = PGRetryPolicy(maxAttempts: 1)
 
-    /// Exponential backoff with full jitter.
+    /// Exponential backoff with jitter: attempt n waits a random time between half and all of
+    /// `min(initialDelay × 2^(n-1), maxDelay)`, as SagaKit's `Backoff` does.
     public func delay(afterAttempt attempt: Int) -> Duration {
         let base = initialDelay * Int(1 << min(attempt - 1, 20))
         let capped = min(base, maxDelay)

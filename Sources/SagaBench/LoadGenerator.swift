@@ -123,7 +123,7 @@ final class LoadGenerator: Sendable {
     /// keep up.
     func openLoop(rate: Double, duration: Duration, intake: BatchingIntake) async -> Duration {
         let begin = ContinuousClock.now
-        let total = Int(rate * seconds(duration))
+        let total = Int(rate * duration.seconds)
         let lag = Shared<Duration>(.zero)
         await withDiscardingTaskGroup { group in
             for index in 0..<total {
@@ -197,9 +197,6 @@ actor CompletionWatcher {
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 /// A value shared by concurrent tasks.
 final class Shared<Value: Sendable>: Sendable {

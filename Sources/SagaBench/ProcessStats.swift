@@ -1,4 +1,5 @@
 import Foundation
+import SagaKit
 import Synchronization
 
 /// CPU time and memory of the processes that make up the stack, read from /proc.
@@ -145,7 +146,7 @@ final class RSSSampler: Sendable {
     func run(groups: [ProcessGroup], every interval: Duration, begin: ContinuousClock.Instant) async {
         while !Task.isCancelled {
             let snapshot = ProcFS.snapshot(groups)
-            samples.withLock { $0.append(Sample(atSeconds: seconds(ContinuousClock.now - begin), pssMib: snapshot.pssMib)) }
+            samples.withLock { $0.append(Sample(atSeconds: (ContinuousClock.now - begin).seconds, pssMib: snapshot.pssMib)) }
             try? await Task.sleep(for: interval)
         }
     }

@@ -114,7 +114,7 @@ struct SagaBenchCommand: AsyncParsableCommand {
                 if Task.isCancelled { break }
                 let done: Int = (try? await tracker.query(
                     "SELECT count(*) AS n FROM sagas WHERE saga_id LIKE \(runID + "-%") AND finished_at IS NOT NULL")[0].decode("n")) ?? 0
-                progress(String(format: "%5.0fs: %d started, %d finished", seconds(ContinuousClock.now - begin), generator.startedCount, done))
+                progress(String(format: "%5.0fs: %d started, %d finished", (ContinuousClock.now - begin).seconds, generator.startedCount, done))
             }
         }
         try await Task.sleep(until: begin + warm, clock: .continuous)
@@ -156,11 +156,11 @@ struct SagaBenchCommand: AsyncParsableCommand {
 
         let report = Report.make(
             runID: runID, configuration: Report.Configuration(
-                mode: rate == nil ? "closed" : "open", rate: rate, concurrency: self.concurrency, durationSeconds: seconds(measured),
-                warmupSeconds: seconds(warm), mix: mix, skus: skus, intakeConnections: self.connections, intakeBatch: intakeBatch,
+                mode: rate == nil ? "closed" : "open", rate: rate, concurrency: self.concurrency, durationSeconds: measured.seconds,
+                warmupSeconds: warm.seconds, mix: mix, skus: skus, intakeConnections: self.connections, intakeBatch: intakeBatch,
                 machine: Report.machine(),
                 environment: Report.stackEnvironment()),
-            windowStart: windowStart, windowEnd: windowEnd, started: started, maxIntakeLagMs: seconds(lag) * 1000,
+            windowStart: windowStart, windowEnd: windowEnd, started: started, maxIntakeLagMs: lag.seconds * 1000,
             intake: Report.IntakeSummary(start: intakeStart, end: intakeEnd),
             failures: generator.failureMessages, results: results, cpuStart: cpuStart, cpuEnd: cpuEnd, machineStart: machineStart, machineEnd: machineEnd, peaks: peaks,
             rssSamples: sampler.all, pgbench: pgbench)

@@ -96,7 +96,7 @@ extension ProjectionStore {
     /// for (`deadlines[step]`, else `defaultDeadline`), longest waiting first.
     public static func stuck(defaultDeadline: Duration, deadlines: [String: Duration] = [:], now: Date = Date(), on db: PGConnection) async throws -> [SagaSummary] {
         let shortest = ([defaultDeadline] + deadlines.values).min()!
-        let cutoff = now.addingTimeInterval(-seconds(shortest))
+        let cutoff = now.addingTimeInterval(-shortest.seconds)
         let candidates = try await db.query("""
             SELECT \(unsafeRaw: summaryColumns) FROM sagas
             WHERE state IN ('running', 'compensating') AND updated_at < \(cutoff)
@@ -104,7 +104,7 @@ extension ProjectionStore {
             """).map(summary)
         return candidates.filter { saga in
             let deadline = saga.currentStep.flatMap { deadlines[$0] } ?? defaultDeadline
-            return saga.updatedAt < now.addingTimeInterval(-seconds(deadline))
+            return saga.updatedAt < now.addingTimeInterval(-deadline.seconds)
         }
     }
 
@@ -124,9 +124,5 @@ extension ProjectionStore {
             total: byState.values.reduce(0, +), byState: byState,
             timeToTerminal: SagaStats.Durations(count: try row.decode("n"), p50Ms: try row.decode("p50"), p95Ms: try row.decode("p95"),
                                                 p99Ms: try row.decode("p99"), maxMs: try row.decode("max")))
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -327,13 +327,6 @@ public final class OutboxRelay: Service, Sendable {
     }
 }
 
-extension Duration {
-    /// The duration in seconds, for arithmetic with clocks and databases that speak seconds.
-    public var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
-
 /// The relay's hold on the `sagakit_relay_lease` row: holder and epoch, checked in every marking transaction.
 final class RelayLease: Sendable {
     struct Lost: Error {}
