@@ -152,18 +152,9 @@ public final class EventConsumer: Service, Sendable {
     }
 
     private func connect() async -> PGConnection? {
-        var attempt = 0
-        while !stopping {
-            do {
-                return try await PGConnection.connect(database, logger: logger)
-            } catch {
-                attempt += 1
-                let delay = configuration.retryBackoff.delay(attempt: attempt)
-                logger.warning("consumer cannot connect to postgres (attempt \(attempt)), retrying in \(delay): \(error)")
-                await doorbell.wait(timeout: delay)
-            }
+        await PGConnection.connect(database, retrying: configuration.retryBackoff, who: "consumer", doorbell: doorbell, logger: logger) {
+            stopping
         }
-        return nil
     }
 
     private func commitIfDue(_ consumer: KafkaConsumer, _ state: inout RunState) async {

@@ -152,24 +152,14 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     private func connect() async -> PGConnection? {
-        var attempt = 0
-        while !stopping {
-            do {
-                // The relay's writes need not wait for the WAL flush: a mark lost to a server crash only means the
-                // row is published again (consumers' inboxes absorb it), and a lost lease renewal only means the
-                // lease is checked again in the next marking transaction. That leaves the durable commits to the
-                // transactions that need them.
-                var config = database
-                config.sessionSettings["synchronous_commit"] = "off"
-                return try await PGConnection.connect(config, logger: logger)
-            } catch {
-                attempt += 1
-                let delay = configuration.backoff.delay(attempt: attempt)
-                logger.warning("relay cannot connect to postgres (attempt \(attempt)), retrying in \(delay): \(error)")
-                await doorbell.wait(timeout: delay)
-            }
+        // The relay's writes need not wait for the WAL flush: a mark lost to a server crash only means the row is
+        // published again (consumers' inboxes absorb it), and a lost lease renewal only means the lease is checked
+        // again in the next marking transaction. That leaves the durable commits to the transactions that need them.
+        var config = database
+        config.sessionSettings["synchronous_commit"] = "off"
+        return await PGConnection.connect(config, retrying: configuration.backoff, who: "relay", doorbell: doorbell, logger: logger) {
+            stopping
         }
-        return nil
     }
 
     private struct PendingRow: Sendable {
