@@ -181,7 +181,35 @@ public final class OutboxRelay: Service, Sendable {
     /// One batch: read, publish, await acknowledgements, mark.
     private func publishBatch(lease: RelayLease, db: PGConnection) async throws -> BatchOutcome {
         let limit = configuration.batchSize
-        let rows = try await db.query("""
+        let rows = try await fetchPending(limit: limit, db: db)
+        guard !rows.isEmpty else {
+            return .empty
+        }
+        CrashPoint.relayAfterFetchBeforePublish.hit()
+        let outcomes = await producer.send(rows.map(Self.message(for:)))
+        CrashPoint.relayAfterAckBeforeMark.hit()
+        let sorted = SortedOutcomes(rows: rows, outcomes: outcomes)
+        try await mark(sorted, lease: lease, db: db)
+        lease.renewed()
+        stats.withLock {
+            $0.published += sorted.deliveredIDs.count
+            $0.batches += 1
+        }
+        if !sorted.parkedRows.isEmpty {
+            logger.error("relay parked \(sorted.parkedRows.count) events the broker refused for good; see `outbox status`", metadata: [
+                "reason": .string(sorted.parkedRows[0].1)
+            ])
+        }
+        if !sorted.failedRows.isEmpty {
+            try await handleFailures(sorted.failedRows, rows: rows, outcomes: outcomes)
+        }
+        logger.debug("published \(sorted.deliveredIDs.count) events")
+        return rows.count == limit ? .full : .partial
+    }
+
+    /// The oldest unpublished, unparked rows, in id order.
+    private func fetchPending(limit: Int, db: PGConnection) async throws -> [PendingRow] {
+        try await db.query("""
             SELECT id, topic, message_key, event_type, event_id, payload, traceparent FROM sagakit_outbox
             WHERE published_at IS NULL AND parked_at IS NULL
             ORDER BY id LIMIT \(limit)
@@ -192,40 +220,44 @@ public final class OutboxRelay: Service, Sendable {
                 payload: try row.decode("payload"), traceparent: try row.decode("traceparent")
             )
         }
-        guard !rows.isEmpty else {
-            return .empty
-        }
-        CrashPoint.relayAfterFetchBeforePublish.hit()
-        let messages = rows.map { row in
-            var headers = [
-                KafkaHeader(name: Outbox.eventTypeHeader, string: row.eventType),
-                KafkaHeader(name: Outbox.eventIDHeader, string: row.eventID),
-            ]
-            if let traceparent = row.traceparent { headers.append(KafkaHeader(name: TraceContext.headerName, string: traceparent)) }
-            return KafkaOutgoingMessage(topic: row.topic, key: row.key, value: Array(row.payload.utf8), headers: headers)
-        }
-        let outcomes = await producer.send(messages)
-        CrashPoint.relayAfterAckBeforeMark.hit()
+    }
 
-        var delivered: [Int64] = []
-        var acknowledged: [Date] = []
-        var parked: [(Int64, String)] = []
-        var failed: [(Int64, String)] = []
-        for (row, outcome) in zip(rows, outcomes) {
-            switch outcome {
-            case .success(let report):
-                delivered.append(row.id)
-                acknowledged.append(report.acknowledgedAt)
-            case .failure(let error) where Self.isPermanent(error):
-                parked.append((row.id, error.message))
-            case .failure(let error):
-                failed.append((row.id, error.message))
+    /// The row as published: its stored payload's bytes, keyed by saga, with the event type, id and trace headers.
+    private static func message(for row: PendingRow) -> KafkaOutgoingMessage {
+        var headers = [
+            KafkaHeader(name: Outbox.eventTypeHeader, string: row.eventType),
+            KafkaHeader(name: Outbox.eventIDHeader, string: row.eventID),
+        ]
+        if let traceparent = row.traceparent { headers.append(KafkaHeader(name: TraceContext.headerName, string: traceparent)) }
+        return KafkaOutgoingMessage(topic: row.topic, key: row.key, value: Array(row.payload.utf8), headers: headers)
+    }
+
+    /// A batch's outcomes by what happens to each row: marked published, parked, or left for the next cycle.
+    private struct SortedOutcomes: Sendable {
+        var deliveredIDs: [Int64] = []
+        /// When each delivered row's acknowledgement arrived, in the order of `deliveredIDs`.
+        var ackTimes: [Date] = []
+        var parkedRows: [(Int64, String)] = []
+        var failedRows: [(Int64, String)] = []
+
+        init(rows: [PendingRow], outcomes: [Result<KafkaDeliveryReport, KafkaError>]) {
+            for (row, outcome) in zip(rows, outcomes) {
+                switch outcome {
+                case .success(let report):
+                    deliveredIDs.append(row.id)
+                    ackTimes.append(report.acknowledgedAt)
+                case .failure(let error) where OutboxRelay.isPermanent(error):
+                    parkedRows.append((row.id, error.message))
+                case .failure(let error):
+                    failedRows.append((row.id, error.message))
+                }
             }
         }
-        let deliveredIDs = delivered
-        let ackTimes = acknowledged
-        let parkedRows = parked
-        let failedRows = failed
+    }
+
+    /// Renews the lease and marks the delivered rows in one statement, then records the parked and failed rows'
+    /// errors, in one transaction that throws `RelayLease.Lost` if the lease is no longer ours.
+    private func mark(_ sorted: SortedOutcomes, lease: RelayLease, db: PGConnection) async throws {
         let duration = configuration.leaseDuration
         try await db.withTransaction(retry: PGRetryPolicy(onConnectionLoss: true), deferBegin: true) { tx in
             // Leadership is checked here, in the transaction that marks: no lease, no marks. One statement renews
@@ -237,48 +269,41 @@ public final class OutboxRelay: Service, Sendable {
                   RETURNING 1
                 ), marked AS (
                   UPDATE sagakit_outbox o SET published_at = a.acked
-                  FROM unnest(\(deliveredIDs)::bigint[], \(ackTimes)::timestamptz[]) AS a(id, acked)
+                  FROM unnest(\(sorted.deliveredIDs)::bigint[], \(sorted.ackTimes)::timestamptz[]) AS a(id, acked)
                   WHERE o.id = a.id AND o.published_at IS NULL AND EXISTS (SELECT 1 FROM lease)
                 )
                 SELECT count(*) AS renewed FROM lease
                 """)[0].decode("renewed", as: Int.self)
             guard renewed == 1 else { throw RelayLease.Lost() }
             // published_at above is when the broker's acknowledgement arrived: the hop's measure.
-            for (id, reason) in parkedRows {
+            for (id, reason) in sorted.parkedRows {
                 try tx.query("UPDATE sagakit_outbox SET parked_at = now(), attempts = attempts + 1, last_error = \(reason) WHERE id = \(id)")
             }
-            for (id, reason) in failedRows {
+            for (id, reason) in sorted.failedRows {
                 try tx.query("UPDATE sagakit_outbox SET attempts = attempts + 1, last_error = \(reason) WHERE id = \(id)")
             }
             CrashPoint.relayAfterMarkBeforeCommit.hit()
         }
-        lease.renewed()
-        stats.withLock {
-            $0.published += deliveredIDs.count
-            $0.batches += 1
+    }
+
+    /// Rows that failed transiently stay unpublished: replaces a wedged producer if need be, then throws so the
+    /// next cycle comes after a backoff.
+    private func handleFailures(
+        _ failedRows: [(Int64, String)], rows: [PendingRow], outcomes: [Result<KafkaDeliveryReport, KafkaError>]
+    ) async throws -> Never {
+        // A producer that let a whole batch time out, or hit a fatal error, is replaced: after a broker lost its
+        // state an idempotent producer can stay wedged while a fresh one works at once.
+        let allTimedOut = failedRows.count == rows.count && outcomes.allSatisfy {
+            if case .failure(let error) = $0 { return error.code == .timeout }
+            return false
         }
-        if !parkedRows.isEmpty {
-            logger.error("relay parked \(parkedRows.count) events the broker refused for good; see `outbox status`", metadata: [
-                "reason": .string(parkedRows[0].1)
-            ])
+        if let fatal = producer.fatalError() {
+            await producer.replace(reason: "fatal error: \(fatal.message)")
+        } else if allTimedOut {
+            await producer.replace(reason: "a whole batch of \(rows.count) timed out")
         }
-        if !failedRows.isEmpty {
-            // A producer that let a whole batch time out, or hit a fatal error, is replaced: after a broker lost its
-            // state an idempotent producer can stay wedged while a fresh one works at once.
-            let allTimedOut = failedRows.count == rows.count && outcomes.allSatisfy {
-                if case .failure(let error) = $0 { return error.code == .timeout }
-                return false
-            }
-            if let fatal = producer.fatalError() {
-                await producer.replace(reason: "fatal error: \(fatal.message)")
-            } else if allTimedOut {
-                await producer.replace(reason: "a whole batch of \(rows.count) timed out")
-            }
-            // Left unpublished: the next cycle sends them again, after a backoff.
-            throw KafkaError(code: .librdkafka, message: "\(failedRows.count) of \(rows.count) events not acknowledged: \(failedRows[0].1)")
-        }
-        logger.debug("published \(deliveredIDs.count) events")
-        return rows.count == limit ? .full : .partial
+        // Left unpublished: the next cycle sends them again, after a backoff.
+        throw KafkaError(code: .librdkafka, message: "\(failedRows.count) of \(rows.count) events not acknowledged: \(failedRows[0].1)")
     }
 
     /// Errors a retry cannot fix: the row is parked for an operator instead of blocking every row behind it.
