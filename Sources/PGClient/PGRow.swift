@@ -132,6 +132,10 @@ extension Date: PGDecodable {
 }
 
 /// Text form of `timestamptz` in a session whose TimeZone is UTC (every `PGConnection` sets it).
+///
+/// PostgreSQL's wire format, not SagaKit's `RFC3339` (which PGClient, below SagaKit, cannot use anyway): `parse`
+/// reads the server's output form (`2026-11-21 18:00:00.123456+00`, a space and a short offset, which RFC 3339
+/// refuses), and `format` writes years that RFC 3339 cannot (before 0 or after 9999, which PostgreSQL stores).
 enum PGTimestamp {
     static func format(_ date: Date) -> String {
         let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()

@@ -70,85 +70,126 @@ public struct SagaStatus: Sendable, Hashable, Codable {
 /// projection exactly.
 public enum SagaProjection {
     public static func derive(sagaID: String, events input: [SagaEventRecord]) -> SagaStatus? {
-        // One record per event id; among copies of an id, any (they are identical).
+        let events = canonicalOrder(input)
+        guard !events.isEmpty else { return nil }
+        let set = EventSet(events)
+        let outcome = Outcome(set)
+        return SagaStatus(
+            sagaID: sagaID, state: outcome.state, currentStep: outcome.current?.rawValue, waitingFor: outcome.waiting,
+            startedAt: (set.has(OrderPlaced.self) ?? events[0]).occurredAt, updatedAt: events[events.count - 1].occurredAt,
+            finishedAt: outcome.state.isTerminal ? outcome.terminal?.occurredAt : nil,
+            completedSteps: completedSteps(set), compensations: compensations(set), error: outcome.error,
+            eventCount: events.count, timeline: timeline(events)
+        )
+    }
+
+    /// One record per event id (among copies of an id, any: they are identical), in canonical order: time, then
+    /// the saga's causal rank, then id — a total order independent of arrival.
+    private static func canonicalOrder(_ input: [SagaEventRecord]) -> [SagaEventRecord] {
         var byID: [UUID: SagaEventRecord] = [:]
         for event in input { byID[event.eventID] = event }
-        guard !byID.isEmpty else { return nil }
-        // Canonical order: time, then the saga's causal rank, then id — a total order independent of arrival.
-        let events = byID.values.sorted {
+        return byID.values.sorted {
             ($0.occurredAt, rank($0.eventType), $0.eventID.uuidString) < ($1.occurredAt, rank($1.eventType), $1.eventID.uuidString)
         }
-        var first: [String: SagaEventRecord] = [:]
-        for event in events where first[event.eventType] == nil { first[event.eventType] = event }
-        func has(_ type: any SagaEvent.Type) -> SagaEventRecord? { first[type.eventType] }
-        func reason(_ event: SagaEventRecord?) -> String? {
-            guard let event, reasonEventTypes.contains(event.eventType), let data = event.payload.data(using: .utf8),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-            return object["reason"] as? String
+    }
+
+    /// The first event of each type, in canonical order.
+    private struct EventSet {
+        private var first: [String: SagaEventRecord] = [:]
+
+        init(_ events: [SagaEventRecord]) {
+            for event in events where first[event.eventType] == nil { first[event.eventType] = event }
         }
 
+        func has(_ type: any SagaEvent.Type) -> SagaEventRecord? { first[type.eventType] }
+    }
+
+    /// The `reason` in an event's payload, for the event types that carry one.
+    private static func reason(_ event: SagaEventRecord?) -> String? {
+        guard let event, reasonEventTypes.contains(event.eventType), let data = event.payload.data(using: .utf8),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object["reason"] as? String
+    }
+
+    private static func completedSteps(_ set: EventSet) -> [String] {
         var completed: [String] = []
-        if has(InventoryReserved.self) != nil { completed.append(SagaStep.reserveInventory.rawValue) }
-        if has(PaymentCaptured.self) != nil { completed.append(SagaStep.chargePayment.rawValue) }
-        if has(ConfirmationSent.self) != nil { completed.append(SagaStep.sendConfirmation.rawValue) }
-        // Compensations run in reverse order of the steps: refund, then release.
+        if set.has(InventoryReserved.self) != nil { completed.append(SagaStep.reserveInventory.rawValue) }
+        if set.has(PaymentCaptured.self) != nil { completed.append(SagaStep.chargePayment.rawValue) }
+        if set.has(ConfirmationSent.self) != nil { completed.append(SagaStep.sendConfirmation.rawValue) }
+        return completed
+    }
+
+    /// Compensations run in reverse order of the steps: refund, then release.
+    private static func compensations(_ set: EventSet) -> [String] {
         var compensations: [String] = []
-        if has(PaymentRefunded.self) != nil { compensations.append(SagaStep.refundPayment.rawValue) }
-        if has(InventoryReleased.self) != nil { compensations.append(SagaStep.releaseInventory.rawValue) }
+        if set.has(PaymentRefunded.self) != nil { compensations.append(SagaStep.refundPayment.rawValue) }
+        if set.has(InventoryReleased.self) != nil { compensations.append(SagaStep.releaseInventory.rawValue) }
+        return compensations
+    }
 
-        let rejected = has(InventoryRejected.self)
-        let declined = has(PaymentDeclined.self)
-        let confirmationFailed = has(ConfirmationFailed.self)
-        let compensationFailure = [has(PaymentRefundFailed.self), has(InventoryReleaseFailed.self)].compactMap { $0 }.min { $0.occurredAt < $1.occurredAt }
-        let released = has(InventoryReleased.self) != nil
-        let refunded = has(PaymentRefunded.self) != nil
-
+    /// Where the saga stands: its state, the step it waits on and for whom, the event that ended it, its error.
+    private struct Outcome {
         var state: SagaState
         var current: SagaStep?
         var waiting: String?
         var terminal: SagaEventRecord?
-        var error = reason(rejected) ?? reason(declined) ?? reason(confirmationFailed)
-        if let rejected {
-            state = .failed
-            terminal = rejected
-        } else if let compensationFailure {
-            state = .compensationFailed
-            terminal = compensationFailure
-            let detail = reason(compensationFailure) ?? compensationFailure.eventType
-            error = error.map { "\($0); then \(detail)" } ?? detail
-        } else if let sent = has(ConfirmationSent.self) {
-            state = .completed
-            terminal = sent
-        } else if declined != nil {
-            if released {
-                state = .compensated
-                terminal = has(InventoryReleased.self)
+        var error: String?
+
+        init(_ set: EventSet) {
+            let rejected = set.has(InventoryRejected.self)
+            let declined = set.has(PaymentDeclined.self)
+            let confirmationFailed = set.has(ConfirmationFailed.self)
+            let compensationFailure = [set.has(PaymentRefundFailed.self), set.has(InventoryReleaseFailed.self)].compactMap { $0 }
+                .min { $0.occurredAt < $1.occurredAt }
+            let released = set.has(InventoryReleased.self) != nil
+            let refunded = set.has(PaymentRefunded.self) != nil
+
+            error = reason(rejected) ?? reason(declined) ?? reason(confirmationFailed)
+            if let rejected {
+                state = .failed
+                terminal = rejected
+            } else if let compensationFailure {
+                state = .compensationFailed
+                terminal = compensationFailure
+                let detail = reason(compensationFailure) ?? compensationFailure.eventType
+                error = error.map { "\($0); then \(detail)" } ?? detail
+            } else if let sent = set.has(ConfirmationSent.self) {
+                state = .completed
+                terminal = sent
+            } else if declined != nil {
+                if released {
+                    state = .compensated
+                    terminal = set.has(InventoryReleased.self)
+                } else {
+                    state = .compensating
+                    (current, waiting) = (.releaseInventory, "inventory")
+                }
+            } else if confirmationFailed != nil {
+                if refunded && released {
+                    state = .compensated
+                    terminal = [set.has(PaymentRefunded.self)!, set.has(InventoryReleased.self)!].max { $0.occurredAt < $1.occurredAt }
+                } else if !refunded {
+                    state = .compensating
+                    (current, waiting) = (.refundPayment, "payment")
+                } else {
+                    state = .compensating
+                    (current, waiting) = (.releaseInventory, "inventory")
+                }
             } else {
-                state = .compensating
-                (current, waiting) = (.releaseInventory, "inventory")
-            }
-        } else if confirmationFailed != nil {
-            if refunded && released {
-                state = .compensated
-                terminal = [has(PaymentRefunded.self)!, has(InventoryReleased.self)!].max { $0.occurredAt < $1.occurredAt }
-            } else if !refunded {
-                state = .compensating
-                (current, waiting) = (.refundPayment, "payment")
-            } else {
-                state = .compensating
-                (current, waiting) = (.releaseInventory, "inventory")
-            }
-        } else {
-            state = .running
-            if has(PaymentCaptured.self) != nil {
-                (current, waiting) = (.sendConfirmation, "notification")
-            } else if has(InventoryReserved.self) != nil {
-                (current, waiting) = (.chargePayment, "payment")
-            } else {
-                (current, waiting) = (.reserveInventory, "inventory")
+                state = .running
+                if set.has(PaymentCaptured.self) != nil {
+                    (current, waiting) = (.sendConfirmation, "notification")
+                } else if set.has(InventoryReserved.self) != nil {
+                    (current, waiting) = (.chargePayment, "payment")
+                } else {
+                    (current, waiting) = (.reserveInventory, "inventory")
+                }
             }
         }
+    }
 
+    /// Every event in canonical order, named by the step it completes, with the time since the one before.
+    private static func timeline(_ events: [SagaEventRecord]) -> [SagaStatus.TimelineEntry] {
         var timeline: [SagaStatus.TimelineEntry] = []
         var previous: Date?
         for event in events {
@@ -158,12 +199,7 @@ public enum SagaProjection {
             ))
             previous = event.occurredAt
         }
-        return SagaStatus(
-            sagaID: sagaID, state: state, currentStep: current?.rawValue, waitingFor: waiting,
-            startedAt: (has(OrderPlaced.self) ?? events[0]).occurredAt, updatedAt: events[events.count - 1].occurredAt,
-            finishedAt: state.isTerminal ? terminal?.occurredAt : nil,
-            completedSteps: completed, compensations: compensations, error: error, eventCount: events.count, timeline: timeline
-        )
+        return timeline
     }
 
     /// The events whose payload's `reason` a status shows; the derivation reads no other payload.
