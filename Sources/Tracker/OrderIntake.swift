@@ -111,27 +111,58 @@ public enum OrderIntake {
         for request in requests { try request.validate() }
         // In order id order, so two batches that share order ids lock them in the same order.
         let order = requests.indices.sorted { requests[$0].orderID < requests[$1].orderID }
-        var rows: [Outbox.Row] = []
-        var envelopes: [EventEnvelope] = []
-        var statuses: [SagaStatus] = []
-        for index in order {
-            let request = requests[index]
+        let sorted = order.map { requests[$0] }
+        let started = try sorted.map { try Started($0, topics: topics) }
+        let envelopes = started.map(\.envelope)
+        let statement = insertStatement(sorted, started)
+        let inserted = try await PGRetryPolicy.default.run { try await db.query(statement) }
+        // Committed. From here on a failure belongs to the request it concerns, not to the whole batch.
+        var accepted: [UUID: PGRow] = [:]
+        for row in inserted { accepted[try row.decode("event_id")] = row }
+        var results = [Result<Outcome, any Error>?](repeating: nil, count: requests.count)
+        for (position, index) in order.enumerated() {
+            guard let row = accepted[envelopes[position].eventID] else { continue }
+            results[index] = await acceptedOutcome(requests[index], eventID: envelopes[position].eventID, row: row, on: db)
+        }
+        if notify && !accepted.isEmpty {
+            if let waker { await waker.wake(using: db) } else { await Outbox.wakeRelay(on: db) }
+        }
+        let refused = order.filter { results[$0] == nil }
+        if !refused.isEmpty {
+            for (index, result) in zip(refused, await refusedOutcomes(refused.map { requests[$0] }, on: db)) { results[index] = result }
+        }
+        if !accepted.isEmpty { CrashPoint.startAfterCommitBeforeResponse.hit() }
+        return results.map { $0! }
+    }
+
+    /// A request's first event, its outbox row and its saga's first status, made before anything is written.
+    private struct Started {
+        let row: Outbox.Row
+        let envelope: EventEnvelope
+        let status: SagaStatus
+
+        init(_ request: OrderRequest, topics: TopicNames) throws {
             let message = try OutboxMessage(request.event, sagaID: request.orderID, causationID: nil, producer: Tracker.name,
                                             trace: .newRoot(), topics: topics)
-            rows.append(try Outbox.row(for: message))
-            envelopes.append(message.envelope)
+            row = try Outbox.row(for: message)
+            envelope = message.envelope
             guard let status = SagaProjection.derive(sagaID: request.orderID, events: [SagaEventRecord(message.envelope)]) else {
                 preconditionFailure("a saga with one event has a status")
             }
-            statuses.append(status)
+            self.status = status
         }
-        let sorted = order.map { requests[$0] }
-        // One statement, so one round trip and one commit for the whole batch: each new order, its event in the
-        // outbox, the event and the saga's first status in the projection (so `status` answers before the event's
-        // round trip). A request shares in it only if its order id is new: the rows that follow the order are
-        // joined on the event id its insert returned, so a lost race (or a repeat within the batch) adds nothing.
-        // The relay's wake-up follows the commit (see Outbox.wakeRelay).
-        let statement: PGQuery = """
+    }
+
+    /// One statement, so one round trip and one commit for the whole batch: each new order, its event in the
+    /// outbox, the event and the saga's first status in the projection (so `status` answers before the event's
+    /// round trip). A request shares in it only if its order id is new: the rows that follow the order are
+    /// joined on the event id its insert returned, so a lost race (or a repeat within the batch) adds nothing.
+    /// The relay's wake-up follows the commit (see Outbox.wakeRelay).
+    private static func insertStatement(_ sorted: [OrderRequest], _ started: [Started]) -> PGQuery {
+        let rows = started.map(\.row)
+        let envelopes = started.map(\.envelope)
+        let statuses = started.map(\.status)
+        return """
             WITH input AS (
               SELECT * FROM unnest(
                 \(sorted.map(\.orderID))::text[], \(sorted.map(\.sku))::text[], \(sorted.map(\.quantity))::int[],
@@ -175,54 +206,45 @@ public enum OrderIntake {
             )
             SELECT won.event_id, won.created_at, p.saga_id IS NOT NULL AS projected FROM won LEFT JOIN projected p ON p.saga_id = won.order_id
             """
-        let inserted = try await PGRetryPolicy.default.run { try await db.query(statement) }
-        // Committed. From here on a failure belongs to the request it concerns, not to the whole batch.
-        var accepted: [UUID: PGRow] = [:]
-        for row in inserted { accepted[try row.decode("event_id")] = row }
-        var results = [Result<Outcome, any Error>?](repeating: nil, count: requests.count)
-        for (position, index) in order.enumerated() {
-            let eventID = envelopes[position].eventID
-            guard let row = accepted[eventID] else { continue }
-            let projected: Bool
+    }
+
+    /// The result of a request whose order the statement inserted. A saga the tracker had seen events of before
+    /// its order gets its status derived from all of them; a failure there fails only this request.
+    private static func acceptedOutcome(_ request: OrderRequest, eventID: UUID, row: PGRow, on db: PGConnection) async -> Result<Outcome, any Error> {
+        let result: Result<Outcome, any Error>
+        let projected: Bool
+        do {
+            result = .success(.accepted(eventID: eventID, at: try row.decode("created_at")))
+            projected = try row.decode("projected")
+        } catch {
+            return .failure(error)
+        }
+        if !projected {
+            // The tracker had seen events of this saga before its order: derive its status from all of them.
+            let sagaID = request.orderID
             do {
-                results[index] = .success(.accepted(eventID: eventID, at: try row.decode("created_at")))
-                projected = try row.decode("projected")
+                try await db.withTransaction { tx in _ = try ProjectionStore.rederive(sagaID: sagaID, on: tx) }
             } catch {
-                results[index] = .failure(error)
-                continue
-            }
-            if !projected {
-                // The tracker had seen events of this saga before its order: derive its status from all of them.
-                let sagaID = requests[index].orderID
-                do {
-                    try await db.withTransaction { tx in _ = try ProjectionStore.rederive(sagaID: sagaID, on: tx) }
-                } catch {
-                    results[index] = .failure(error)
-                }
+                return .failure(error)
             }
         }
-        if notify && !accepted.isEmpty {
-            if let waker { await waker.wake(using: db) } else { await Outbox.wakeRelay(on: db) }
-        }
-        let refused = order.filter { results[$0] == nil }
-        if !refused.isEmpty {
-            do {
-                var existing: [String: PGRow] = [:]
-                for row in try await db.query("""
-                    SELECT order_id, created_at, sku, quantity, amount_cents, currency, customer_email
-                    FROM orders WHERE order_id = ANY(\(refused.map { requests[$0].orderID })::text[])
-                    """) {
-                    existing[try row.decode("order_id")] = row
-                }
-                for index in refused {
-                    results[index] = Result { try alreadyStarted(requests[index], existing: existing[requests[index].orderID]) }
-                }
-            } catch {
-                for index in refused { results[index] = .failure(error) }
+        return result
+    }
+
+    /// The results of requests whose order id was taken, in their order: read the existing orders in one query.
+    private static func refusedOutcomes(_ requests: [OrderRequest], on db: PGConnection) async -> [Result<Outcome, any Error>] {
+        do {
+            var existing: [String: PGRow] = [:]
+            for row in try await db.query("""
+                SELECT order_id, created_at, sku, quantity, amount_cents, currency, customer_email
+                FROM orders WHERE order_id = ANY(\(requests.map(\.orderID))::text[])
+                """) {
+                existing[try row.decode("order_id")] = row
             }
+            return requests.map { request in Result { try alreadyStarted(request, existing: existing[request.orderID]) } }
+        } catch {
+            return requests.map { _ in .failure(error) }
         }
-        if !accepted.isEmpty { CrashPoint.startAfterCommitBeforeResponse.hit() }
-        return results.map { $0! }
     }
 
     /// The outcome of a request whose order id was taken: by an earlier start, or earlier in its own batch.
