@@ -24,10 +24,8 @@ extension RDKafkaClient {
     }
 
     func subscribe(_ topics: [String]) throws {
-        let list = RDKafkaTopicPartitionList.make(topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_subscribe(handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "subscribe") }
+        let partitions = topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) }
+        _ = try call(RDKafkaTopicPartitionList.make(partitions), "subscribe") { rd_kafka_subscribe($0, $1) }
     }
 
     /// Waits up to the timeout for one message or event; nil when none came.
@@ -84,33 +82,20 @@ extension RDKafkaClient {
     }
 
     func assign(_ positions: [KafkaTopicPartitionOffset]) throws {
-        let list = RDKafkaTopicPartitionList.make(positions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_assign(handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "assign") }
+        _ = try call(RDKafkaTopicPartitionList.make(positions), "assign") { rd_kafka_assign($0, $1) }
     }
 
     /// The next offset this member will read on each of these partitions (negative when not yet known).
     func positions(_ partitions: [KafkaTopicPartition]) throws -> [KafkaTopicPartitionOffset] {
-        let list = RDKafkaTopicPartitionList.make(partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_position(handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "position") }
-        return RDKafkaTopicPartitionList.elements(list).map(\.0)
+        try call(RDKafkaTopicPartitionList.make(partitions), "position") { rd_kafka_position($0, $1) }
     }
 
     func pause(_ partitions: [KafkaTopicPartition]) throws {
-        let list = RDKafkaTopicPartitionList.make(partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_pause_partitions(handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "pause") }
+        _ = try call(RDKafkaTopicPartitionList.make(partitions), "pause") { rd_kafka_pause_partitions($0, $1) }
     }
 
     func resume(_ partitions: [KafkaTopicPartition]) throws {
-        let list = RDKafkaTopicPartitionList.make(partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_resume_partitions(handle, list)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "resume") }
+        _ = try call(RDKafkaTopicPartitionList.make(partitions), "resume") { rd_kafka_resume_partitions($0, $1) }
     }
 
     func assignment() throws -> [KafkaTopicPartition] {
@@ -123,17 +108,25 @@ extension RDKafkaClient {
 
     /// The group's committed offsets for these partitions, from the broker.
     func committed(_ partitions: [KafkaTopicPartition], timeoutMilliseconds: Int32) throws -> [KafkaTopicPartitionOffset] {
-        let list = RDKafkaTopicPartitionList.make(partitions)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        let err = rd_kafka_committed(handle, list, timeoutMilliseconds)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: "committed") }
-        return RDKafkaTopicPartitionList.elements(list).map(\.0)
+        try call(RDKafkaTopicPartitionList.make(partitions), "committed") { rd_kafka_committed($0, $1, timeoutMilliseconds) }
     }
 
     /// Leaves the group. Blocks while the leave and any final rebalance complete.
     func consumerClose() -> KafkaError? {
         let err = rd_kafka_consumer_close(handle)
         return err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(err)
+    }
+
+    /// Makes one call that takes a partition list, destroys the list, and throws librdkafka's error (with
+    /// `context`) or returns the list's entries as the call left them.
+    private func call(
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, _ context: String,
+        _ body: (OpaquePointer, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> rd_kafka_resp_err_t
+    ) throws -> [KafkaTopicPartitionOffset] {
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = body(handle, list)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: context) }
+        return RDKafkaTopicPartitionList.elements(list).map(\.0)
     }
 
     private static func copy(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaMessage {
