@@ -476,13 +476,10 @@ public struct PGRetryPolicy: Sendable {
     public static let `default` = PGRetryPolicy()
     public static let none = PGRetryPolicy(maxAttempts: 1)
 
-    /// Exponential backoff with jitter: attempt n waits a random time between half and all of
-    /// `min(initialDelay × 2^(n-1), maxDelay)`, as SagaKit's `Backoff` does.
+    /// `Backoff` from `initialDelay` to `maxDelay`: a random time between half and all of
+    /// `min(initialDelay × 2^(n-1), maxDelay)`.
     public func delay(afterAttempt attempt: Int) -> Duration {
-        let base = initialDelay * Int(1 << min(attempt - 1, 20))
-        let capped = min(base, maxDelay)
-        let millis = Double(capped.components.seconds) * 1000 + Double(capped.components.attoseconds) / 1e15
-        return .microseconds(Int64(Double.random(in: 0.5...1.0) * millis * 1000))
+        Backoff(initial: initialDelay, maximum: maxDelay).delay(attempt: attempt)
     }
 
     /// Whether this policy runs the work again after `error`: always after a serialization failure or a

@@ -43,7 +43,8 @@ public final class PGListener: Sendable {
     }
 
     private func run() {
-        var backoff = 0.05
+        let backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
+        var failures = 0
         while !stopped.load(ordering: .relaxed) {
             let conn: OpaquePointer
             do {
@@ -57,11 +58,11 @@ public final class PGListener: Sendable {
                 }
             } catch {
                 logger.warning("listener cannot connect: \(error)")
-                Thread.sleep(forTimeInterval: backoff)
-                backoff = min(backoff * 2, 2)
+                failures += 1
+                Thread.sleep(forTimeInterval: backoff.delay(attempt: failures) / .seconds(1))
                 continue
             }
-            backoff = 0.05
+            failures = 0
             continuation.yield(.listening)
             listen(conn)
             PQfinish(conn)

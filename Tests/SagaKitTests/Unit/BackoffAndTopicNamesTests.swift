@@ -1,3 +1,4 @@
+import PGClient
 @testable import SagaKit
 import Testing
 

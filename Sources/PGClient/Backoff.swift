@@ -1,5 +1,9 @@
 /// Exponential backoff with jitter: attempt n waits a random time between half and all of
 /// `min(initial × 2^(n-1), maximum)`. Jitter keeps restarted processes from retrying in lockstep.
+///
+/// The one backoff of the package: PGClient's transaction retries and listener reconnects use it, and so do
+/// SagaKit's consumer and relay. It lives here, in the lowest module that needs it, because PGClient cannot see
+/// SagaKit.
 public struct Backoff: Sendable, Hashable {
     public var initial: Duration
     public var maximum: Duration
