@@ -162,7 +162,7 @@ public actor KafkaAdmin {
     // MARK: - Plumbing
 
     private var timeoutMilliseconds: Int32 {
-        Int32(clamping: requestTimeout.components.seconds * 1000)
+        requestTimeout.clampedMilliseconds
     }
 
     private func checkOpen() throws {

@@ -78,7 +78,7 @@ public actor KafkaConsumer {
     public func poll(maxMessages: Int = 1, timeout: Duration) throws -> [KafkaMessage] {
         try checkOpen()
         var messages: [KafkaMessage] = []
-        var wait = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        var wait = timeout.clampedMilliseconds
         while messages.count < maxMessages, let event = client.consumerPoll(timeoutMilliseconds: wait) {
             wait = 0
             switch event {
@@ -166,7 +166,7 @@ public actor KafkaConsumer {
     /// The group's committed offsets for these partitions, from the broker.
     public func committed(_ partitions: [KafkaTopicPartition], timeout: Duration = .seconds(10)) throws -> [KafkaTopicPartitionOffset] {
         try checkOpen()
-        return try client.committed(partitions, timeoutMilliseconds: Int32(clamping: timeout.components.seconds * 1000))
+        return try client.committed(partitions, timeoutMilliseconds: timeout.clampedMilliseconds)
     }
 
     /// What rebalances did since the last call: partitions assigned and revoked, in order.

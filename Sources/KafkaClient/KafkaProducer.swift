@@ -91,7 +91,7 @@ public final class KafkaProducer: Sendable {
     /// destroys the handle on the producer's own thread.
     public func close(timeout: Duration = .seconds(10)) async {
         client.context.deliveries.close()
-        await pollThread.close(timeoutMilliseconds: Int32(clamping: timeout.components.seconds * 1000))
+        await pollThread.close(timeoutMilliseconds: timeout.clampedMilliseconds)
     }
 }
 
