@@ -1,6 +1,5 @@
 import Foundation
 import SagaKit
-import Synchronization
 
 /// A rendered confirmation, ready to deliver.
 public struct ConfirmationMessage: Sendable, Hashable {
