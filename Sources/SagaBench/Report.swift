@@ -126,10 +126,15 @@ struct Report: Encodable {
         let throughput = window > 0 ? Double(completed) / window : 0
         var machineCPU: MachineCPUSummary?
         if let used = MachineCPU.between(machineStart, machineEnd), window > 0 {
+            // Cores from the busy fraction of the CPU time between the two readings, not busy seconds over the
+            // window: on a loaded machine the readings can lie further apart than the window's ends, and busy seconds
+            // over the window then came out above the machine's cores.
+            let cpus = ProcessInfo.processInfo.activeProcessorCount
+            let busyCores = used.busyFraction * Double(cpus)
             machineCPU = MachineCPUSummary(
-                cpus: ProcessInfo.processInfo.activeProcessorCount, busyCores: round3(used.busySeconds / window),
+                cpus: cpus, busyCores: round3(busyCores),
                 busyFraction: round3(used.busyFraction), stealFraction: round3(used.stealFraction),
-                outsideListedProcessesCores: round3(max(0, used.busySeconds - listedCPU) / window))
+                outsideListedProcessesCores: round3(max(0, busyCores - listedCPU / window)))
         }
         return Report(
             runID: runID, configuration: configuration, windowSeconds: round3(window), startedInWindow: startedInWindow.count,

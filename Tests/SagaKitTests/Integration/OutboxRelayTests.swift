@@ -166,8 +166,11 @@ struct OutboxRelayTests {
     func oneActiveRelayAndTakeover() async throws {
         try await TestbedHarness.with { harness in
             let debug = ["SAGAKIT_LOG_LEVEL": "debug"]
-            let first = try harness.start(["--no-consumers"], environment: debug, label: "relay-a")
-            let second = try harness.start(["--no-consumers"], environment: debug, label: "relay-b")
+            // A lease longer than the harness's 3 s: on a loaded machine a produce can stall that long, and the
+            // standby then rightly takes over, which is not what the first half of this test is about.
+            let lease = ["--no-consumers", "--lease-seconds", "15"]
+            let first = try harness.start(lease, environment: debug, label: "relay-a")
+            let second = try harness.start(lease, environment: debug, label: "relay-b")
             let db = try await harness.connect()
             let leader = try await eventually("a relay to take the lease") { () -> ChildProcess? in
                 let rows = try await db.query("SELECT holder FROM sagakit_relay_lease WHERE expires_at > now()")
@@ -192,7 +195,7 @@ struct OutboxRelayTests {
             _ = try await leader.waitForExit()
             let secondWave = try (0..<20).map { try harness.ping(100 + $0, saga: "saga-\($0 % 10)") }
             try await harness.append(secondWave, on: db)
-            let all = try await KafkaOracle.waitForMessages(harness.pingTopic, count: firstWave.count + secondWave.count, timeout: .seconds(30))
+            let all = try await KafkaOracle.waitForMessages(harness.pingTopic, count: firstWave.count + secondWave.count, timeout: .seconds(60))
             #expect(Set(all.compactMap(\.eventID)).isSuperset(of: secondWave.map(\.envelope.eventID)))
             #expect(standby.output.contains("published"), "the standby took over")
             let holder: String? = try await db.query("SELECT holder FROM sagakit_relay_lease")[0].decode("holder")
