@@ -50,6 +50,11 @@ extension KafkaError.ResponseCode {
     public static let invalidRecord = Self(RD_KAFKA_RESP_ERR_INVALID_RECORD)
     /// The message failed its CRC check, or is otherwise corrupt (Kafka's CORRUPT_MESSAGE; librdkafka's INVALID_MSG).
     public static let invalidMessage = Self(RD_KAFKA_RESP_ERR_INVALID_MSG)
+    /// The broker says a newer producer holds this producer's id (PRODUCER_FENCED), or no longer knows its id or
+    /// epoch: only a new producer, with a new id, gets messages through again.
+    public static let producerFenced = Self(RD_KAFKA_RESP_ERR_PRODUCER_FENCED)
+    public static let invalidProducerEpoch = Self(RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)
+    public static let unknownProducerID = Self(RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID)
 
     init(_ err: rd_kafka_resp_err_t) {
         self.init(rawValue: err.rawValue)

@@ -297,8 +297,16 @@ public final class OutboxRelay: Service, Sendable {
             if case .failure(let error) = $0 { return error.code == .timeout }
             return false
         }
+        let fenced = outcomes.contains {
+            if case .failure(let error) = $0, let code = error.responseCode { return Self.producerIdentityCodes.contains(code) }
+            return false
+        }
         if let fatal = producer.fatalError() {
             await producer.replace(reason: "fatal error: \(fatal.message)")
+        } else if fenced {
+            // Seen on Tansu when producers start concurrently: two get the same producer id and the older one is
+            // fenced for good. librdkafka does not call that fatal for an idempotent producer; retrying cannot help.
+            await producer.replace(reason: "the broker fenced the producer or forgot its id")
         } else if allTimedOut {
             await producer.replace(reason: "a whole batch of \(rows.count) timed out")
         }
@@ -314,6 +322,9 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     private static let permanentCodes: Set<KafkaError.ResponseCode> = [.messageSizeTooLarge, .invalidRecord, .invalidMessage]
+
+    /// Failures that say the producer's identity is spent: the producer is replaced, the rows sent again.
+    private static let producerIdentityCodes: Set<KafkaError.ResponseCode> = [.producerFenced, .invalidProducerEpoch, .unknownProducerID]
 
     private func deleteExpired(db: PGConnection) async throws {
         let outboxCutoff = Date().addingTimeInterval(-configuration.outboxRetention.seconds)
