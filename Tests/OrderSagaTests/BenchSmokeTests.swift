@@ -15,7 +15,9 @@ struct BenchSmokeTests {
                 "--with-pgbench", "--pgbench-seconds", "2"])
             let started = try #require(report["started_in_window"] as? Int)
             #expect(started >= 40, "at 20 sagas/s for 3 s about 60 start in the window, saw \(started)")
-            #expect((report["completed_in_window"] as? Int ?? 0) > 0)
+            // Whether they complete inside the 3 s window depends on the machine's load, which a smoke run does not
+            // judge: that every one of them completed is checked below.
+            #expect(report["completed_in_window"] is Int)
             #expect(report["unfinished"] as? Int == 0, "every started saga finishes within the settle time")
             let failures = try #require(report["intake_failures"] as? [String])
             #expect(failures.isEmpty, "the intake failed: \(failures)")
@@ -29,7 +31,7 @@ struct BenchSmokeTests {
             let settings = try #require(configuration["environment"] as? [String: String])
             #expect(settings["SAGAKIT_TOPIC_PREFIX"] == cluster.topics.prefix, "the report records the stack's settings")
             let states = try #require(report["states_of_started"] as? [String: Int])
-            #expect(states.keys.sorted() == ["completed"], "the default mix is all happy path: \(states)")
+            #expect(states == ["completed": started], "the default mix is all happy path, and every saga completed: \(states)")
             let latency = try #require(report["latency"] as? [String: Any])
             #expect((latency["count"] as? Int ?? 0) > 0 && (latency["p50_ms"] as? Double ?? 0) > 0)
             // Every forward hop of the happy path is measured: intake → inventory → payment → notification.
@@ -41,7 +43,7 @@ struct BenchSmokeTests {
             #expect(names.isSuperset(of: ["inventory-service", "payment-service", "notification-service", "saga-tracker"]), "processes: \(names)")
             // pgbench ran and ended on time (its -T needs SIGALRM, which threads of the Swift runtime block).
             let pgbench = try #require(report["pgbench"] as? [String: Any])
-            #expect((pgbench["tps"] as? Double ?? 0) > 0 && (report["ratio_to_pgbench_tps"] as? Double ?? 0) > 0)
+            #expect((pgbench["tps"] as? Double ?? 0) > 0 && (report["ratio_to_pgbench_tps"] as? Double).map { $0 >= 0 } == true)
             let pgbenchSteal = try #require(pgbench["steal_fraction"] as? Double, "the steal while pgbench ran is recorded")
             #expect((0...1).contains(pgbenchSteal))
             #expect(processes.allSatisfy { ($0["peak_rss_mib"] as? Double ?? 0) > 0 && ($0["pss_last_mib"] as? Double ?? 0) > 0 },
