@@ -31,7 +31,8 @@ struct BenchSmokeTests {
             let settings = try #require(configuration["environment"] as? [String: String])
             #expect(settings["SAGAKIT_TOPIC_PREFIX"] == cluster.topics.prefix, "the report records the stack's settings")
             let states = try #require(report["states_of_started"] as? [String: Int])
-            #expect(states == ["completed": started], "the default mix is all happy path, and every saga completed: \(states)")
+            // Every saga the run started (the warm-up's too) completed: the default mix is all happy path.
+            #expect(states.keys.sorted() == ["completed"] && (states["completed"] ?? 0) >= started, "states of the run's sagas: \(states)")
             let latency = try #require(report["latency"] as? [String: Any])
             #expect((latency["count"] as? Int ?? 0) > 0 && (latency["p50_ms"] as? Double ?? 0) > 0)
             // Every forward hop of the happy path is measured: intake → inventory → payment → notification.
