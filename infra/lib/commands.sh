@@ -156,7 +156,8 @@ usage: infra/dev COMMAND
 environment (defaults in brackets):
   SAGAKIT_PG_PORT [55432]  SAGAKIT_KAFKA_PORT [19092]  SAGAKIT_PARTITIONS [3]  SAGAKIT_UP_TIMEOUT [30]
   SAGAKIT_SERVICE_INSTANCES [1; bench: SAGAKIT_PARTITIONS] processes per service for demo and bench
-  SAGAKIT_TEST_WIDTH [6] tests test runs at once   SAGAKIT_SKIP_BUILD [0] 1: demo uses the binaries already built   SAGAKIT_DEMO_TIMEOUT [60] seconds per scenario
+  SAGAKIT_TEST_WIDTH [6] tests run at once by test
+  SAGAKIT_SKIP_BUILD [0] 1: demo uses the binaries already built   SAGAKIT_DEMO_TIMEOUT [60] seconds per scenario
   SAGAKIT_SERVICE_MALLOC [jemalloc] the allocator of the services demo and bench start; "glibc" for the default one
   PAYMENT_DECLINE_ORDERS [ORD-2003,*-decline-*]  NOTIFICATION_FAIL_CONFIRMATIONS [ORD-2002,*-failconfirm-*]
                            fault options (demos and tests only) of the services demo and bench start: order id globs
