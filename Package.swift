@@ -3,13 +3,12 @@ import PackageDescription
 
 /// What a saga participant's domain module builds on.
 let domain: [Target.Dependency] = [
-    "OrderSaga", "SagaKit", "SagaKitService", "PGClient",
-    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    "OrderSaga", "SagaKit", "PGClient",
     .product(name: "Logging", package: "swift-log"),
 ]
 /// What a participant's executable adds.
 let executable: [Target.Dependency] = [
-    "SagaKitService", "OrderSaga", "PGClient",
+    "SagaKitService", "SagaKit", "OrderSaga", "PGClient",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
     .product(name: "Logging", package: "swift-log"),
 ]
@@ -107,18 +106,18 @@ let package = Package(
         // The benchmark: drives sagas through the tracker's intake and measures the whole stack.
         .executableTarget(
             name: "SagaBench",
-            dependencies: ["Tracker", "Inventory", "KafkaClient", "SagaKit"] + executable + [.product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: ["Tracker", "Inventory", "KafkaClient"] + executable + [.product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
 
         // A minimal service over SagaKit that the integration tests start, crash and restart as a real process.
         .target(
             name: "Testbed",
-            dependencies: ["SagaKit", "SagaKitService", "PGClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SagaKit", "PGClient", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Migrations")]
         ),
         .executableTarget(
             name: "SagaKitTestbed",
-            dependencies: ["Testbed", "SagaKitService", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Testbed", "SagaKit", "SagaKitService", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         .target(

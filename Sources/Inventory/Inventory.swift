@@ -2,10 +2,9 @@ import Foundation
 import OrderSaga
 import PGClient
 import SagaKit
-import SagaKitService
 
 /// The Inventory service: holds stock for orders, and releases it when the payment is declined or refunded.
-public enum Inventory: SagaServiceDefinition {
+public enum Inventory: SagaParticipant {
     public static let name = "inventory"
     public static let databaseURLVariable = "INVENTORY_DATABASE_URL"
     public static let registry = OrderSagaEvents.registry
@@ -17,7 +16,7 @@ public enum Inventory: SagaServiceDefinition {
         return [try PGMigrator.load(component: name, directory: directory)]
     }
 
-    public static func consumers(_ context: ServiceContext<NoOptions>) throws -> [ConsumerDefinition] {
+    public static func consumers(_ context: ParticipantContext<NoConfiguration>) throws -> [ConsumerDefinition] {
         var handlers = EventHandlers()
         handlers.beforeEachBatch(lockStock)
         handlers.onBatch(OrderPlaced.self, reserve)

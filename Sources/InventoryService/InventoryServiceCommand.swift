@@ -63,3 +63,5 @@ struct StockCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension Inventory: CommandLineParticipant {}

@@ -1,51 +1,38 @@
-import ArgumentParser
 import Foundation
 import Logging
 import OrderSaga
 import PGClient
 import SagaKit
-import SagaKitService
 import Synchronization
 
 /// The Notification service: sends the order confirmation once the payment is captured, or reports that it
 /// could not, which starts the compensations.
-public enum Notification: SagaServiceDefinition {
+public enum Notification: SagaParticipant {
     public static let name = "notification"
     public static let databaseURLVariable = "NOTIFICATION_DATABASE_URL"
     public static let registry = OrderSagaEvents.registry
 
-    public struct Options: ParsableArguments {
-        @Option(help: "Folder the default sender writes one .eml file per confirmation into. [env: NOTIFICATION_SPOOL_DIR, SAGAKIT_SPOOL_DIR] (default: ./spool)")
-        public var spoolDir: String?
+    /// What Notification's rules depend on.
+    public struct Configuration: Sendable {
+        /// Folder the default sender writes one .eml file per confirmation into.
+        public var spoolDirectory: String
+        /// Delivery attempts for a transient sender error before the confirmation fails (counted per process).
+        public var senderAttempts: Int
+        /// Make the sender fail this many times per message with a transient error (to exercise retries).
+        public var senderFailures: Int
+        /// Fault option, for demos and tests: the orders whose confirmation dispatch fails without a send.
+        public var failConfirmations: FaultMatcher
 
-        @Option(help: "Delivery attempts for a transient sender error before the confirmation fails; between two, the consumer rolls its transaction back and backs off (counted per process). (default: 4)")
-        public var senderAttempts: Int = 4
-
-        @Option(help: "Make the sender fail this many times per message with a transient error (to exercise retries). [env: NOTIFICATION_SENDER_FAILURES] (default: 0)")
-        public var senderFailures: Int?
-
-        @Option(help: "Fault option, for demos and tests only: fail the confirmation dispatch (no message sent; the compensations start) for the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2002,*-failconfirm-*'. Unset, it changes nothing. [env: NOTIFICATION_FAIL_CONFIRMATIONS] (default: none)")
-        public var failConfirmations: String?
-
-        public init() {}
-
-        public func validate() throws {
-            guard senderAttempts >= 1 else { throw ValidationError("--sender-attempts must be at least 1") }
-            _ = try resolvedFailConfirmations()
+        public init(spoolDirectory: String = "spool", senderAttempts: Int = 4, senderFailures: Int = 0, failConfirmations: FaultMatcher = .none) {
+            self.spoolDirectory = spoolDirectory
+            self.senderAttempts = senderAttempts
+            self.senderFailures = senderFailures
+            self.failConfirmations = failConfirmations
         }
 
-        public func resolvedFailConfirmations() throws -> FaultMatcher {
-            try FaultMatcher.resolve(flag: failConfirmations, option: "--fail-confirmations", variable: "NOTIFICATION_FAIL_CONFIRMATIONS")
-        }
-
-        public var resolvedSpoolDir: String {
-            spoolDir ?? Environment.value("NOTIFICATION_SPOOL_DIR") ?? Environment.value("SAGAKIT_SPOOL_DIR") ?? "spool"
-        }
-
-        public func sender() throws -> any ConfirmationSender {
-            let spool = try SpoolSender(directory: URL(fileURLWithPath: resolvedSpoolDir))
-            let failures = senderFailures ?? Environment.value("NOTIFICATION_SENDER_FAILURES").flatMap(Int.init) ?? 0
-            return failures > 0 ? FlakySender(wrapping: spool, failures: failures) : spool
+        func sender() throws -> any ConfirmationSender {
+            let spool = try SpoolSender(directory: URL(fileURLWithPath: spoolDirectory))
+            return senderFailures > 0 ? FlakySender(wrapping: spool, failures: senderFailures) : spool
         }
     }
 
@@ -56,12 +43,12 @@ public enum Notification: SagaServiceDefinition {
         return [try PGMigrator.load(component: name, directory: directory)]
     }
 
-    public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
-        let failing = try context.options.resolvedFailConfirmations()
+    public static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition] {
+        let failing = context.configuration.failConfirmations
         if !failing.isEmpty {
             context.logger.notice("fault option: failing the confirmations of the orders that match \(failing)")
         }
-        let dispatcher = Dispatcher(sender: try context.options.sender(), attempts: context.options.senderAttempts, failing: failing)
+        let dispatcher = Dispatcher(sender: try context.configuration.sender(), attempts: context.configuration.senderAttempts, failing: failing)
         var handlers = EventHandlers()
         handlers.onBatch(OrderPlaced.self) { events, contexts, db in try dispatcher.ordersPlaced(events, &contexts, db) }
         handlers.onBatch(PaymentCaptured.self) { events, contexts, db in try dispatcher.paymentsCaptured(events, &contexts, db) }

@@ -1,38 +1,26 @@
-import ArgumentParser
 import Foundation
 import Logging
 import OrderSaga
 import PGClient
 import SagaKit
-import SagaKitService
 
 /// The Payment service: captures the order's amount once its stock is held, and refunds it when the
 /// confirmation cannot be delivered.
-public enum Payment: SagaServiceDefinition {
+public enum Payment: SagaParticipant {
     public static let name = "payment"
     public static let databaseURLVariable = "PAYMENT_DATABASE_URL"
     public static let registry = OrderSagaEvents.registry
 
-    public struct Options: ParsableArguments {
-        @Option(help: "The largest amount Payment captures, e.g. 10000.00; larger orders are declined. [env: PAYMENT_MAX_AMOUNT] (default: 10000.00)",
-                transform: Money.parse)
-        public var maxAmount: Money?
+    /// What Payment's rules depend on.
+    public struct Configuration: Sendable {
+        /// The largest amount captured; larger orders are declined.
+        public var maxAmount: Money
+        /// Fault option, for demos and tests: the orders it matches are declined as a card would be.
+        public var declineOrders: FaultMatcher
 
-        @Option(help: "Fault option, for demos and tests only: decline the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2003,*-decline-*', as a card declined. Unset, it changes nothing. [env: PAYMENT_DECLINE_ORDERS] (default: none)")
-        public var declineOrders: String?
-
-        public init() {}
-
-        public func validate() throws {
-            _ = try resolvedDeclineOrders()
-        }
-
-        public func resolvedMaxAmount() throws -> Money {
-            try maxAmount ?? Environment.value("PAYMENT_MAX_AMOUNT").map(Money.parse) ?? Money(cents: 1_000_000)
-        }
-
-        public func resolvedDeclineOrders() throws -> FaultMatcher {
-            try FaultMatcher.resolve(flag: declineOrders, option: "--decline-orders", variable: "PAYMENT_DECLINE_ORDERS")
+        public init(maxAmount: Money = Money(cents: 1_000_000), declineOrders: FaultMatcher = .none) {
+            self.maxAmount = maxAmount
+            self.declineOrders = declineOrders
         }
     }
 
@@ -43,9 +31,9 @@ public enum Payment: SagaServiceDefinition {
         return [try PGMigrator.load(component: name, directory: directory)]
     }
 
-    public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
-        let limit = try context.options.resolvedMaxAmount()
-        let decline = try context.options.resolvedDeclineOrders()
+    public static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition] {
+        let limit = context.configuration.maxAmount
+        let decline = context.configuration.declineOrders
         if !decline.isEmpty {
             context.logger.notice("fault option: declining the orders that match \(decline)", metadata: ["decline_orders": "\(decline)"])
         }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import OrderSaga
 import Payment
 import PGClient
+import SagaKit
 import SagaKitService
 
 @main
@@ -39,5 +41,37 @@ struct LedgerCommand: AsyncParsableCommand {
             ["refunded", "\(totals.refunded)", "\(totals.refundedCents)"],
             ["declined", "\(totals.declined)", "-"],
         ]).rendered)
+    }
+}
+
+extension Payment: CommandLineParticipant {
+    public typealias Options = PaymentOptions
+}
+
+/// `payment-service run`'s own flags.
+public struct PaymentOptions: ParticipantOptions {
+    public init() {}
+
+    @Option(help: "The largest amount Payment captures, e.g. 10000.00; larger orders are declined. [env: PAYMENT_MAX_AMOUNT] (default: 10000.00)",
+            transform: Money.parse)
+    var maxAmount: Money?
+
+    @Option(help: "Fault option, for demos and tests only: decline the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2003,*-decline-*', as a card declined. Unset, it changes nothing. [env: PAYMENT_DECLINE_ORDERS] (default: none)")
+    var declineOrders: String?
+
+    public func validate() throws {
+        _ = try configuration()
+    }
+
+    public func configuration() throws -> Payment.Configuration {
+        let maxAmount: Money
+        do {
+            maxAmount = try self.maxAmount ?? Environment.value("PAYMENT_MAX_AMOUNT").map(Money.parse) ?? Payment.Configuration().maxAmount
+        } catch {
+            throw ValidationError("PAYMENT_MAX_AMOUNT: \(error)")
+        }
+        return Payment.Configuration(
+            maxAmount: maxAmount,
+            declineOrders: try FaultMatcher.resolve(flag: declineOrders, option: "--decline-orders", variable: "PAYMENT_DECLINE_ORDERS"))
     }
 }

@@ -39,7 +39,7 @@ public struct LoggingOptions: ParsableArguments {
 }
 
 /// Where the service's database is: the flag, else the service's `<NAME>_DATABASE_URL` variable.
-public struct DatabaseOptions<Service: SagaServiceDefinition>: ParsableArguments {
+public struct DatabaseOptions<Service: SagaParticipant>: ParsableArguments {
     @Option(help: ArgumentHelp(
         "PostgreSQL URL or connection string of this service's own database. [env: \(Service.databaseURLVariable)]",
         discussion: "Keep the password out of the command line: put it in the variable, PGPASSWORD or PGPASSFILE. sslmode, sslrootcert and the other libpq settings are honoured."

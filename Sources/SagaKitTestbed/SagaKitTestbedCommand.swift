@@ -16,3 +16,19 @@ struct SagaKitTestbedCommand: AsyncParsableCommand {
         subcommands: [RunCommand<Testbed>.self, MigrateCommand<Testbed>.self, OutboxCommand<Testbed>.self, ReplayCommand<Testbed>.self]
     )
 }
+
+extension Testbed: CommandLineParticipant {
+    public typealias Options = TestbedOptions
+}
+
+/// `sagakit-testbed run`'s own flags.
+public struct TestbedOptions: ParticipantOptions {
+    public init() {}
+
+    @Option(help: "Fail (non-transiently) whenever the ping with this sequence is handled.")
+    var failSequence: Int?
+
+    public func configuration() -> Testbed.Configuration {
+        Testbed.Configuration(failSequence: failSequence)
+    }
+}

@@ -118,3 +118,5 @@ struct StatusCommand: AsyncParsableCommand {
         print(json ? try JSONOutput.string(status) : StatusText.status(status))
     }
 }
+
+extension Tracker: CommandLineParticipant {}

@@ -1,8 +1,6 @@
-import ArgumentParser
 import Foundation
 import PGClient
 import SagaKit
-import SagaKitService
 
 /// A ping: the testbed's input event.
 public struct TestbedPing: SagaEvent, Hashable {
@@ -38,17 +36,19 @@ public struct TestbedPong: SagaEvent, Hashable {
 
 /// A minimal service over SagaKit, for the integration tests: it consumes pings, records one effect row per
 /// application, and emits a pong through its outbox. Being a real process, it can be killed at any crash point.
-public enum Testbed: SagaServiceDefinition {
+public enum Testbed: SagaParticipant {
     public static let name = "testbed"
     public static let executableName = "sagakit-testbed"
     public static let databaseURLVariable = "TESTBED_DATABASE_URL"
     public static let registry = EventRegistry([TestbedPing.self, TestbedPong.self])
 
-    public struct Options: ParsableArguments {
-        @Option(help: "Fail (non-transiently) whenever the ping with this sequence is handled.")
+    public struct Configuration: Sendable {
+        /// Fail (non-transiently) whenever the ping with this sequence is handled.
         public var failSequence: Int?
 
-        public init() {}
+        public init(failSequence: Int? = nil) {
+            self.failSequence = failSequence
+        }
     }
 
     public static func migrators() throws -> [PGMigrator] {
@@ -58,8 +58,8 @@ public enum Testbed: SagaServiceDefinition {
         return [try PGMigrator.load(component: name, directory: directory)]
     }
 
-    public static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition] {
-        let failSequence = context.options.failSequence
+    public static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition] {
+        let failSequence = context.configuration.failSequence
         var handlers = EventHandlers()
         handlers.beforeEachBatch { events, db in
             db.queue("INSERT INTO testbed_batches (sequences) VALUES (\(events.compactMap { ($0 as? TestbedPing)?.sequence })::int[])")

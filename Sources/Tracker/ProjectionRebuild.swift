@@ -4,7 +4,6 @@ import Logging
 import OrderSaga
 import PGClient
 import SagaKit
-import SagaKitService
 
 /// `saga-tracker rebuild`: the projection again from nothing but the topics (and the tracker's own outbox).
 ///
@@ -53,7 +52,7 @@ public enum ProjectionRebuild {
         progress: @escaping @Sendable (Progress) -> Void
     ) async throws -> Summary {
         let started = ContinuousClock.now
-        let definition = try Tracker.consumers(ServiceContext(options: NoOptions(), topics: topics, logger: logger))[0]
+        let definition = try Tracker.consumers(ParticipantContext(topics: topics, logger: logger))[0]
         let liveGroup = topics.groupID(service: Tracker.name, consumer: definition.name)
         let physical = definition.topics.map { topics($0) }
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)

@@ -2,12 +2,11 @@ import Foundation
 import OrderSaga
 import PGClient
 import SagaKit
-import SagaKitService
 
 /// The saga tracker: records every saga event from every topic and keeps one status row per saga, derived from
 /// the events alone. It is also where orders start (`saga-tracker start`): the order and its `OrderPlaced` event
 /// commit together in its database, and its relay publishes the event.
-public enum Tracker: SagaServiceDefinition {
+public enum Tracker: SagaParticipant {
     public static let name = "tracker"
     public static let executableName = "saga-tracker"
     public static let databaseURLVariable = "TRACKER_DATABASE_URL"
@@ -20,7 +19,7 @@ public enum Tracker: SagaServiceDefinition {
         return [try PGMigrator.load(component: name, directory: directory)]
     }
 
-    public static func consumers(_ context: ServiceContext<NoOptions>) throws -> [ConsumerDefinition] {
+    public static func consumers(_ context: ParticipantContext<NoConfiguration>) throws -> [ConsumerDefinition] {
         var handlers = EventHandlers()
         handlers.onBatch(OrderSagaEvents.all) { contexts, db in
             let states = try ProjectionStore.record(contexts.map(\.envelope), on: db)

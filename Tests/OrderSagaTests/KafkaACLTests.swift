@@ -36,14 +36,14 @@ struct KafkaACLTests {
         let topics = TopicNames()
         return [
             Service(name: Tracker.name, module: "Tracker",
-                    consumers: try Tracker.consumers(ServiceContext(options: NoOptions(), topics: topics, logger: logger))),
+                    consumers: try Tracker.consumers(ParticipantContext(topics: topics, logger: logger))),
             Service(name: Inventory.name, module: "Inventory",
-                    consumers: try Inventory.consumers(ServiceContext(options: NoOptions(), topics: topics, logger: logger))),
+                    consumers: try Inventory.consumers(ParticipantContext(topics: topics, logger: logger))),
             Service(name: Payment.name, module: "Payment",
-                    consumers: try Payment.consumers(ServiceContext(options: try Payment.Options.parse([]), topics: topics, logger: logger))),
+                    consumers: try Payment.consumers(ParticipantContext(configuration: Payment.Configuration(), topics: topics, logger: logger))),
             Service(name: Notification.name, module: "Notification",
-                    consumers: try Notification.consumers(ServiceContext(
-                        options: try Notification.Options.parse(["--spool-dir", RepositoryFiles.existingFolder]), topics: topics, logger: logger))),
+                    consumers: try Notification.consumers(ParticipantContext(
+                        configuration: Notification.Configuration(spoolDirectory: RepositoryFiles.existingFolder), topics: topics, logger: logger))),
         ]
     }
 

@@ -4,6 +4,7 @@ import Inventory
 import Notification
 import Payment
 import PGClient
+import SagaKit
 import SagaKitService
 import Testing
 import Tracker

@@ -5,7 +5,7 @@ import PGClient
 import SagaKit
 
 /// `<service> outbox status|republish|recover`.
-public struct OutboxCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+public struct OutboxCommand<Service: CommandLineParticipant>: AsyncParsableCommand {
     public static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "outbox", abstract: "Inspect the outbox, or send events again after the broker lost them.",
@@ -16,7 +16,7 @@ public struct OutboxCommand<Service: SagaServiceDefinition>: AsyncParsableComman
     public init() {}
 }
 
-public struct OutboxStatusCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+public struct OutboxStatusCommand<Service: CommandLineParticipant>: AsyncParsableCommand {
     public static var configuration: CommandConfiguration {
         CommandConfiguration(commandName: "status", abstract: "Pending events, the oldest one's age, parked events and the active relay.")
     }
@@ -46,7 +46,7 @@ public struct OutboxStatusCommand<Service: SagaServiceDefinition>: AsyncParsable
     }
 }
 
-public struct OutboxRepublishCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+public struct OutboxRepublishCommand<Service: CommandLineParticipant>: AsyncParsableCommand {
     public static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "republish",
@@ -73,7 +73,7 @@ public struct OutboxRepublishCommand<Service: SagaServiceDefinition>: AsyncParsa
 }
 
 /// `<service> outbox recover`: the whole recovery after the broker lost data, for this service, in one command.
-public struct OutboxRecoverCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+public struct OutboxRecoverCommand<Service: CommandLineParticipant>: AsyncParsableCommand {
     public static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "recover",
@@ -144,7 +144,7 @@ public struct OutboxRecoverCommand<Service: SagaServiceDefinition>: AsyncParsabl
 
         let admin = try KafkaAdmin(configuration: kafkaConfiguration, logger: logger)
         var reset: [String] = []
-        for definition in try Service.consumers(ServiceContext(options: service, topics: topics, logger: logger)) {
+        for definition in try Service.consumers(options: service, topics: topics, logger: logger) {
             let group = topics.groupID(service: Service.name, consumer: definition.name)
             guard try await !admin.describeGroup(group).isActive else { continue }
             let physical = definition.topics.map { topics($0) }

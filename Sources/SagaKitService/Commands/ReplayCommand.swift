@@ -22,7 +22,7 @@ public struct ReplayStart: ExpressibleByArgument, Sendable {
 }
 
 /// `<service> replay`: move the service's consumer group back on a topic, so it consumes those events again.
-public struct ReplayCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+public struct ReplayCommand<Service: CommandLineParticipant>: AsyncParsableCommand {
     public static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "replay",
@@ -62,7 +62,7 @@ public struct ReplayCommand<Service: SagaServiceDefinition>: AsyncParsableComman
     public func run() async throws {
         let logger = logging.makeLogger(label: Service.name)
         let topics = kafka.topics
-        let definitions = try Service.consumers(ServiceContext(options: service, topics: topics, logger: logger))
+        let definitions = try Service.consumers(options: service, topics: topics, logger: logger)
         guard let definition = definitions.first(where: { $0.topics.contains(topic) }) else {
             let consumed = Set(definitions.flatMap(\.topics)).sorted().joined(separator: ", ")
             throw ValidationError("the \(Service.name) service does not consume \(topic); it consumes \(consumed)")

@@ -7,7 +7,7 @@ import ServiceLifecycle
 import UnixSignals
 
 /// `<service> run`: migrations, then the outbox relay and the consumers until SIGTERM or SIGINT.
-public struct RunCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand {
     public static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: "run",
@@ -46,7 +46,7 @@ public struct RunCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
         if !runtime.noRelay {
             services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger))
         }
-        let definitions = runtime.noConsumers ? [] : try Service.consumers(ServiceContext(options: service, topics: topics, logger: logger))
+        let definitions = runtime.noConsumers ? [] : try Service.consumers(options: service, topics: topics, logger: logger)
         for definition in definitions {
             var configuration = ConsumerConfiguration(
                 name: definition.name, groupID: topics.groupID(service: Service.name, consumer: definition.name),
@@ -81,7 +81,7 @@ public struct RunCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
 }
 
 /// `<service> migrate`: apply pending migrations and list them.
-public struct MigrateCommand<Service: SagaServiceDefinition>: AsyncParsableCommand {
+public struct MigrateCommand<Service: CommandLineParticipant>: AsyncParsableCommand {
     public static var configuration: CommandConfiguration {
         CommandConfiguration(commandName: "migrate", abstract: "Apply pending database migrations (SagaKit's tables, then the \(Service.name) service's), each once, in order.")
     }

@@ -1,10 +1,11 @@
 import Foundation
 import SagaKit
 import SagaKitService
+import Tracker
 
 /// Human-readable renderings for the tracker's commands.
-public enum StatusText {
-    public static func status(_ s: SagaStatus) -> String {
+enum StatusText {
+    static func status(_ s: SagaStatus) -> String {
         var lines = ["saga \(s.sagaID): \(s.state.rawValue)"]
         func row(_ label: String, _ value: String) { lines.append("  " + label.padding(toLength: 15, withPad: " ", startingAt: 0) + value) }
         row("started", s.startedAt.map(RFC3339.format) ?? "-")
@@ -26,7 +27,7 @@ public enum StatusText {
     }
 
     /// `850 ms`, `3.2 s`, `4 min 10 s`.
-    public static func duration(_ seconds: Double) -> String {
+    static func duration(_ seconds: Double) -> String {
         if seconds < 1 { return String(format: "%.0f ms", seconds * 1000) }
         if seconds < 60 { return String(format: "%.1f s", seconds) }
         let whole = Int(seconds)
@@ -36,21 +37,21 @@ public enum StatusText {
 }
 
 extension StatusText {
-    public static func list(_ sagas: [SagaSummary]) -> String {
+    static func list(_ sagas: [SagaSummary]) -> String {
         Table(["SAGA", "STATE", "WAITING FOR", "STARTED", "ERROR"], sagas.map { saga in
             [saga.sagaID, saga.state, saga.currentStep.map { "\($0) (\(saga.waitingFor ?? "?"))" } ?? "-",
              saga.startedAt.map(RFC3339.format) ?? "-", saga.error ?? "-"]
         }).rendered
     }
 
-    public static func stuck(_ sagas: [SagaSummary], now: Date) -> String {
+    static func stuck(_ sagas: [SagaSummary], now: Date) -> String {
         Table(["SAGA", "STATE", "WAITING FOR", "SILENT FOR", "LAST EVENT"], sagas.map { saga in
             [saga.sagaID, saga.state, saga.currentStep.map { "\($0) (\(saga.waitingFor ?? "?"))" } ?? "-",
              duration(now.timeIntervalSince(saga.updatedAt)), RFC3339.format(saga.updatedAt)]
         }).rendered
     }
 
-    public static func stats(_ stats: SagaStats) -> String {
+    static func stats(_ stats: SagaStats) -> String {
         var lines = [Table(["STATE", "SAGAS"], SagaState.allCases.map { [$0.rawValue, "\(stats.byState[$0.rawValue] ?? 0)"] } + [["total", "\(stats.total)"]]).rendered]
         let d = stats.timeToTerminal
         func ms(_ value: Double?) -> String { value.map { duration($0 / 1000) } ?? "-" }

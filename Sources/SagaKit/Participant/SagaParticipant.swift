@@ -1,14 +1,12 @@
-import ArgumentParser
 import Logging
 import PGClient
-import SagaKit
 
-/// What makes a service: its name, its database, its migrations, and the consumers it runs. A service's
-/// executable is this definition plus its domain commands; `run`, `migrate`, `outbox` and `replay` come from
-/// here.
-public protocol SagaServiceDefinition {
-    /// Options of this service's `run` beyond the shared ones (a spool folder, a payment limit).
-    associatedtype Options: ParsableArguments = NoOptions
+/// What makes a saga participant: its name, its database, its migrations, and the consumers it runs. A
+/// participant is plain code over plain configuration; the executable that runs it parses flags and the
+/// environment into `Configuration` (see SagaKitService), so business rules never depend on a command line.
+public protocol SagaParticipant {
+    /// What the participant's consumers need beyond SagaKit's own settings (a spool folder, a payment limit).
+    associatedtype Configuration: Sendable = NoConfiguration
 
     /// Short name: the producer stamped on events, the inbox and group names. `inventory`.
     static var name: String { get }
@@ -16,29 +14,35 @@ public protocol SagaServiceDefinition {
     static var executableName: String { get }
     /// The variable holding the database URL. `INVENTORY_DATABASE_URL`.
     static var databaseURLVariable: String { get }
-    /// Every event type this service reads or writes.
+    /// Every event type this participant reads or writes.
     static var registry: EventRegistry { get }
-    /// The service's own migrations; SagaKit's tables are applied before them.
+    /// The participant's own migrations; SagaKit's tables are applied before them.
     static func migrators() throws -> [PGMigrator]
-    /// The consumers `run` starts.
-    static func consumers(_ context: ServiceContext<Options>) throws -> [ConsumerDefinition]
+    /// The consumers the participant runs.
+    static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition]
 }
 
-/// No extra options.
-public struct NoOptions: ParsableArguments {
+/// Nothing to configure.
+public struct NoConfiguration: Sendable, Hashable {
     public init() {}
 }
 
-/// What a definition gets when `run` builds its consumers.
-public struct ServiceContext<Options> {
-    public let options: Options
+/// What a participant gets when its consumers are built.
+public struct ParticipantContext<Configuration> {
+    public let configuration: Configuration
     public let topics: TopicNames
     public let logger: Logger
 
-    public init(options: Options, topics: TopicNames, logger: Logger) {
-        self.options = options
+    public init(configuration: Configuration, topics: TopicNames, logger: Logger) {
+        self.configuration = configuration
         self.topics = topics
         self.logger = logger
+    }
+}
+
+extension ParticipantContext where Configuration == NoConfiguration {
+    public init(topics: TopicNames, logger: Logger) {
+        self.init(configuration: NoConfiguration(), topics: topics, logger: logger)
     }
 }
 
@@ -55,10 +59,10 @@ public struct ConsumerDefinition: Sendable {
     }
 }
 
-extension SagaServiceDefinition {
+extension SagaParticipant {
     public static var executableName: String { "\(name)-service" }
 
-    /// SagaKit's migrations, then the service's.
+    /// SagaKit's migrations, then the participant's.
     public static func allMigrators() throws -> [PGMigrator] {
         try [SagaKitSchema.migrator()] + migrators()
     }

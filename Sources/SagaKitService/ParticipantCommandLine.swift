@@ -1,0 +1,30 @@
+import ArgumentParser
+import Logging
+import SagaKit
+
+/// A participant's own flags: parsed by its executable, turned into the participant's plain `Configuration`.
+public protocol ParticipantOptions: ParsableArguments {
+    associatedtype Configuration: Sendable
+    /// Flags first, then the environment, then defaults; a bad value is a `ValidationError` (exit 2).
+    func configuration() throws -> Configuration
+}
+
+/// No flags of its own.
+public struct NoOptions: ParticipantOptions {
+    public init() {}
+    public func configuration() -> NoConfiguration { NoConfiguration() }
+}
+
+/// A participant with a command line: the executable declares its options type, and `run`, `outbox` and
+/// `replay` build the participant's consumers from them. Declared in the executable, so the participant's
+/// module never sees ArgumentParser.
+public protocol CommandLineParticipant: SagaParticipant {
+    associatedtype Options: ParticipantOptions = NoOptions where Options.Configuration == Configuration
+}
+
+extension CommandLineParticipant {
+    /// The consumers, configured from parsed options.
+    static func consumers(options: Options, topics: TopicNames, logger: Logger) throws -> [ConsumerDefinition] {
+        try consumers(ParticipantContext(configuration: options.configuration(), topics: topics, logger: logger))
+    }
+}
