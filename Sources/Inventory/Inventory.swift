@@ -18,6 +18,10 @@ public enum Inventory: SagaParticipant {
 
     public static func consumers(_ context: ParticipantContext<NoConfiguration>) throws -> [ConsumerDefinition] {
         var handlers = EventHandlers()
+        handlers.count(emitted: InventoryReserved.self, as: "inventory_reservations_total", help: "Orders whose stock was reserved.")
+        handlers.count(emitted: InventoryRejected.self, as: "inventory_rejections_total", help: "Orders refused for want of stock (or an unknown SKU).")
+        handlers.count(emitted: InventoryReleased.self, as: "inventory_releases_total", help: "Reservations released by compensation.")
+        handlers.count(emitted: InventoryReleaseFailed.self, as: "inventory_release_failures_total", help: "Releases that could not apply: an operator must act.")
         handlers.beforeEachBatch(lockStock)
         handlers.onBatch(OrderPlaced.self, reserve)
         handlers.on(PaymentDeclined.self) { event, context, db in try release(orderID: event.orderID, trigger: PaymentDeclined.eventType, &context, db) }

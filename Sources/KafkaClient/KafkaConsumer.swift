@@ -132,6 +132,16 @@ public actor KafkaConsumer {
         return try client.positions(assigned)
     }
 
+    /// Messages behind on each assigned partition: the high watermark librdkafka last saw in a fetch minus this
+    /// member's position. Costs no request (for metrics scraped often); partitions not yet fetched are left out.
+    /// A broker whose high watermark lags the log end (Tansu stops a batch short) makes it read low.
+    public func lag() throws -> [(partition: KafkaTopicPartition, lag: Int64)] {
+        try positions().compactMap { position in
+            guard position.offset >= 0, let marks = client.cachedWatermarks(topic: position.topic, partition: position.partition) else { return nil }
+            return (position.topicPartition, max(0, marks.high - position.offset))
+        }
+    }
+
     /// Whether every assigned partition has been read up to its high watermark, asked of the broker. False
     /// while nothing is assigned. (A broker whose high watermark lags the log end, like Tansu, can make this
     /// true a batch early: pair it with a quiet period.)

@@ -50,6 +50,8 @@ public enum Notification: SagaParticipant {
         }
         let dispatcher = Dispatcher(sender: try context.configuration.sender(), attempts: context.configuration.senderAttempts, failing: failing)
         var handlers = EventHandlers()
+        handlers.count(emitted: ConfirmationSent.self, as: "notification_confirmations_sent_total", help: "Order confirmations delivered.")
+        handlers.count(emitted: ConfirmationFailed.self, as: "notification_confirmations_failed_total", help: "Order confirmations that failed for good; each starts the compensations.")
         handlers.onBatch(OrderPlaced.self) { events, contexts, db in try dispatcher.ordersPlaced(events, &contexts, db) }
         handlers.onBatch(PaymentCaptured.self) { events, contexts, db in try dispatcher.paymentsCaptured(events, &contexts, db) }
         return [ConsumerDefinition(name: "saga", topics: [OrderSagaTopics.orders, OrderSagaTopics.payment], handlers: handlers)]

@@ -38,6 +38,10 @@ public enum Payment: SagaParticipant {
             context.logger.notice("fault option: declining the orders that match \(decline)", metadata: ["decline_orders": "\(decline)"])
         }
         var handlers = EventHandlers()
+        handlers.count(emitted: PaymentCaptured.self, as: "payment_charges_total", help: "Payments captured.")
+        handlers.count(emitted: PaymentDeclined.self, as: "payment_declines_total", help: "Payments declined (over the limit, not positive, or the card declined).")
+        handlers.count(emitted: PaymentRefunded.self, as: "payment_refunds_total", help: "Captured payments refunded by compensation.")
+        handlers.count(emitted: PaymentRefundFailed.self, as: "payment_refund_failures_total", help: "Refunds that could not apply: an operator must act.")
         handlers.onBatch(InventoryReserved.self) { events, contexts, db in
             try charge(events, limit: limit, decline: decline, &contexts, db)
         }

@@ -1,7 +1,10 @@
+import CoreMetrics
 import Foundation
 import OrderSaga
 import PGClient
 import SagaKit
+import Metrics
+import ServiceLifecycle
 
 /// The saga tracker: records every saga event from every topic and keeps one status row per saga, derived from
 /// the events alone. It is also where orders start (`saga-tracker start`): the order and its `OrderPlaced` event
@@ -20,12 +23,31 @@ public enum Tracker: SagaParticipant {
     }
 
     public static func consumers(_ context: ParticipantContext<NoConfiguration>) throws -> [ConsumerDefinition] {
+        TrackerMetrics.registerHelp()
+        let timeToTerminal = Dictionary(uniqueKeysWithValues: SagaState.allCases.filter(\.isTerminal).map {
+            ($0, Timer(label: TrackerMetrics.timeToTerminal, dimensions: [("state", $0.rawValue)]))
+        })
         var handlers = EventHandlers()
         handlers.onBatch(OrderSagaEvents.all) { contexts, db in
-            let states = try ProjectionStore.record(contexts.map(\.envelope), on: db)
-            for index in contexts.indices { contexts[index].outcome = states[contexts[index].sagaID]?.rawValue ?? "already recorded" }
+            let statuses = try ProjectionStore.recordStatuses(contexts.map(\.envelope), on: db)
+            var timed = Set<String>()
+            for index in contexts.indices {
+                let status = statuses[contexts[index].sagaID]
+                contexts[index].outcome = status?.state.rawValue ?? "already recorded"
+                // Once per saga and batch: the batch's last event for it ended it.
+                if let status, status.newlyTerminal, let timer = timeToTerminal[status.state], let started = status.startedAt,
+                   let finished = status.finishedAt, timed.insert(status.sagaID).inserted {
+                    let seconds = max(0, finished.timeIntervalSince(started))
+                    contexts[index].onCommit { timer.recordNanoseconds(Int64(seconds * 1e9)) }
+                }
+            }
         }
         return [ConsumerDefinition(name: "projection", topics: OrderSagaTopics.all, handlers: handlers)]
+    }
+
+    /// The gauges of sagas by state and stuck sagas.
+    public static func backgroundServices(_ context: ParticipantContext<NoConfiguration>, database: PGConfig) throws -> [any Service] {
+        [TrackerGauges(database: database, logger: context.logger, interval: .seconds(5), stuckAfter: .seconds(30))]
     }
 }
 
@@ -40,6 +62,21 @@ public enum ProjectionStore {
     /// records) costs no read of the saga's events and no update of its row.
     @discardableResult
     public static func record(_ envelopes: [EventEnvelope], on db: isolated PGConnection) throws -> [String: SagaState] {
+        try recordStatuses(envelopes, on: db).mapValues(\.state)
+    }
+
+    /// A rewritten saga's new status, and whether this rewrite is the one that ended it.
+    public struct Recorded: Sendable {
+        public var sagaID: String
+        public var state: SagaState
+        public var startedAt: Date?
+        public var finishedAt: Date?
+        /// Terminal now, and no event already recorded before this batch was terminal.
+        public var newlyTerminal: Bool
+    }
+
+    /// `record`, returning each rewritten saga's status.
+    public static func recordStatuses(_ envelopes: [EventEnvelope], on db: isolated PGConnection) throws -> [String: Recorded] {
         guard !envelopes.isEmpty else { return [:] }
         // The events this statement inserts, plus the ones their sagas already had: the insert's own rows are
         // not visible to the statement's snapshot, so the two halves never overlap.
@@ -53,21 +90,31 @@ public enum ProjectionStore {
               ON CONFLICT (event_id) DO NOTHING
               RETURNING saga_id, event_id, event_type, producer, occurred_at, causation_id, payload
             )
-            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload FROM new
+            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload, false AS earlier FROM new
             UNION ALL
-            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload FROM saga_events
+            SELECT saga_id, event_id, event_type, producer, occurred_at, causation_id, \(unsafeRaw: derivedPayload) AS payload, true AS earlier FROM saga_events
             WHERE saga_id IN (SELECT saga_id FROM new)
             """)
         var events: [String: [SagaEventRecord]] = [:]
+        var earlier: [String: [SagaEventRecord]] = [:]
         var sagaIDs: [String] = []
         for row in rows {
             let sagaID: String = try row.decode("saga_id")
             if events[sagaID] == nil { sagaIDs.append(sagaID) }
-            events[sagaID, default: []].append(try eventRecord(row))
+            let record = try eventRecord(row)
+            events[sagaID, default: []].append(record)
+            if try row.decode("earlier", as: Bool.self) { earlier[sagaID, default: []].append(record) }
         }
         let statuses = sagaIDs.compactMap { SagaProjection.derive(sagaID: $0, events: events[$0]!) }
         store(statuses, on: db)
-        return statuses.reduce(into: [:]) { $0[$1.sagaID] = $1.state }
+        return statuses.reduce(into: [:]) { result, status in
+            // Ended by this batch: terminal now, and not already terminal on the events recorded before it.
+            // (Derived again only for sagas terminal now: the few.)
+            let before = status.state.isTerminal ? earlier[status.sagaID].flatMap { SagaProjection.derive(sagaID: status.sagaID, events: $0) } : nil
+            result[status.sagaID] = Recorded(
+                sagaID: status.sagaID, state: status.state, startedAt: status.startedAt, finishedAt: status.finishedAt,
+                newlyTerminal: status.state.isTerminal && before?.state.isTerminal != true)
+        }
     }
 
     /// Derives a saga's status from its recorded events and stores it: for the intake, when events of the saga

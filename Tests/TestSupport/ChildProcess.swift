@@ -57,7 +57,9 @@ public final class ChildProcess: Sendable {
         posix_spawnattr_setsigmask(&attributes, &signals)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
+        // A free port each for the services' HTTP endpoints unless a test names one: tests run many at once.
+        let environment = ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:0"].merging(ProcessInfo.processInfo.environment) { $1 }
+            .merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         var pid: pid_t = 0
         let argv = [executable.path] + arguments
         let result = withCStrings(argv) { argvPointers in

@@ -87,7 +87,7 @@ class Stack:
         log = open(path, "a")
         process = subprocess.Popen([os.path.join(self.bin, service), "run", "--lease-seconds", str(self.lease_seconds)],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, **FAULT_OPTIONS})
+                                   env={**os.environ, "SAGAKIT_HTTP_ADDRESS": "127.0.0.1:0", **FAULT_OPTIONS})
         log.close()
         with self.lock:
             self.processes[name] = process

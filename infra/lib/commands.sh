@@ -54,6 +54,12 @@ cmd_env() {
     echo "export SAGAKIT_PYTHON=$SAGAKIT_VENV/bin/python"
     echo "export SAGAKIT_DEV=$SAGAKIT_ROOT/infra/dev"
     echo "export SAGAKIT_SPOOL_DIR=$SAGAKIT_STACK_DIR/spool"
+    # The first instance of each service started by demo or bench (more instances: +10 each, see services.sh).
+    local id
+    for id in inventory-service payment-service notification-service saga-tracker; do
+        upper=$(echo "${id%-service}" | sed 's/saga-//' | tr '[:lower:]' '[:upper:]')
+        echo "export ${upper}_HTTP_URL=http://127.0.0.1:$(service_http_port "$id")"
+    done
 }
 
 stack_running() {
@@ -157,6 +163,8 @@ environment (defaults in brackets):
   SAGAKIT_PG_PORT [55432]  SAGAKIT_KAFKA_PORT [19092]  SAGAKIT_PARTITIONS [3]  SAGAKIT_UP_TIMEOUT [30]
   SAGAKIT_SERVICE_INSTANCES [1; bench: SAGAKIT_PARTITIONS] processes per service for demo and bench
   SAGAKIT_TEST_WIDTH [6] tests run at once by test
+  SAGAKIT_HTTP_PORT_BASE [9470] the services' /metrics and /health ports: +1..4 (inventory, payment, notification,
+                           tracker), +10 per further instance; `env` prints INVENTORY_HTTP_URL etc.
   SAGAKIT_SKIP_BUILD [0] 1: demo uses the binaries already built   SAGAKIT_DEMO_TIMEOUT [60] seconds per scenario
   SAGAKIT_SERVICE_MALLOC [jemalloc] the allocator of the services demo and bench start; "glibc" for the default one
   PAYMENT_DECLINE_ORDERS [ORD-2003,*-decline-*]  NOTIFICATION_FAIL_CONFIRMATIONS [ORD-2002,*-failconfirm-*]

@@ -31,6 +31,18 @@ service_instances() {
     done
 }
 
+# The HTTP port of a service instance: SAGAKIT_HTTP_PORT_BASE [9470] + 1..4 (inventory, payment, notification,
+# tracker), + 10 per further instance: inventory-service 9471, inventory-service.2 9481, saga-tracker 9474.
+service_http_port() {
+    local id=$1 name=${1%.*} instance=1 index
+    [[ "$id" == *.* ]] && instance=${id##*.}
+    case "$name" in
+    inventory-service) index=1 ;; payment-service) index=2 ;; notification-service) index=3 ;; saga-tracker) index=4 ;;
+    *) die "no HTTP port for $name" ;;
+    esac
+    echo $((${SAGAKIT_HTTP_PORT_BASE:-9470} + index + 10 * (instance - 1)))
+}
+
 # services_start [bin-dir [extra run args...]]
 services_start() {
     local bin="${1:-$SAGAKIT_ROOT/.build/debug}" id
@@ -68,7 +80,9 @@ services_start() {
         fi
         # Each gets its own log; `run` applies its migrations first (concurrent instances take turns: the
         # migrator holds an advisory lock).
-        nohup "${launch[@]}" "$bin/${id%.*}" run "${extra[@]}" >"$SAGAKIT_LOG_DIR/$id.log" 2>&1 </dev/null &
+        # Each its own HTTP port for /metrics and /health (service_http_port).
+        nohup "${launch[@]}" env "SAGAKIT_HTTP_ADDRESS=127.0.0.1:$(service_http_port "$id")" "$bin/${id%.*}" run "${extra[@]}" \
+            >"$SAGAKIT_LOG_DIR/$id.log" 2>&1 </dev/null &
         echo $! >"$(service_pid_file "$id")"
         say "$id: started (log $SAGAKIT_LOG_DIR/$id.log)"
     done

@@ -135,4 +135,12 @@ extension RDKafkaClient {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, context: context) }
         return (low, high)
     }
+
+    /// The watermarks librdkafka last saw in fetch responses: no request, no wait. Nil until a fetch brought them.
+    func cachedWatermarks(topic: String, partition: Int32) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        guard rd_kafka_get_watermark_offsets(handle, topic, partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (low, high)
+    }
 }

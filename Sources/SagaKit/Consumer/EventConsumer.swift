@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import KafkaClient
 import Logging
@@ -29,6 +30,8 @@ public struct ConsumerConfiguration: Sendable {
     /// Stop by itself once caught up: every assigned partition read to its high watermark and nothing new for
     /// this long. For one-off runs such as a projection rebuild; nil (the default) runs until shut down.
     public var stopWhenCaughtUpFor: Duration?
+    /// How often the lag gauges are refreshed (from what librdkafka already knows: no request).
+    public var lagSampleInterval: Duration = .seconds(5)
 
     public init(name: String, groupID: String, topics: [String]) {
         self.name = name
@@ -56,6 +59,8 @@ public final class EventConsumer: Service, Sendable {
     private let shuttingDown = Atomic<Bool>(false)
     private let doorbell = Doorbell()
     private let counters = Mutex(Counters())
+    private let metrics: ConsumerMetrics
+    private let health: ServiceHealth?
 
     public struct Counters: Sendable, Hashable {
         public var applied = 0
@@ -71,7 +76,8 @@ public final class EventConsumer: Service, Sendable {
 
     public init(
         configuration: ConsumerConfiguration, serviceName: String, kafka: KafkaConfiguration, database: PGConfig,
-        registry: EventRegistry, handlers: EventHandlers, producer: ProducerHandle, logger: Logger
+        registry: EventRegistry, handlers: EventHandlers, producer: ProducerHandle, logger: Logger,
+        health: ServiceHealth? = nil
     ) {
         self.configuration = configuration
         self.serviceName = serviceName
@@ -80,6 +86,9 @@ public final class EventConsumer: Service, Sendable {
         self.registry = registry
         self.handlers = handlers
         self.producer = producer
+        self.health = health
+        metrics = ConsumerMetrics(consumer: configuration.name, domainCounters: handlers.emittedCounters)
+        health?.consumerStarted(configuration.name)
         var logger = logger
         logger[metadataKey: "consumer"] = .string(configuration.name)
         self.logger = logger
@@ -115,6 +124,7 @@ public final class EventConsumer: Service, Sendable {
         logger.info("consuming \(configuration.topics.joined(separator: ", ")) as group \(configuration.groupID)")
         var state = RunState()
         var quietSince: ContinuousClock.Instant?
+        var lastLagSample = ContinuousClock.now
         while !stopping {
             let messages: [KafkaMessage]
             do {
@@ -129,10 +139,18 @@ public final class EventConsumer: Service, Sendable {
                 continue
             }
             for event in await consumer.takeRebalanceEvents() {
-                if case .revoked(let partitions) = event {
+                switch event {
+                case .revoked(let partitions):
                     let gone = Set(partitions)
                     state.attempts = state.attempts.filter { !gone.contains($0.key.topicPartition) }
+                    health?.consumer(configuration.name, assigned: [], revoked: partitions.map(\.description))
+                case .assigned(let partitions):
+                    health?.consumer(configuration.name, assigned: partitions.map(\.description), revoked: [])
                 }
+            }
+            if ContinuousClock.now - lastLagSample >= configuration.lagSampleInterval {
+                lastLagSample = .now
+                if let lags = try? await consumer.lag() { metrics.lag(lags) }
             }
             if !messages.isEmpty {
                 await handle(messages, consumer: consumer, db: db, state: &state)
@@ -185,7 +203,7 @@ public final class EventConsumer: Service, Sendable {
     }
 
     private enum Outcome: Sendable {
-        case applied(emitted: [String], note: String?)
+        case applied(emitted: [String], note: String?, afterCommit: [@Sendable () -> Void])
         case duplicate
     }
 
@@ -241,6 +259,7 @@ public final class EventConsumer: Service, Sendable {
         }
         state.failures += 1
         counters.withLock { $0.retries += 1 }
+        metrics.retries.increment()
         let delay = configuration.retryBackoff.delay(attempt: state.failures)
         await doorbell.wait(timeout: delay)
     }
@@ -271,6 +290,11 @@ public final class EventConsumer: Service, Sendable {
         if !events.isEmpty {
             do {
                 outcomes = try await apply(events, db: db)
+                metrics.batchDuration.recordNanoseconds(Int64((ContinuousClock.now - started).seconds * 1e9))
+                for case .applied(let emitted, _, let actions) in outcomes {
+                    metrics.emitted(emitted)
+                    for action in actions { action() }
+                }
             } catch {
                 if error.isTransient {
                     logger.warning("transaction failed, will retry: \(error)")
@@ -352,7 +376,7 @@ public final class EventConsumer: Service, Sendable {
                 try run.registration.run(run.indices.map { events[$0].event }, &contexts, tx)
                 for (index, context) in zip(run.indices, contexts) {
                     emitted += context.emitted
-                    outcomes[index] = .applied(emitted: context.emitted.map(\.envelope.eventType), note: context.outcome)
+                    outcomes[index] = .applied(emitted: context.emitted.map(\.envelope.eventType), note: context.outcome, afterCommit: context.afterCommit)
                 }
             }
             // The relay's wake-up goes after the commit, in the commit's round trip: a NOTIFY inside the
@@ -390,6 +414,7 @@ public final class EventConsumer: Service, Sendable {
                 $0.deadLetterFailures += 1
                 if alarm { $0.deadLetterAlarms += 1 }
             }
+            metrics.deadLetterFailures.increment()
             let metadata: Logger.Metadata = [
                 "topic": .string(entry.message.topic), "partition": .stringConvertible(entry.message.partition),
                 "offset": .stringConvertible(entry.message.offset), "dead_letter_topic": .string(DeadLetters.topic(for: entry.message.topic)),
@@ -404,6 +429,7 @@ public final class EventConsumer: Service, Sendable {
         state.deadLetterFailures = 0
         counters.withLock { $0.deadLettered += entries.count }
         for (message, reason) in entries {
+            metrics.event(topic: message.topic, type: message.headers.string(Outbox.eventTypeHeader) ?? "unknown", outcome: "dead_lettered")
             logger.warning("message dead-lettered", metadata: [
                 "topic": .string(message.topic), "partition": .stringConvertible(message.partition),
                 "offset": .stringConvertible(message.offset), "reason": .string(reason),
@@ -432,10 +458,12 @@ public final class EventConsumer: Service, Sendable {
                 continue
             case .ignored(let envelope):
                 ignored += 1
+                metrics.event(topic: messages[index].topic, type: envelope.eventType, outcome: "ignored")
                 logger.trace("event ignored", metadata: eventMetadata(envelope))
-            case .event where !logging:
+            case .event(let event) where !logging:
                 if eventIndex < outcomes.count {
                     if case .applied = outcomes[eventIndex] { applied += 1 } else { duplicates += 1 }
+                    metrics.event(topic: event.message.topic, type: event.envelope.eventType, outcome: Self.outcomeLabel(outcomes[eventIndex]))
                 }
                 eventIndex += 1
             case .event(let event):
@@ -443,8 +471,9 @@ public final class EventConsumer: Service, Sendable {
                 metadata["duration_ms"] = .string(millis)
                 metadata["batch"] = .stringConvertible(messages.count)
                 if eventIndex < outcomes.count {
+                    metrics.event(topic: event.message.topic, type: event.envelope.eventType, outcome: Self.outcomeLabel(outcomes[eventIndex]))
                     switch outcomes[eventIndex] {
-                    case .applied(let emitted, let note):
+                    case .applied(let emitted, let note, _):
                         applied += 1
                         metadata["outcome"] = .string(note ?? "applied")
                         if !emitted.isEmpty { metadata["emitted"] = .string(emitted.joined(separator: ",")) }
@@ -464,5 +493,10 @@ public final class EventConsumer: Service, Sendable {
             $0.duplicates += duplicates
             $0.ignored += ignored
         }
+    }
+
+    private static func outcomeLabel(_ outcome: Outcome) -> String {
+        if case .applied = outcome { return "applied" }
+        return "duplicate"
     }
 }

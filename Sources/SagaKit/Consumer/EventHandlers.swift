@@ -17,6 +17,9 @@ public struct EventContext: Sendable {
     public private(set) var emitted: [OutboxMessage] = []
     /// A short word for the log line ("reserved", "declined"); the emitted event types are logged anyway.
     public var outcome: String?
+    /// Run after the transaction commits, never if it rolls back: for counters and other effects outside the
+    /// database that must match what was committed.
+    public private(set) var afterCommit: [@Sendable () -> Void] = []
 
     public init(
         envelope: EventEnvelope, topic: String, partition: Int32, offset: Int64, trace: TraceContext?, producer: String,
@@ -32,6 +35,11 @@ public struct EventContext: Sendable {
     }
 
     public var sagaID: String { envelope.sagaID }
+
+    /// Runs `action` once the handler's transaction has committed (not at all if it rolls back).
+    public mutating func onCommit(_ action: @escaping @Sendable () -> Void) {
+        afterCommit.append(action)
+    }
 
     public mutating func emit<E: SagaEvent>(_ event: E) throws {
         try emit(event, causedBy: envelope.eventID)
@@ -78,6 +86,8 @@ public struct EventHandlers: Sendable {
     private var registrations: [String: Registration] = [:]
     private var nextID = 0
     private(set) var preparation: BatchPreparation?
+    /// Domain counters: emitted event type → metric name, counted after commit.
+    private(set) var emittedCounters: [String: String] = [:]
 
     public init() {}
 
@@ -109,6 +119,13 @@ public struct EventHandlers: Sendable {
     /// duplicates.
     public mutating func beforeEachBatch(_ preparation: @escaping BatchPreparation) {
         self.preparation = preparation
+    }
+
+    /// Counts each emitted event of this type in a metric of its own (`payment_refunds_total`), after its
+    /// transaction commits: the domain's counters, exact under retries and rollbacks.
+    public mutating func count<E: SagaEvent>(emitted type: E.Type, as metric: String, help: String) {
+        emittedCounters[E.eventType] = metric
+        MetricHelp.register(metric, help)
     }
 
     private mutating func register(

@@ -172,6 +172,15 @@ public enum Outbox {
         try await db.query("SELECT count(*) AS n FROM sagakit_outbox WHERE published_at IS NULL AND parked_at IS NULL AND id <= \(id)")[0].decode("n")
     }
 
+    /// Rows waiting to be published (parked ones aside) and how long the oldest has waited: the relay's gauges.
+    public static func backlog(on db: PGConnection) async throws -> (rows: Int, oldestAge: Duration) {
+        let row = try await db.query("""
+            SELECT count(*) AS n, coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 AS age
+            FROM sagakit_outbox WHERE published_at IS NULL AND parked_at IS NULL
+            """)[0]
+        return (try row.decode("n"), .milliseconds(Int64(max(0, try row.decode("age", as: Double.self)) * 1000)))
+    }
+
     /// The oldest event the outbox still holds: how far back `republish` can reach.
     public static func oldestRetained(on db: PGConnection) async throws -> Date? {
         try await db.query("SELECT min(created_at) AS oldest FROM sagakit_outbox")[0].decode("oldest")

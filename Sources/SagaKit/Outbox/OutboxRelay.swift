@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import KafkaClient
 import Logging
@@ -23,6 +24,8 @@ public struct OutboxRelayConfiguration: Sendable {
     /// Inbox rows older than this are deleted; replays reaching further back are refused without `--force`.
     public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
     public var maintenanceInterval: Duration = .seconds(60)
+    /// How often the active relay samples the backlog (rows pending, the oldest one's age) for its gauges.
+    public var backlogSampleInterval: Duration = .seconds(5)
     /// Backoff after a failed cycle (broker or database away).
     public var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
     /// Stop by itself once every row with an id up to this one is published (or parked), by this relay or by the
@@ -50,6 +53,8 @@ public final class OutboxRelay: Service, Sendable {
     private let shuttingDown = Atomic<Bool>(false)
     private let doorbell = Doorbell()
     private let stats = Mutex(RelayStats())
+    private let metrics = RelayMetrics()
+    private let health: ServiceHealth?
 
     public struct RelayStats: Sendable, Hashable {
         public var published = 0
@@ -57,8 +62,14 @@ public final class OutboxRelay: Service, Sendable {
         public var isLeader = false
     }
 
-    public init(configuration: OutboxRelayConfiguration = .init(), database: PGConfig, producer: ProducerHandle, logger: Logger) {
+    /// `health` hears the lease state, for readiness.
+    public init(
+        configuration: OutboxRelayConfiguration = .init(), database: PGConfig, producer: ProducerHandle, logger: Logger,
+        health: ServiceHealth? = nil
+    ) {
         self.configuration = configuration
+        self.health = health
+        health?.relayLease(.unknown)
         self.database = database
         self.producer = producer
         var logger = logger
@@ -92,6 +103,7 @@ public final class OutboxRelay: Service, Sendable {
         var lease: RelayLease? = nil
         var failures = 0
         var lastMaintenance = ContinuousClock.now - configuration.maintenanceInterval
+        var lastBacklogSample = ContinuousClock.now - configuration.backlogSampleInterval
         var lastBatchStart: ContinuousClock.Instant?
         var lastBatchFull = false
         while !stopping {
@@ -103,8 +115,9 @@ public final class OutboxRelay: Service, Sendable {
             let batchStart = ContinuousClock.now
             do {
                 if lease == nil || lease!.needsRenewal(leaseDuration: configuration.leaseDuration) {
+                    let held = lease != nil
                     lease = try await RelayLease.acquireOrRenew(lease, holder: holderID, duration: configuration.leaseDuration, on: db)
-                    stats.withLock { $0.isLeader = lease != nil }
+                    leaseChanged(held: lease != nil, before: held)
                     if lease == nil { logger.debug("relay standing by: another relay holds the lease") }
                 }
                 if let current = lease {
@@ -117,15 +130,23 @@ public final class OutboxRelay: Service, Sendable {
                         lastMaintenance = .now
                         try await deleteExpired(db: db)
                     }
+                    if ContinuousClock.now - lastBacklogSample >= configuration.backlogSampleInterval {
+                        lastBacklogSample = .now
+                        let backlog = try await Outbox.backlog(on: db)
+                        metrics.pendingRows.record(backlog.rows)
+                        metrics.oldestPendingAge.record(backlog.oldestAge.seconds)
+                    }
                 }
                 if lease == nil, let through = configuration.drainThrough, try await Outbox.pendingCount(through: through, on: db) == 0 { break }
                 failures = 0
             } catch is RelayLease.Lost {
                 logger.warning("relay lease lost; another relay is active")
                 lease = nil
-                stats.withLock { $0.isLeader = false }
+                leaseChanged(held: false, before: true)
             } catch {
                 failures += 1
+                metrics.errors.increment(["cycle"])
+                if lease == nil { health?.relayLease(.unknown) }
                 let delay = configuration.backoff.delay(attempt: failures)
                 logger.warning("relay cycle failed (attempt \(failures)), retrying in \(delay): \(error)")
                 await doorbell.wait(timeout: delay)
@@ -145,10 +166,19 @@ public final class OutboxRelay: Service, Sendable {
         if let lease {
             // Let a standby take over now rather than after the lease expires.
             try? await RelayLease.release(lease, on: db)
+            leaseChanged(held: false, before: true)
         }
         listener?.stop()
         listening?.cancel()
         await db.close()
+    }
+
+    /// Records the lease for readiness, the gauge and the takeover count.
+    private func leaseChanged(held: Bool, before: Bool) {
+        stats.withLock { $0.isLeader = held }
+        metrics.leaseHeld.record(held ? 1 : 0)
+        if held, !before { metrics.takeovers.increment() }
+        health?.relayLease(held ? .active : .standby)
     }
 
     private func connect() async -> PGConnection? {
@@ -186,7 +216,9 @@ public final class OutboxRelay: Service, Sendable {
             return .empty
         }
         CrashPoint.relayAfterFetchBeforePublish.hit()
+        let sent = ContinuousClock.now
         let outcomes = await producer.send(rows.map(Self.message(for:)))
+        metrics.publishDuration.recordNanoseconds(Int64((ContinuousClock.now - sent).seconds * 1e9))
         CrashPoint.relayAfterAckBeforeMark.hit()
         let sorted = SortedOutcomes(rows: rows, outcomes: outcomes)
         try await mark(sorted, lease: lease, db: db)
@@ -195,6 +227,9 @@ public final class OutboxRelay: Service, Sendable {
             $0.published += sorted.deliveredIDs.count
             $0.batches += 1
         }
+        metrics.delivered(topics: sorted.deliveredTopics)
+        metrics.parked.increment(by: sorted.parkedRows.count)
+        if !sorted.failedRows.isEmpty { metrics.errors.increment(["publish"], by: sorted.failedRows.count) }
         if !sorted.parkedRows.isEmpty {
             logger.error("relay parked \(sorted.parkedRows.count) events the broker refused for good; see `outbox status`", metadata: [
                 "reason": .string(sorted.parkedRows[0].1)
@@ -235,6 +270,7 @@ public final class OutboxRelay: Service, Sendable {
     /// A batch's outcomes by what happens to each row: marked published, parked, or left for the next cycle.
     private struct SortedOutcomes: Sendable {
         var deliveredIDs: [Int64] = []
+        var deliveredTopics: [String] = []
         /// When each delivered row's acknowledgement arrived, in the order of `deliveredIDs`.
         var ackTimes: [Date] = []
         var parkedRows: [(Int64, String)] = []
@@ -245,6 +281,7 @@ public final class OutboxRelay: Service, Sendable {
                 switch outcome {
                 case .success(let report):
                     deliveredIDs.append(row.id)
+                    deliveredTopics.append(row.topic)
                     ackTimes.append(report.acknowledgedAt)
                 case .failure(let error) where OutboxRelay.isPermanent(error):
                     parkedRows.append((row.id, error.message))

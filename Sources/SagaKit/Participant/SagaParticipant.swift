@@ -1,5 +1,6 @@
 import Logging
 import PGClient
+import ServiceLifecycle
 
 /// What makes a saga participant: its name, its database, its migrations, and the consumers it runs. A
 /// participant is plain code over plain configuration; the executable that runs it parses flags and the
@@ -20,6 +21,8 @@ public protocol SagaParticipant {
     static func migrators() throws -> [PGMigrator]
     /// The consumers the participant runs.
     static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition]
+    /// Anything else `run` keeps going beside the consumers and the relay (the tracker's gauges); none by default.
+    static func backgroundServices(_ context: ParticipantContext<Configuration>, database: PGConfig) throws -> [any Service]
 }
 
 /// Nothing to configure.
@@ -61,6 +64,8 @@ public struct ConsumerDefinition: Sendable {
 
 extension SagaParticipant {
     public static var executableName: String { "\(name)-service" }
+
+    public static func backgroundServices(_ context: ParticipantContext<Configuration>, database: PGConfig) throws -> [any Service] { [] }
 
     /// SagaKit's migrations, then the participant's.
     public static func allMigrators() throws -> [PGMigrator] {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KafkaClient
 import Logging
 import PGClient
@@ -24,6 +25,7 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
     @OptionGroup public var kafka: KafkaOptions
     @OptionGroup public var runtime: RuntimeOptions
     @OptionGroup public var service: Service.Options
+    @OptionGroup public var http: HTTPOptions<Service>
     @OptionGroup public var logging: LoggingOptions
 
     public init() {}
@@ -31,6 +33,11 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
     public func run() async throws {
         let logger = logging.makeLogger(label: Service.name)
         try CrashPoint.validateEnvironment()
+        let httpAddress = try http.address()
+        // Metrics and the tracer first: what the relay and consumers make below binds to them.
+        let registry = PrometheusMetrics.bootstrap()
+        let tracing = try OTelTracing.bootstrap(serviceName: Service.executableName, environment: ProcessInfo.processInfo.environment, logger: logger)
+        let health = ServiceHealth()
         let db = try database.config()
         let kafkaConfiguration = try kafka.configuration()
         let topics = kafka.topics
@@ -42,9 +49,14 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
         let producer = try ProducerHandle(logger: logger) {
             try KafkaProducer(configuration: kafkaConfiguration, clientID: clientID, logger: logger)
         }
+        // Started in this order, stopped in reverse: the exporter and the HTTP server outlive the rest.
         var services: [any ServiceLifecycle.Service] = []
+        if let tracing { services.append(tracing) }
+        if let httpAddress {
+            services.append(ObservabilityServer(address: httpAddress, registry: registry, health: health, database: db, logger: logger))
+        }
         if !runtime.noRelay {
-            services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger))
+            services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger, health: health))
         }
         let definitions = runtime.noConsumers ? [] : try Service.consumers(options: service, topics: topics, logger: logger)
         for definition in definitions {
@@ -57,9 +69,10 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
             configuration.topicNames = topics
             services.append(EventConsumer(
                 configuration: configuration, serviceName: Service.name, kafka: kafkaConfiguration, database: db,
-                registry: Service.registry, handlers: definition.handlers, producer: producer, logger: logger
+                registry: Service.registry, handlers: definition.handlers, producer: producer, logger: logger, health: health
             ))
         }
+        services += try Service.backgroundServices(ParticipantContext(configuration: service.configuration(), topics: topics, logger: logger), database: db)
         logger.info("\(Service.name) starting", metadata: [
             "database": .string(db.redacted), "bootstrap_servers": .string(kafkaConfiguration.bootstrapServers),
             "topic_prefix": .string(topics.prefix),
