@@ -23,6 +23,10 @@ let package = Package(
         .library(name: "SagaKit", targets: ["SagaKit"]),
         .library(name: "KafkaClient", targets: ["KafkaClient"]),
         .library(name: "PGClient", targets: ["PGClient"]),
+        // What a participant's executable builds on (docs/GUIDE.md), and the order saga's contracts, for participants
+        // that join it from another package.
+        .library(name: "SagaKitService", targets: ["SagaKitService"]),
+        .library(name: "OrderSaga", targets: ["OrderSaga"]),
         .executable(name: "inventory-service", targets: ["InventoryService"]),
         .executable(name: "payment-service", targets: ["PaymentService"]),
         .executable(name: "notification-service", targets: ["NotificationService"]),
