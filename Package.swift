@@ -31,6 +31,7 @@ let package = Package(
         .executable(name: "payment-service", targets: ["PaymentService"]),
         .executable(name: "notification-service", targets: ["NotificationService"]),
         .executable(name: "saga-tracker", targets: ["SagaTracker"]),
+        .executable(name: "loyalty-service", targets: ["LoyaltyService"]),
         .executable(name: "saga-bench", targets: ["SagaBench"]),
         .executable(name: "saga-check", targets: ["SagaCheck"]),
         .executable(name: "sagakit-testbed", targets: ["SagaKitTestbed"]),
@@ -114,6 +115,11 @@ let package = Package(
         .executableTarget(name: "NotificationService", dependencies: ["Notification"] + executable),
         .target(name: "Tracker", dependencies: domain, resources: [.copy("Migrations")]),
         .executableTarget(name: "SagaTracker", dependencies: ["Tracker"] + executable),
+
+        // The guide's example (docs/GUIDE.md): a participant that joins the order saga from outside, written against
+        // SagaKit's public API only, as a package of its own would write it. Loyalty points, revoked on a refund.
+        .target(name: "Loyalty", dependencies: domain, resources: [.copy("Migrations")]),
+        .executableTarget(name: "LoyaltyService", dependencies: ["Loyalty"] + executable),
 
         // The invariant checker: the order saga's invariants over every service's database and the topics.
         .target(

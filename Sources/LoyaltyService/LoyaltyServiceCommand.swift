@@ -1,0 +1,67 @@
+import ArgumentParser
+import Loyalty
+import PGClient
+import SagaKitService
+
+@main
+struct LoyaltyServiceMain {
+    static func main() async {
+        await CommandRunner.main(LoyaltyServiceCommand.self)
+    }
+}
+
+struct LoyaltyServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loyalty-service",
+        abstract: "Loyalty points for the order saga: awarded when a payment is captured, revoked when it is refunded.",
+        discussion: "The example participant of docs/GUIDE.md. Awards on PaymentCaptured, revokes on PaymentRefunded.",
+        subcommands: [RunCommand<Loyalty>.self, MigrateCommand<Loyalty>.self, PointsCommand.self, OutboxCommand<Loyalty>.self, ReplayCommand<Loyalty>.self]
+    )
+}
+
+extension Loyalty: CommandLineParticipant {
+    public typealias Options = LoyaltyOptions
+}
+
+/// `loyalty-service run`'s own flags, turned into `Loyalty.Configuration`.
+public struct LoyaltyOptions: ParticipantOptions {
+    public init() {}
+
+    @Option(help: "Points per whole currency unit captured, 1 to 1000. [env: LOYALTY_POINTS_PER_UNIT] (default: 1)")
+    var pointsPerUnit: Int?
+
+    public func validate() throws {
+        _ = try configuration()
+    }
+
+    public func configuration() throws -> Loyalty.Configuration {
+        guard let text = pointsPerUnit.map(String.init) ?? Environment.value("LOYALTY_POINTS_PER_UNIT") else {
+            return Loyalty.Configuration()
+        }
+        guard let points = Int(text), (1...1000).contains(points) else {
+            throw ValidationError("\(pointsPerUnit == nil ? "LOYALTY_POINTS_PER_UNIT" : "--points-per-unit") must be a whole number from 1 to 1000, not '\(text)'")
+        }
+        return Loyalty.Configuration(pointsPerUnit: points)
+    }
+}
+
+/// `loyalty-service points`: what each order earned.
+struct PointsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "points", abstract: "List each order's points and whether they still stand.")
+
+    @Option(help: "Only this order.") var orderID: String?
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var database: DatabaseOptions<Loyalty>
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Loyalty.name))
+        let awards = try await LoyaltyAdmin.awards(orderID: orderID, on: db)
+        await db.close()
+        if json {
+            print(try JSONOutput.string(awards))
+            return
+        }
+        print(Table(["ORDER", "POINTS", "STATUS"], awards.map { [$0.orderID, "\($0.points)", $0.status] }).rendered)
+    }
+}
