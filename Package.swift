@@ -169,6 +169,7 @@ let package = Package(
                 "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .testTarget(name: "LoyaltyTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "PGClient", "TestSupport"]),
     ]
 )
 
