@@ -157,11 +157,17 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(
-            name: "KafkaClientTests",
+            name: "KafkaClientUnitTests",
             dependencies: ["KafkaClient", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log")]
         ),
-        .testTarget(name: "PGClientTests", dependencies: ["PGClient", "TestSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "SagaKitTests", dependencies: ["SagaKit", "Testbed", "TestSupport"]),
+        .testTarget(
+            name: "KafkaClientIntegrationTests",
+            dependencies: ["KafkaClient", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "PGClientUnitTests", dependencies: ["PGClient", "TestSupport"]),
+        .testTarget(name: "PGClientIntegrationTests", dependencies: ["PGClient", "TestSupport"]),
+        .testTarget(name: "SagaKitUnitTests", dependencies: ["SagaKit", "KafkaClient", "PGClient", "Testbed"]),
+        .testTarget(name: "SagaKitIntegrationTests", dependencies: ["SagaKit", "KafkaClient", "PGClient", "Testbed", "TestSupport"]),
         .testTarget(
             name: "OrderSagaTests",
             dependencies: [

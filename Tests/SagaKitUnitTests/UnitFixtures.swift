@@ -1,8 +1,8 @@
 import Foundation
 @testable import SagaKit
 
-// Fixtures shared by the unit tests. Names start with `Unit` so they cannot collide with the integration tests,
-// which live in the same module.
+// Fixtures shared by SagaKit's unit tests, named `Unit…` so they read as test fixtures beside SagaKit's and
+// Testbed's own types.
 
 /// A payload with multi-word property names, an optional, a nested value and a date, to exercise snake_case coding.
 struct UnitOrderPlaced: SagaEvent, Hashable {
