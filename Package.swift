@@ -168,11 +168,13 @@ let package = Package(
         .testTarget(name: "PGClientIntegrationTests", dependencies: ["PGClient", "TestSupport"]),
         .testTarget(name: "SagaKitUnitTests", dependencies: ["SagaKit", "KafkaClient", "PGClient", "Testbed"]),
         .testTarget(name: "SagaKitIntegrationTests", dependencies: ["SagaKit", "KafkaClient", "PGClient", "Testbed", "TestSupport"]),
+        // Sample events and envelopes that the order saga's contract and projection tests share.
+        .target(name: "OrderSagaFixtures", dependencies: ["OrderSaga", "SagaKit", "Tracker"], path: "Tests/OrderSagaFixtures"),
         .testTarget(
             name: "OrderSagaTests",
             dependencies: [
-                "OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService", "PGClient", "KafkaClient",
-                "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "OrderSaga", "OrderSagaFixtures", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService",
+                "PGClient", "KafkaClient", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "LoyaltyTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "PGClient", "TestSupport"]),

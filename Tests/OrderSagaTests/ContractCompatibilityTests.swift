@@ -1,5 +1,6 @@
 import Foundation
 import OrderSaga
+import OrderSagaFixtures
 import SagaKit
 import Testing
 import TestSupport
@@ -12,7 +13,7 @@ struct ContractCompatibilityTests {
 
     @Test("every event with payload members this reader does not know decodes to the same event")
     func unknownPayloadMembersIgnored() throws {
-        for sample in SchemaTests.samples {
+        for sample in ContractSamples.samples {
             var payload = try ContractCase.members(sample)
             payload["added_in_a_later_release"] = .string("x")
             payload["later_object"] = .object(["nested": .integer(1)])
@@ -23,7 +24,7 @@ struct ContractCompatibilityTests {
 
     @Test("an envelope with members this reader does not know decodes")
     func unknownEnvelopeMembersIgnored() throws {
-        let text = try SchemaTests.envelope(SchemaTests.samples[0])
+        let text = try ContractSamples.envelope(ContractSamples.samples[0])
         let extended = "{\"tenant\":\"acme\",\"trace\":{\"sampled\":true}," + text.dropFirst()
         let envelope = try EventEnvelope.decode(Array(extended.utf8))
         #expect(envelope.eventType == "OrderPlaced")
@@ -61,7 +62,7 @@ struct ContractCompatibilityTests {
 
     @Test("every required member, removed, is refused and named")
     func missingRequiredMember() throws {
-        for sample in SchemaTests.samples {
+        for sample in ContractSamples.samples {
             let eventType = type(of: sample).eventType
             let payload = try ContractCase.members(sample)
             for key in payload.keys.sorted() {
@@ -74,7 +75,7 @@ struct ContractCompatibilityTests {
 
     @Test("every member with a value of the wrong type is refused and named")
     func wrongType() throws {
-        for sample in SchemaTests.samples {
+        for sample in ContractSamples.samples {
             let eventType = type(of: sample).eventType
             let payload = try ContractCase.members(sample)
             for key in payload.keys.sorted() {
@@ -88,7 +89,7 @@ struct ContractCompatibilityTests {
 
     @Test("a schema_version the consumer does not read is refused, naming the versions it reads")
     func unknownSchemaVersion() throws {
-        for sample in SchemaTests.samples {
+        for sample in ContractSamples.samples {
             let kind = type(of: sample)
             let next = kind.schemaVersion + 1
             let reads = (1...kind.schemaVersion).map(String.init).joined(separator: ", ")
@@ -159,7 +160,7 @@ struct ContractCompatibilityTests {
     func schemasMatchTypes() throws {
         let envelope = try ContractCase.schema("envelope.schema.json")
         #expect(envelope.additionalProperties == true)
-        for sample in SchemaTests.samples {
+        for sample in ContractSamples.samples {
             let kind = type(of: sample)
             let schema = try ContractCase.schema("events/\(kind.eventType).v\(kind.schemaVersion).schema.json")
             let written = Set(try ContractCase.members(sample).keys)
@@ -170,119 +171,8 @@ struct ContractCompatibilityTests {
     }
 }
 
-extension OrderPlaced {
-    static let sample = SchemaTests.samples[0] as! OrderPlaced
-}
-
-extension InventoryReserved {
-    static let sample = SchemaTests.samples[1] as! InventoryReserved
-}
-
-/// OrderPlaced v2 as a later release might define it: one optional member added, which is a compatible change.
-/// Test-only: no such member exists yet.
-struct OrderPlacedWithGiftMessage: SagaEvent, Hashable {
-    static let eventType = OrderPlaced.eventType
-    static let schemaVersion = OrderPlaced.schemaVersion
-    static let topic = OrderPlaced.topic
-
-    var orderID: String
-    var sku: String
-    var quantity: Int
-    var amountCents: Int64
-    var currency: String
-    var customerEmail: String
-    var giftMessage: String?
-
-    init(_ order: OrderPlaced, giftMessage: String?) {
-        orderID = order.orderID
-        sku = order.sku
-        quantity = order.quantity
-        amountCents = order.amountCents
-        currency = order.currency
-        customerEmail = order.customerEmail
-        self.giftMessage = giftMessage
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case orderID = "orderId", sku, quantity, amountCents, currency, customerEmail, giftMessage
-    }
-}
-
-/// Payloads as members, to remove or retype one, and the registry's verdict on them.
-enum ContractCase {
-    /// The JSON values payloads hold.
-    enum Value: Codable, Equatable {
-        case string(String), integer(Int64), bool(Bool), null
-        indirect case object([String: Value])
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() { self = .null }
-            else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-            else if let value = try? container.decode(Int64.self) { self = .integer(value) }
-            else if let value = try? container.decode(String.self) { self = .string(value) }
-            else { self = .object(try container.decode([String: Value].self)) }
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .string(let value): try container.encode(value)
-            case .integer(let value): try container.encode(value)
-            case .bool(let value): try container.encode(value)
-            case .null: try container.encodeNil()
-            case .object(let value): try container.encode(value)
-            }
-        }
-
-        /// A value of another JSON type, as a writer that retyped the member would send.
-        var ofWrongType: Value {
-            switch self {
-            case .string: .integer(12345)
-            case .integer(let value): .string(String(value))
-            case .bool(let value): .string(String(value))
-            case .null, .object: .string("x")
-            }
-        }
-    }
-
-    static func members(_ event: any SagaEvent) throws -> [String: Value] {
-        try JSONDecoder().decode([String: Value].self, from: Data(EventCoding.encodePayload(event)))
-    }
-
-    static func text(_ payload: [String: Value]) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Array(try! encoder.encode(payload))
-    }
-
-    /// The version producers write now.
-    static func currentVersion(_ eventType: String) -> Int {
-        OrderSagaEvents.all.first { $0.eventType == eventType }?.schemaVersion ?? 1
-    }
-
-    /// `version` nil: the current one.
-    static func envelope(_ eventType: String, _ payload: [String: Value], version: Int? = nil) -> [UInt8] {
-        EventEnvelope(eventType: eventType, schemaVersion: version ?? currentVersion(eventType), sagaID: "ORD-1", causationID: nil, producer: "test",
-                      payload: text(payload)).encoded()
-    }
-
-    static func decode(_ eventType: String, _ payload: [String: Value], version: Int? = nil) throws -> any SagaEvent {
-        try OrderSagaEvents.registry.decode(EventEnvelope.decode(envelope(eventType, payload, version: version)))
-    }
-
-    /// The reason the order saga's consumers would give for dead-lettering it, or nil if they accept it.
-    static func failure(_ eventType: String, _ payload: [String: Value], version: Int? = nil) -> String? {
-        do {
-            _ = try decode(eventType, payload, version: version)
-            return nil
-        } catch let error as EnvelopeError {
-            return error.message
-        } catch {
-            return "\(error)"
-        }
-    }
-
+/// The schema files' required and described members, for comparing them with what the Swift types write.
+extension ContractCase {
     struct Schema: Decodable {
         var required: [String] = []
         var properties: [String: Property] = [:]

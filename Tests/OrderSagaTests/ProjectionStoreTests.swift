@@ -1,5 +1,6 @@
 import Foundation
 import OrderSaga
+import OrderSagaFixtures
 import PGClient
 import SagaKit
 import SagaKitService
@@ -36,8 +37,8 @@ struct ProjectionStoreTests {
         try await withScratchDatabase("proj") { database in
             let db = try await database.connect(migrating: Tracker.allMigrators())
             // Two sagas: one that completes, one whose refund fails (its row must carry the failures' reasons).
-            let completed = try ProjectionTests.envelopes(ProjectionTests.sequences[0].events, sagaID: "A")
-            let refundFailed = try ProjectionTests.envelopes(ProjectionTests.sequences[4].events, sagaID: "B")
+            let completed = try ProjectionSamples.envelopes(ProjectionSamples.sequences[0].events, sagaID: "A")
+            let refundFailed = try ProjectionSamples.envelopes(ProjectionSamples.sequences[4].events, sagaID: "B")
             let batches: [[EventEnvelope]] = [
                 [completed[2], refundFailed[3], completed[0]],
                 [completed[0], refundFailed[0], refundFailed[4]],  // completed[0] again, beside new events
@@ -76,7 +77,7 @@ struct ProjectionStoreTests {
     func orderAfterItsEvents() async throws {
         try await withScratchDatabase("proj") { database in
             let db = try await database.connect(migrating: Tracker.allMigrators())
-            let reserved = try ProjectionTests.envelopes([(ProjectionTests.reserved, "inventory")], sagaID: "L")
+            let reserved = try ProjectionSamples.envelopes([(ProjectionSamples.reserved, "inventory")], sagaID: "L")
             _ = try await db.withTransaction { tx in try ProjectionStore.record(reserved, on: tx) }
             let outcome = try await OrderIntake.start(
                 OrderRequest(orderID: "L", sku: "w", quantity: 1, amount: Money(cents: 100), email: "a@example.com"), notify: false, on: db)

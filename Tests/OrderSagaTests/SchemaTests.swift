@@ -1,5 +1,6 @@
 import Foundation
 import OrderSaga
+import OrderSagaFixtures
 import SagaKit
 import Testing
 import TestSupport
@@ -7,31 +8,10 @@ import TestSupport
 /// The Swift types and the JSON Schemas describe the same contracts.
 @Suite("Event contracts", .enabled(if: TestEnvironment.hasStack))
 struct SchemaTests {
-    static let samples: [any SagaEvent] = [
-        OrderPlaced(orderID: "ORD-1", sku: "demo-widget", quantity: 2, amountCents: 5999, currency: "USD", customerEmail: "a@example.com"),
-        InventoryReserved(orderID: "ORD-1", sku: "demo-widget", quantity: 2, amountCents: 5999, currency: "USD"),
-        InventoryRejected(orderID: "ORD-1", sku: "nope", quantity: 2, reason: "unknown SKU nope"),
-        InventoryReleased(orderID: "ORD-1", sku: "demo-widget", quantity: 2, trigger: "PaymentRefunded"),
-        InventoryReleaseFailed(orderID: "ORD-1", reason: "no reservation"),
-        PaymentCaptured(orderID: "ORD-1", chargeID: UUID().uuidString.lowercased(), amountCents: 5999, currency: "USD"),
-        PaymentDeclined(orderID: "ORD-1", amountCents: 0, currency: "EUR", reason: "amount 0.00 EUR is not positive"),
-        PaymentRefunded(orderID: "ORD-1", chargeID: "c", refundID: "r", amountCents: 5999, currency: "USD"),
-        PaymentRefundFailed(orderID: "ORD-1", reason: "no captured payment"),
-        ConfirmationSent(orderID: "ORD-1", messageID: "ORD-1.confirmation@sagakit.invalid"),
-        ConfirmationFailed(orderID: "ORD-1", reason: "Confirmation dispatch failed for order ORD-1"),
-    ]
-
-    static func envelope(_ event: any SagaEvent, causation: UUID? = UUID()) throws -> String {
-        func wrap<E: SagaEvent>(_ event: E) throws -> EventEnvelope {
-            try EventEnvelope(event, sagaID: "ORD-1", causationID: causation, producer: "test")
-        }
-        return String(decoding: try wrap(event).encoded(), as: UTF8.self)
-    }
-
     @Test("every event type, as the Swift code encodes it, is valid against its schema")
     func swiftEventsAreValid() async throws {
-        #expect(Self.samples.count == OrderSagaEvents.all.count, "a sample for every event type")
-        try await SchemaValidator.expectValid(try Self.samples.map { try Self.envelope($0) } + [try Self.envelope(Self.samples[0], causation: nil)])
+        #expect(ContractSamples.samples.count == OrderSagaEvents.all.count, "a sample for every event type")
+        try await SchemaValidator.expectValid(try ContractSamples.samples.map { try ContractSamples.envelope($0) } + [try ContractSamples.envelope(ContractSamples.samples[0], causation: nil)])
     }
 
     /// Payloads the schemas refuse, which the Swift consumers must refuse too (they would dead-letter them); nil
@@ -85,7 +65,7 @@ struct SchemaTests {
 
     @Test("envelopes the schema rejects, the Swift decoder rejects too")
     func invalidEnvelopesRejectedByBoth() async throws {
-        let good = try Self.envelope(Self.samples[0])
+        let good = try ContractSamples.envelope(ContractSamples.samples[0])
         var object = try JSONSerialization.jsonObject(with: Data(good.utf8)) as! [String: Any]
         var cases: [String] = []
         for key in ["event_id", "event_type", "schema_version", "saga_id", "occurred_at", "causation_id", "producer", "payload"] {
@@ -112,12 +92,12 @@ struct SchemaTests {
     @Test("forward: unknown payload and envelope members are accepted by the schemas and the Swift decoder")
     func forwardCompatible() async throws {
         var cases: [String] = []
-        for sample in Self.samples {
+        for sample in ContractSamples.samples {
             var payload = try ContractCase.members(sample)
             payload["added_in_a_later_release"] = .object(["nested": .bool(true)])
             cases.append(String(decoding: ContractCase.envelope(type(of: sample).eventType, payload), as: UTF8.self))
         }
-        cases.append("{\"tenant\":\"acme\"," + (try Self.envelope(Self.samples[0])).dropFirst())
+        cases.append("{\"tenant\":\"acme\"," + (try ContractSamples.envelope(ContractSamples.samples[0])).dropFirst())
         cases.append(String(decoding: try EventEnvelope(OrderPlacedWithGiftMessage(.sample, giftMessage: "hi"), sagaID: "ORD-1",
                                                         causationID: nil, producer: "tracker").encoded(), as: UTF8.self))
         try await SchemaValidator.expectValid(cases)
@@ -149,7 +129,7 @@ struct SchemaTests {
     func breakingChangesRefused() async throws {
         // Each case: the envelope, the reason the schema must give, and the one Swift gives (nil: accepted).
         var cases: [(text: String, schemaReason: String, swift: String?)] = []
-        for sample in Self.samples {
+        for sample in ContractSamples.samples {
             let eventType = type(of: sample).eventType
             let payload = try ContractCase.members(sample)
             for key in payload.keys.sorted() {

@@ -1,5 +1,6 @@
 import Foundation
 import OrderSaga
+import OrderSagaFixtures
 import PGClient
 import SagaKit
 import Testing
@@ -47,7 +48,7 @@ struct TrackerTests {
             for saga in ["ORD-A", "ORD-B", "ORD-C", "ORD-D"] {
                 let events = try await db.withTransaction { tx in try ProjectionStore.events(sagaID: saga, on: tx) }
                 let stored = try #require(try await ProjectionStore.status(sagaID: saga, on: db))
-                for permutation in ProjectionTests.permutations(events) {
+                for permutation in ProjectionSamples.permutations(events) {
                     #expect(SagaProjection.derive(sagaID: saga, events: permutation + permutation.prefix(2)) == stored)
                 }
             }
