@@ -168,14 +168,36 @@ let package = Package(
         .testTarget(name: "PGClientIntegrationTests", dependencies: ["PGClient", "TestSupport"]),
         .testTarget(name: "SagaKitUnitTests", dependencies: ["SagaKit", "KafkaClient", "PGClient", "Testbed"]),
         .testTarget(name: "SagaKitIntegrationTests", dependencies: ["SagaKit", "KafkaClient", "PGClient", "Testbed", "TestSupport"]),
-        // Sample events and envelopes that the order saga's contract and projection tests share.
+
+        // The order saga's tests: OrderSagaUnitTests (contracts, the participants' pure logic, documents against the
+        // code), OrderSagaIntegrationTests (the real services against PostgreSQL and the broker) and
+        // OrderSagaDisruptiveTests (suites that restart those servers: `infra/dev test` runs them last, alone).
+        // OrderSagaFixtures holds sample events for both kinds; OrderSagaTestSupport, the four services as a cluster.
         .target(name: "OrderSagaFixtures", dependencies: ["OrderSaga", "SagaKit", "Tracker"], path: "Tests/OrderSagaFixtures"),
+        .target(
+            name: "OrderSagaTestSupport",
+            dependencies: [
+                "OrderSaga", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "PGClient", "KafkaClient", "TestSupport",
+            ],
+            path: "Tests/OrderSagaTestSupport"
+        ),
         .testTarget(
-            name: "OrderSagaTests",
+            name: "OrderSagaUnitTests",
             dependencies: [
                 "OrderSaga", "OrderSagaFixtures", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService",
-                "PGClient", "KafkaClient", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .testTarget(
+            name: "OrderSagaIntegrationTests",
+            dependencies: [
+                "OrderSaga", "OrderSagaFixtures", "OrderSagaTestSupport", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit",
+                "SagaKitService", "PGClient", "TestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "OrderSagaDisruptiveTests",
+            dependencies: ["OrderSaga", "OrderSagaTestSupport", "Tracker", "SagaKit", "TestSupport"]
         ),
         .testTarget(name: "LoyaltyTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "PGClient", "TestSupport"]),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import OrderSagaTestSupport
 import PGClient
 import Testing
 import TestSupport

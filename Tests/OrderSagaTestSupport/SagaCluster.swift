@@ -12,18 +12,18 @@ import TestSupport
 
 /// The four real service binaries on scratch databases, topics and spool folder: what a test of the saga starts,
 /// kills, restarts and inspects.
-final class SagaCluster: @unchecked Sendable {
+public final class SagaCluster: @unchecked Sendable {
     // @unchecked: `processes` is guarded by `lock`; everything else is immutable.
-    enum Service: String, CaseIterable, Sendable {
+    public enum Service: String, CaseIterable, Sendable {
         case inventory, payment, notification, tracker
 
-        var binary: String { self == .tracker ? "saga-tracker" : "\(rawValue)-service" }
-        var urlVariable: String { "\(rawValue.uppercased())_DATABASE_URL" }
+        public var binary: String { self == .tracker ? "saga-tracker" : "\(rawValue)-service" }
+        public var urlVariable: String { "\(rawValue.uppercased())_DATABASE_URL" }
     }
 
-    let databases: [Service: ScratchDatabase]
-    let topics: ScratchTopics
-    let spool: URL
+    public let databases: [Service: ScratchDatabase]
+    public let topics: ScratchTopics
+    public let spool: URL
     private let lock = Mutex<[Service: ChildProcess]>([:])
     private let history = Mutex<[ChildProcess]>([])
 
@@ -34,7 +34,7 @@ final class SagaCluster: @unchecked Sendable {
     }
 
     /// Creates the scratch resources, migrates, runs `body`, and cleans up whatever happens.
-    static func with<T>(_ body: (SagaCluster) async throws -> T) async throws -> T {
+    public static func with<T>(_ body: (SagaCluster) async throws -> T) async throws -> T {
         var databases: [Service: ScratchDatabase] = [:]
         for service in Service.allCases { databases[service] = try await ScratchDatabase.create(service.rawValue) }
         let topics = try await ScratchTopics.create(OrderSagaTopics.all)
@@ -60,12 +60,12 @@ final class SagaCluster: @unchecked Sendable {
     /// The participants' fault options, as the local stack sets them (infra/lib/services.sh): Payment declines the
     /// demo's ORD-2003 and every id with `-decline-` in it, Notification fails the confirmation of ORD-2002 and of
     /// every id with `-failconfirm-` (the bench's and `MixedLoad`'s failing scenarios). A test's `extra` replaces them.
-    static let faultOptions: [Service: [String: String]] = [
+    public static let faultOptions: [Service: [String: String]] = [
         .payment: ["PAYMENT_DECLINE_ORDERS": "ORD-2003,*-decline-*"],
         .notification: ["NOTIFICATION_FAIL_CONFIRMATIONS": "ORD-2002,*-failconfirm-*"],
     ]
 
-    func environment(for service: Service, extra: [String: String] = [:]) -> [String: String] {
+    public func environment(for service: Service, extra: [String: String] = [:]) -> [String: String] {
         var environment: [String: String] = [
             service.urlVariable: databases[service]!.url,
             "SAGAKIT_TOPIC_PREFIX": topics.prefix,
@@ -81,7 +81,7 @@ final class SagaCluster: @unchecked Sendable {
 
     /// Starts a service's `run` and waits until its consumer has partitions.
     @discardableResult
-    func start(_ service: Service, arguments: [String] = [], environment extra: [String: String] = [:], waitUntilReady: Bool = true) async throws -> ChildProcess {
+    public func start(_ service: Service, arguments: [String] = [], environment extra: [String: String] = [:], waitUntilReady: Bool = true) async throws -> ChildProcess {
         let process = try ChildProcess.start(
             TestEnvironment.executable(service.binary), ["run", "--relay-poll-ms", "200"] + arguments,
             environment: environment(for: service, extra: extra), label: service.rawValue)
@@ -91,40 +91,40 @@ final class SagaCluster: @unchecked Sendable {
         return process
     }
 
-    func startAll(environment extra: [String: String] = [:]) async throws {
+    public func startAll(environment extra: [String: String] = [:]) async throws {
         for service in Service.allCases { try await start(service, environment: extra, waitUntilReady: false) }
         for service in Service.allCases { try await process(service).waitForOutput("partitions assigned", timeout: .seconds(60)) }
     }
 
-    func process(_ service: Service) -> ChildProcess {
+    public func process(_ service: Service) -> ChildProcess {
         lock.withLock { $0[service]! }
     }
 
     /// Every process this cluster started, live or dead.
-    var allProcesses: [ChildProcess] { history.withLock { $0 } }
+    public var allProcesses: [ChildProcess] { history.withLock { $0 } }
 
     /// Runs a service command (`stock set`, `status --json`, ...) and returns its output.
     @discardableResult
-    func command(_ service: Service, _ arguments: [String]) async throws -> String {
+    public func command(_ service: Service, _ arguments: [String]) async throws -> String {
         try await ChildProcess.run(TestEnvironment.executable(service.binary), arguments, environment: environment(for: service))
     }
 
     /// Runs a service command and returns its exit status and output, whatever the status.
-    func attempt(_ service: Service, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    public func attempt(_ service: Service, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         let child = try ChildProcess.start(TestEnvironment.executable(service.binary), arguments, environment: environment(for: service))
         let exit = try await child.waitForExit(timeout: .seconds(120))
         return (exit.status, child.output)
     }
 
     /// Stops a service with SIGTERM and waits for it to exit.
-    func stop(_ service: Service) async throws {
+    public func stop(_ service: Service) async throws {
         let process = process(service)
         process.terminate()
         _ = try await process.waitForExit(timeout: .seconds(30))
     }
 
     /// SIGTERM, and SIGKILL if it has not exited within ten seconds.
-    func stopOrKill(_ service: Service) async throws {
+    public func stopOrKill(_ service: Service) async throws {
         let process = process(service)
         guard process.isRunning else { return }
         process.terminate()
@@ -135,15 +135,15 @@ final class SagaCluster: @unchecked Sendable {
     }
 
     /// `saga-tracker list --json`: the projection as a reader sees it.
-    func listJSON() async throws -> String {
+    public func listJSON() async throws -> String {
         try await command(.tracker, ["list", "--json", "--limit", "100000"]).split(separator: "\n").first { $0.hasPrefix("[") }.map(String.init) ?? ""
     }
 
-    func connect(_ service: Service) async throws -> PGConnection {
+    public func connect(_ service: Service) async throws -> PGConnection {
         try await databases[service]!.connect()
     }
 
-    func cleanup() async {
+    public func cleanup() async {
         for process in allProcesses { await process.stop() }
         await topics.delete()
         for database in databases.values { await database.drop() }
@@ -153,7 +153,7 @@ final class SagaCluster: @unchecked Sendable {
     // MARK: - Sagas
 
     /// `saga-tracker status --json`, decoded; nil when the tracker does not know the saga.
-    func status(_ sagaID: String) async throws -> StatusJSON? {
+    public func status(_ sagaID: String) async throws -> StatusJSON? {
         let child = try ChildProcess.start(
             TestEnvironment.executable("saga-tracker"), ["status", sagaID, "--json"], environment: environment(for: .tracker))
         let exit = try await child.waitForExit()
@@ -163,7 +163,7 @@ final class SagaCluster: @unchecked Sendable {
     }
 
     /// Starts sagas in-process through the tracker's intake (the same transaction and outbox as the CLI).
-    func startSagas(_ requests: [OrderRequest]) async throws {
+    public func startSagas(_ requests: [OrderRequest]) async throws {
         let db = try await connect(.tracker)
         for request in requests {
             _ = try await OrderIntake.start(request, topics: topics.names, on: db)
@@ -172,7 +172,7 @@ final class SagaCluster: @unchecked Sendable {
     }
 
     /// The tracker's projection rows: state per saga.
-    func projectedStates() async throws -> [String: String] {
+    public func projectedStates() async throws -> [String: String] {
         let db = try await connect(.tracker)
         let rows = try await db.query("SELECT saga_id, state FROM sagas")
         await db.close()
@@ -182,7 +182,7 @@ final class SagaCluster: @unchecked Sendable {
     }
 
     /// Waits until every saga in `ids` is in a terminal state in the tracker's projection.
-    func waitForTerminal(_ ids: [String], timeout: Duration = .seconds(120)) async throws -> [String: String] {
+    public func waitForTerminal(_ ids: [String], timeout: Duration = .seconds(120)) async throws -> [String: String] {
         let terminal: Set<String> = ["completed", "compensated", "failed", "compensation_failed"]
         return try await eventually("\(ids.count) sagas terminal", timeout: timeout, every: .milliseconds(500)) {
             let states = try await projectedStates()
@@ -193,34 +193,34 @@ final class SagaCluster: @unchecked Sendable {
     // MARK: - saga-check
 
     /// The read-only `sagakit_check` role's URL for this cluster's scratch database of `service`.
-    func checkURL(_ service: Service) -> String {
+    public func checkURL(_ service: Service) -> String {
         SagaCheckRun.url(for: databases[service]!.name)
     }
 
     /// Runs `saga-check --json` over this cluster's databases and topics.
-    func check(_ arguments: [String] = []) async throws -> SagaCheckRun {
+    public func check(_ arguments: [String] = []) async throws -> SagaCheckRun {
         try await SagaCheckRun.run(arguments, urls: Dictionary(uniqueKeysWithValues: Service.allCases.map { ($0, checkURL($0)) }),
                                    topicPrefix: topics.prefix)
     }
 
-    func emlFiles() throws -> Set<String> {
+    public func emlFiles() throws -> Set<String> {
         Set(try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { $0.hasSuffix(".eml") })
     }
 }
 
 /// `saga-tracker status --json`, as a reader sees it.
-struct StatusJSON: Decodable, Equatable {
-    var sagaId: String
-    var state: String
-    var completedSteps: [String]
-    var compensations: [String]
-    var error: String?
-    var timeline: [Entry]
+public struct StatusJSON: Decodable, Equatable {
+    public var sagaId: String
+    public var state: String
+    public var completedSteps: [String]
+    public var compensations: [String]
+    public var error: String?
+    public var timeline: [Entry]
 
-    struct Entry: Decodable, Equatable {
-        var name: String
-        var eventType: String
-        var service: String
+    public struct Entry: Decodable, Equatable {
+        public var name: String
+        public var eventType: String
+        public var service: String
     }
 
     enum CodingKeys: String, CodingKey {
@@ -233,21 +233,21 @@ extension StatusJSON.Entry {
 }
 
 /// One run of the `saga-check` binary: exit status, output, and the JSON report's violations.
-struct SagaCheckRun {
-    var status: Int32
-    var output: String
-    var report: [String: Any]
+public struct SagaCheckRun {
+    public var status: Int32
+    public var output: String
+    public var report: [String: Any]
 
-    var violations: [[String: Any]] { report["violations"] as? [[String: Any]] ?? [] }
-    var invariants: Set<String> { Set(violations.compactMap { $0["invariant"] as? String }) }
-    var clean: Bool { status == 0 && report["clean"] as? Bool == true }
+    public var violations: [[String: Any]] { report["violations"] as? [[String: Any]] ?? [] }
+    public var invariants: Set<String> { Set(violations.compactMap { $0["invariant"] as? String }) }
+    public var clean: Bool { status == 0 && report["clean"] as? Bool == true }
 
     /// The check role's URL (from `infra/dev env`) pointed at another database.
-    static func url(for database: String) -> String {
+    public static func url(for database: String) -> String {
         ScratchDatabase.replacingDatabase(in: TestEnvironment.value("SAGA_CHECK_TRACKER_DATABASE_URL") ?? "", with: database)
     }
 
-    static func run(_ arguments: [String], urls: [SagaCluster.Service: String], topicPrefix: String) async throws -> SagaCheckRun {
+    public static func run(_ arguments: [String], urls: [SagaCluster.Service: String], topicPrefix: String) async throws -> SagaCheckRun {
         var environment = ["SAGAKIT_TOPIC_PREFIX": topicPrefix]
         for (service, url) in urls { environment["SAGA_CHECK_\(service.rawValue.uppercased())_DATABASE_URL"] = url }
         let child = try ChildProcess.start(TestEnvironment.executable("saga-check"), ["--json"] + arguments, environment: environment)

@@ -8,24 +8,30 @@ import Tracker
 import TestSupport
 
 /// What the services' own databases say happened to each order, independent of the tracker.
-struct SagaTruth {
-    struct Stock: Equatable {
-        var available: Int
-        var reserved: Int
-        var fulfilled: Int
-        var total: Int { available + reserved + fulfilled }
+public struct SagaTruth {
+    public struct Stock: Equatable {
+        public var available: Int
+        public var reserved: Int
+        public var fulfilled: Int
+        public var total: Int { available + reserved + fulfilled }
+
+        public init(available: Int, reserved: Int, fulfilled: Int) {
+            self.available = available
+            self.reserved = reserved
+            self.fulfilled = fulfilled
+        }
     }
 
-    var reservations: [String: String] = [:]
-    var rejections: Set<String> = []
-    var charges: [String: (status: String, cents: Int64)] = [:]
-    var refunds: [String: Int64] = [:]
-    var declines: Set<String> = []
-    var confirmations: [String: String] = [:]
-    var stock: [String: Stock] = [:]
-    var emlFiles: Set<String> = []
+    public var reservations: [String: String] = [:]
+    public var rejections: Set<String> = []
+    public var charges: [String: (status: String, cents: Int64)] = [:]
+    public var refunds: [String: Int64] = [:]
+    public var declines: Set<String> = []
+    public var confirmations: [String: String] = [:]
+    public var stock: [String: Stock] = [:]
+    public var emlFiles: Set<String> = []
 
-    static func read(_ cluster: SagaCluster) async throws -> SagaTruth {
+    public static func read(_ cluster: SagaCluster) async throws -> SagaTruth {
         var truth = SagaTruth()
         let inventory = try await cluster.connect(.inventory)
         for row in try await inventory.query("SELECT order_id, status FROM reservations") {
@@ -55,11 +61,11 @@ struct SagaTruth {
 
     /// The services' records once they agree with each other: the tracker can see a saga's last event before a
     /// participant has applied it (Inventory marks stock sold on the same ConfirmationSent), so wait for that.
-    static func settled(_ cluster: SagaCluster, orders: [OrderRequest], timeout: Duration = .seconds(30)) async throws -> SagaTruth {
+    public static func settled(_ cluster: SagaCluster, orders: [OrderRequest], timeout: Duration = .seconds(30)) async throws -> SagaTruth {
         try await settled(cluster, ids: orders.map(\.orderID), timeout: timeout)
     }
 
-    static func settled(_ cluster: SagaCluster, ids: [String], timeout: Duration = .seconds(30)) async throws -> SagaTruth {
+    public static func settled(_ cluster: SagaCluster, ids: [String], timeout: Duration = .seconds(30)) async throws -> SagaTruth {
         var last: SagaTruth?
         do {
             return try await eventually("the services' records to settle", timeout: timeout, every: .milliseconds(250)) {
@@ -76,7 +82,7 @@ struct SagaTruth {
     }
 
     /// The terminal state the participants' records imply for an order: saga-check's own reading of them.
-    func state(of orderID: String) -> String {
+    public func state(of orderID: String) -> String {
         var record = SagaRecords(sagaID: orderID)
         record.reservation = reservations[orderID].map { SagaRecords.Reservation(sku: "", quantity: 0, status: $0) }
         record.rejected = rejections.contains(orderID)
@@ -88,7 +94,7 @@ struct SagaTruth {
     }
 
     /// Checks the saga's invariants over a finished run; records an issue for each violation.
-    func checkInvariants(orders: [OrderRequest], initialStock: [String: Int], projected: [String: String]) {
+    public func checkInvariants(orders: [OrderRequest], initialStock: [String: Int], projected: [String: String]) {
         // Stock: nothing created or lost, nothing left held, sold = completed orders.
         for (sku, initial) in initialStock {
             let level = stock[sku]
@@ -117,10 +123,10 @@ struct SagaTruth {
 /// A mixed load: a quarter each of the happy path, a failed confirmation (ids `<prefix>-failconfirm-<i>`), a
 /// declined payment (`<prefix>-decline-<i>`: SagaCluster's fault options match both), and a quantity above
 /// any stock; several SKUs, one of them with less stock than its orders ask for.
-enum MixedLoad {
-    static let initialStock = ["widget-a": 200, "widget-b": 200, "widget-c": 200, "widget-scarce": 8]
+public enum MixedLoad {
+    public static let initialStock = ["widget-a": 200, "widget-b": 200, "widget-c": 200, "widget-scarce": 8]
 
-    static func orders(_ count: Int, prefix: String) -> [OrderRequest] {
+    public static func orders(_ count: Int, prefix: String) -> [OrderRequest] {
         let skus = initialStock.keys.sorted()
         return (0..<count).map { i in
             let sku = skus[i % skus.count]
@@ -133,7 +139,7 @@ enum MixedLoad {
         }
     }
 
-    static func setStock(_ cluster: SagaCluster) async throws {
+    public static func setStock(_ cluster: SagaCluster) async throws {
         for (sku, units) in initialStock {
             try await cluster.command(.inventory, ["stock", "set", "--sku", sku, "--available", "\(units)"])
         }

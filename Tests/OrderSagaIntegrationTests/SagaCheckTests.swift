@@ -2,6 +2,7 @@ import Checker
 import Foundation
 import Inventory
 import Notification
+import OrderSagaTestSupport
 import Payment
 import PGClient
 import SagaKit

@@ -1,5 +1,6 @@
 import Foundation
 import OrderSaga
+import OrderSagaTestSupport
 import SagaKit
 import Testing
 import Tracker

@@ -1,5 +1,6 @@
 import Foundation
 import OrderSaga
+import OrderSagaTestSupport
 import PGClient
 import SagaKit
 import Testing
