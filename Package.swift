@@ -199,7 +199,8 @@ let package = Package(
             name: "OrderSagaDisruptiveTests",
             dependencies: ["OrderSaga", "OrderSagaTestSupport", "Tracker", "SagaKit", "TestSupport"]
         ),
-        .testTarget(name: "LoyaltyTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "PGClient", "TestSupport"]),
+        .testTarget(name: "LoyaltyUnitTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "TestSupport"]),
+        .testTarget(name: "LoyaltyIntegrationTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "PGClient", "TestSupport"]),
     ]
 )
 
