@@ -151,6 +151,8 @@ let package = Package(
             dependencies: ["Testbed", "SagaKit", "SagaKitService", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
+        // Tests mirror the layers (docs/ARCHITECTURE.md, "Tests"): each library's <Lib>UnitTests need nothing running
+        // (`infra/dev unit`), its <Lib>IntegrationTests the real PostgreSQL, broker and processes, with TestSupport.
         .target(
             name: "TestSupport",
             dependencies: ["SagaKit", "KafkaClient", "PGClient", .product(name: "Logging", package: "swift-log")],

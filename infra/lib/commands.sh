@@ -66,6 +66,16 @@ stack_running() {
     pg_running && broker_running
 }
 
+# The pure tests, the *UnitTests targets: no PostgreSQL, no broker, no child process, so neither setup nor up (the
+# build itself still needs librdkafka >= 2.8 and libpq-dev, which setup installs). ARGS go to swift test.
+cmd_unit() {
+    cd "$SAGAKIT_ROOT"
+    step "swift build"
+    swift build --build-tests
+    step "swift test --filter UnitTests $*"
+    swift test --skip-build --filter UnitTests "$@"
+}
+
 # setup, up (unless already up), swift build, swift test, and down for what this command started, also on failure.
 # The tests that restart a shared server run last, on their own.
 cmd_test() {
@@ -142,6 +152,8 @@ usage: infra/dev COMMAND
   status           show what runs (exit 1 when something is stopped)
   env              print export lines: database URLs per service, bootstrap servers, local Kafka settings
   demo             setup, up, build, start the four services, run the four saga scenarios, print their status
+  unit [ARGS]      swift build, then swift test --filter UnitTests [ARGS]: each library's pure tests, which need no
+                   PostgreSQL, broker or child process, so no setup and no up (building needs librdkafka and libpq)
   test [ARGS]      setup, up, swift build, swift test [ARGS], then down (also on failure) if test started the stack
   bench [ARGS]     release build, empty the service databases and the broker (SAGAKIT_BENCH_KEEP_DATA=1 keeps
                    them), start the four services (one process per partition each), run saga-bench
@@ -182,6 +194,7 @@ main() {
         down) cmd_down ;;
         status) cmd_status ;;
         env) cmd_env ;;
+        unit) cmd_unit "$@" ;;
         test) cmd_test "$@" ;;
         demo) cmd_demo ;;
         bench) cmd_bench "$@" ;;
