@@ -10,10 +10,7 @@ public enum Inventory: SagaParticipant {
     public static let registry = OrderSagaEvents.registry
 
     public static func migrators() throws -> [PGMigrator] {
-        guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-            throw PGError(code: .migration, message: "inventory migrations missing from the bundle")
-        }
-        return [try PGMigrator.load(component: name, directory: directory)]
+        [try PGMigrator.load(component: name, bundle: .module)]
     }
 
     public static func consumers(_ context: ParticipantContext<NoConfiguration>) throws -> [ConsumerDefinition] {

@@ -37,10 +37,7 @@ public enum Notification: SagaParticipant {
     }
 
     public static func migrators() throws -> [PGMigrator] {
-        guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-            throw PGError(code: .migration, message: "notification migrations missing from the bundle")
-        }
-        return [try PGMigrator.load(component: name, directory: directory)]
+        [try PGMigrator.load(component: name, bundle: .module)]
     }
 
     public static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition] {

@@ -53,6 +53,15 @@ public struct PGMigrator: Sendable {
         return try PGMigrator(component: component, migrations: migrations)
     }
 
+    /// Reads the `Migrations` folder a module ships as a resource (`resources: [.copy("Migrations")]` in its
+    /// target): `PGMigrator.load(component: name, bundle: .module)`.
+    public static func load(component: String, bundle: Bundle) throws -> PGMigrator {
+        guard let directory = bundle.url(forResource: "Migrations", withExtension: nil) else {
+            throw PGError(code: .migration, message: "\(component) migrations missing from the bundle")
+        }
+        return try load(component: component, directory: directory)
+    }
+
     /// Applies what is pending and returns it. Throws if an applied script has since changed.
     @discardableResult
     public func migrate(_ connection: PGConnection) async throws -> [PGMigration] {

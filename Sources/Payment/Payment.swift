@@ -25,10 +25,7 @@ public enum Payment: SagaParticipant {
     }
 
     public static func migrators() throws -> [PGMigrator] {
-        guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-            throw PGError(code: .migration, message: "payment migrations missing from the bundle")
-        }
-        return [try PGMigrator.load(component: name, directory: directory)]
+        [try PGMigrator.load(component: name, bundle: .module)]
     }
 
     public static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition] {

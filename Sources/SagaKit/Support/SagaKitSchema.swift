@@ -7,10 +7,7 @@ public enum SagaKitSchema {
     public static let component = "sagakit"
 
     public static func migrator() throws -> PGMigrator {
-        guard let directory = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
-            throw PGError(code: .migration, message: "SagaKit's migrations are missing from the bundle")
-        }
-        return try PGMigrator.load(component: component, directory: directory)
+        try PGMigrator.load(component: component, bundle: .module)
     }
 
     /// The tables a consumer writes besides the caller's own: its inbox, and the outbox for what it emits.
