@@ -37,9 +37,7 @@ struct StockCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Inventory.name))
-            try await StockAdmin.set(sku: sku, available: available, on: db)
-            await db.close()
+            try await database.withConnection(logging: logging) { try await StockAdmin.set(sku: sku, available: available, on: $0) }
             print("\(sku): \(available) available")
         }
     }

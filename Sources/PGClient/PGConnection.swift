@@ -53,6 +53,20 @@ public actor PGConnection {
         return connection
     }
 
+    /// Connects, runs `body` with the connection and closes it, whether `body` returns or throws: for the few
+    /// statements of a command or a migration run.
+    public static func withConnection<T>(_ config: PGConfig, logger: Logger, _ body: (PGConnection) async throws -> T) async throws -> T {
+        let connection = try await connect(config, logger: logger)
+        do {
+            let result = try await body(connection)
+            await connection.close()
+            return result
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     private func open() throws {
         if let conn { PQfinish(conn); self.conn = nil }
         prepared.removeAll()

@@ -54,6 +54,11 @@ public struct DatabaseOptions<Service: SagaParticipant>: ParsableArguments {
         }
         return PGConfig(url, applicationName: Service.name)
     }
+
+    /// Connects to the service's database with a logger from `logging`, runs `body` and closes the connection.
+    public func withConnection<T>(logging: LoggingOptions, _ body: (PGConnection) async throws -> T) async throws -> T {
+        try await PGConnection.withConnection(try config(), logger: logging.makeLogger(label: Service.name), body)
+    }
 }
 
 /// How to reach Kafka, and any librdkafka property.

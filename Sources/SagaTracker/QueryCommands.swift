@@ -52,9 +52,9 @@ struct ListCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Tracker.name))
-        let sagas = try await ProjectionStore.list(state: state?.rawValue, since: since?.date, limit: limit, on: db)
-        await db.close()
+        let sagas = try await database.withConnection(logging: logging) {
+            try await ProjectionStore.list(state: state?.rawValue, since: since?.date, limit: limit, on: $0)
+        }
         if json { print(try JSONOutput.string(sagas)) }
         guard !sagas.isEmpty else { throw CommandFailure("no sagas match") }
         if !json { print(StatusText.list(sagas)) }
@@ -75,12 +75,12 @@ struct StuckCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Tracker.name))
         let now = Date()
-        let sagas = try await ProjectionStore.stuck(
-            defaultDeadline: olderThan?.duration ?? .seconds(30),
-            deadlines: Dictionary(deadlines.map { ($0.step, $0.duration) }) { $1 }, now: now, on: db)
-        await db.close()
+        let sagas = try await database.withConnection(logging: logging) {
+            try await ProjectionStore.stuck(
+                defaultDeadline: olderThan?.duration ?? .seconds(30),
+                deadlines: Dictionary(deadlines.map { ($0.step, $0.duration) }) { $1 }, now: now, on: $0)
+        }
         if json { print(try JSONOutput.string(sagas)) }
         guard !sagas.isEmpty else { throw CommandFailure("no stuck sagas") }
         if !json { print(StatusText.stuck(sagas, now: now)) }

@@ -63,11 +63,8 @@ struct StartCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = logging.makeLogger(label: Tracker.name)
         try CrashPoint.validateEnvironment()
-        let db = try await PGConnection.connect(try database.config(), logger: logger)
-        let outcome = try await OrderIntake.start(request, topics: kafka.topics, on: db)
-        await db.close()
+        let outcome = try await database.withConnection(logging: logging) { try await OrderIntake.start(request, topics: kafka.topics, on: $0) }
         let follow = "saga-tracker status \(orderId)"
         switch outcome {
         case .accepted(_, let at):
@@ -111,9 +108,7 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Tracker.name))
-        let status = try await ProjectionStore.status(sagaID: sagaId, on: db)
-        await db.close()
+        let status = try await database.withConnection(logging: logging) { try await ProjectionStore.status(sagaID: sagaId, on: $0) }
         guard let status else { throw CommandFailure("saga \(sagaId) not found") }
         print(json ? try JSONOutput.string(status) : StatusText.status(status))
     }

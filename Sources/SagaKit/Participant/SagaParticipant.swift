@@ -74,14 +74,14 @@ extension SagaParticipant {
 
     /// Applies pending migrations and returns what was applied, as `component version name`.
     public static func migrate(_ config: PGConfig, logger: Logger) async throws -> [String] {
-        let db = try await PGConnection.connect(config, logger: logger)
-        var applied: [String] = []
-        for migrator in try allMigrators() {
-            for migration in try await migrator.migrate(db) {
-                applied.append("\(migrator.component) \(migration.version) \(migration.name)")
+        try await PGConnection.withConnection(config, logger: logger) { db in
+            var applied: [String] = []
+            for migrator in try allMigrators() {
+                for migration in try await migrator.migrate(db) {
+                    applied.append("\(migrator.component) \(migration.version) \(migration.name)")
+                }
             }
+            return applied
         }
-        await db.close()
-        return applied
     }
 }

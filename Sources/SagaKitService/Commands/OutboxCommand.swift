@@ -28,10 +28,7 @@ public struct OutboxStatusCommand<Service: CommandLineParticipant>: AsyncParsabl
     public init() {}
 
     public func run() async throws {
-        let logger = logging.makeLogger(label: Service.name)
-        let db = try await PGConnection.connect(try database.config(), logger: logger)
-        let status = try await Outbox.status(on: db)
-        await db.close()
+        let status = try await database.withConnection(logging: logging, Outbox.status)
         if json {
             print(try JSONOutput.string(status))
         } else {
@@ -64,10 +61,7 @@ public struct OutboxRepublishCommand<Service: CommandLineParticipant>: AsyncPars
     public init() {}
 
     public func run() async throws {
-        let logger = logging.makeLogger(label: Service.name)
-        let db = try await PGConnection.connect(try database.config(), logger: logger)
-        let count = try await Outbox.republish(since: since.date, on: db)
-        await db.close()
+        let count = try await database.withConnection(logging: logging) { try await Outbox.republish(since: since.date, on: $0) }
         print("marked \(count) events for republishing since \(RFC3339.format(since.date))")
     }
 }
@@ -111,10 +105,9 @@ public struct OutboxRecoverCommand<Service: CommandLineParticipant>: AsyncParsab
         let config = try database.config()
         let kafkaConfiguration = try kafka.configuration()
         let topics = kafka.topics
-        let db = try await PGConnection.connect(config, logger: logger)
-        let marked = try await Outbox.republish(since: since?.date ?? Date(timeIntervalSince1970: 0), on: db)
-        let through = try await Outbox.lastID(on: db)
-        await db.close()
+        let (marked, through) = try await PGConnection.withConnection(config, logger: logger) { db in
+            (try await Outbox.republish(since: since?.date ?? Date(timeIntervalSince1970: 0), on: db), try await Outbox.lastID(on: db))
+        }
 
         let clientID = "\(Service.name)-recover"
         let producer = try ProducerHandle(logger: logger) {
@@ -135,9 +128,7 @@ public struct OutboxRecoverCommand<Service: CommandLineParticipant>: AsyncParsab
         }
         await producer.close()
         guard drained else { throw CommandFailure("the outbox did not drain within \(timeout) s: is the broker reachable and are its topics there?") }
-        let check = try await PGConnection.connect(config, logger: logger)
-        let parked = try await Outbox.status(on: check).parked
-        await check.close()
+        let parked = try await PGConnection.withConnection(config, logger: logger, Outbox.status).parked
         guard parked == 0 else {
             throw CommandFailure("\(parked) events were refused by the broker for good and parked (docs/OPERATIONS.md, \"A stuck saga\", says how to see why)")
         }
