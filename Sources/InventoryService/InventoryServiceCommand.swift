@@ -45,19 +45,12 @@ struct StockCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List stock per SKU: available, reserved, fulfilled.")
 
-        @Flag(help: "Print JSON.") var json = false
-        @OptionGroup var database: DatabaseOptions<Inventory>
-        @OptionGroup var logging: LoggingOptions
+        @OptionGroup var report: ReportOptions<Inventory>
 
         func run() async throws {
-            let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Inventory.name))
-            let levels = try await StockAdmin.list(on: db)
-            await db.close()
-            if json {
-                print(try JSONOutput.string(levels))
-                return
+            try await report.print(StockAdmin.list) { levels in
+                Table(["SKU", "AVAILABLE", "RESERVED", "FULFILLED"], levels.map { [$0.sku, "\($0.available)", "\($0.reserved)", "\($0.fulfilled)"] }).rendered
             }
-            print(Table(["SKU", "AVAILABLE", "RESERVED", "FULFILLED"], levels.map { [$0.sku, "\($0.available)", "\($0.reserved)", "\($0.fulfilled)"] }).rendered)
         }
     }
 }

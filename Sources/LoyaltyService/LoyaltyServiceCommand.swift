@@ -50,18 +50,11 @@ struct PointsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "points", abstract: "List each order's points and whether they still stand.")
 
     @Option(help: "Only this order.") var orderID: String?
-    @Flag(help: "Print JSON.") var json = false
-    @OptionGroup var database: DatabaseOptions<Loyalty>
-    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var report: ReportOptions<Loyalty>
 
     func run() async throws {
-        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Loyalty.name))
-        let awards = try await LoyaltyAdmin.awards(orderID: orderID, on: db)
-        await db.close()
-        if json {
-            print(try JSONOutput.string(awards))
-            return
+        try await report.print { try await LoyaltyAdmin.awards(orderID: orderID, on: $0) } text: { awards in
+            Table(["ORDER", "POINTS", "STATUS"], awards.map { [$0.orderID, "\($0.points)", $0.status] }).rendered
         }
-        print(Table(["ORDER", "POINTS", "STATUS"], awards.map { [$0.orderID, "\($0.points)", $0.status] }).rendered)
     }
 }

@@ -23,19 +23,12 @@ struct NotificationServiceCommand: AsyncParsableCommand {
 struct ConfirmationsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "confirmations", abstract: "Counts of sent and failed confirmations.")
 
-    @Flag(help: "Print JSON.") var json = false
-    @OptionGroup var database: DatabaseOptions<Notification>
-    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var report: ReportOptions<Notification>
 
     func run() async throws {
-        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Notification.name))
-        let counts = try await NotificationAdmin.counts(on: db)
-        await db.close()
-        if json {
-            print(try JSONOutput.string(counts))
-            return
+        try await report.print(NotificationAdmin.counts) { counts in
+            Table(["SENT", "FAILED", "AWAITING ORDER"], [["\(counts.sent)", "\(counts.failed)", "\(counts.awaitingOrder)"]]).rendered
         }
-        print(Table(["SENT", "FAILED", "AWAITING ORDER"], [["\(counts.sent)", "\(counts.failed)", "\(counts.awaitingOrder)"]]).rendered)
     }
 }
 

@@ -24,23 +24,16 @@ struct PaymentServiceCommand: AsyncParsableCommand {
 struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Totals: captured, refunded and declined payments.")
 
-    @Flag(help: "Print JSON.") var json = false
-    @OptionGroup var database: DatabaseOptions<Payment>
-    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var report: ReportOptions<Payment>
 
     func run() async throws {
-        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Payment.name))
-        let totals = try await PaymentAdmin.totals(on: db)
-        await db.close()
-        if json {
-            print(try JSONOutput.string(totals))
-            return
+        try await report.print(PaymentAdmin.totals) { totals in
+            Table(["", "COUNT", "AMOUNT (minor units)"], [
+                ["captured", "\(totals.captured)", "\(totals.capturedCents)"],
+                ["refunded", "\(totals.refunded)", "\(totals.refundedCents)"],
+                ["declined", "\(totals.declined)", "-"],
+            ]).rendered
         }
-        print(Table(["", "COUNT", "AMOUNT (minor units)"], [
-            ["captured", "\(totals.captured)", "\(totals.capturedCents)"],
-            ["refunded", "\(totals.refunded)", "\(totals.refundedCents)"],
-            ["declined", "\(totals.declined)", "-"],
-        ]).rendered)
     }
 }
 

@@ -90,15 +90,10 @@ struct StuckCommand: AsyncParsableCommand {
 struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stats", abstract: "Sagas per state, and p50/p95/p99 time to a terminal state.")
 
-    @Flag(help: "Print JSON.") var json = false
-    @OptionGroup var database: DatabaseOptions<Tracker>
-    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var report: ReportOptions<Tracker>
 
     func run() async throws {
-        let db = try await PGConnection.connect(try database.config(), logger: logging.makeLogger(label: Tracker.name))
-        let stats = try await ProjectionStore.stats(on: db)
-        await db.close()
-        print(json ? try JSONOutput.string(stats) : StatusText.stats(stats))
+        try await report.print(ProjectionStore.stats, text: StatusText.stats)
     }
 }
 
