@@ -5,18 +5,11 @@ import PGClient
 import SagaKitService
 
 @main
-struct InventoryServiceMain {
-    static func main() async {
-        await CommandRunner.main(InventoryServiceCommand.self)
-    }
-}
-
-struct InventoryServiceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "inventory-service",
+struct InventoryServiceCommand: RootCommand {
+    static let configuration = Inventory.commandConfiguration(
         abstract: "The order saga's Inventory service: holds stock for orders and releases it on compensation.",
         discussion: "Reserves on OrderPlaced, releases on PaymentDeclined or PaymentRefunded, marks sold on ConfirmationSent.",
-        subcommands: [RunCommand<Inventory>.self, MigrateCommand<Inventory>.self, StockCommand.self, OutboxCommand<Inventory>.self, ReplayCommand<Inventory>.self]
+        commands: [StockCommand.self]
     )
 }
 

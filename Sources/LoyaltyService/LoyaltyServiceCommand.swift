@@ -4,18 +4,11 @@ import PGClient
 import SagaKitService
 
 @main
-struct LoyaltyServiceMain {
-    static func main() async {
-        await CommandRunner.main(LoyaltyServiceCommand.self)
-    }
-}
-
-struct LoyaltyServiceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "loyalty-service",
+struct LoyaltyServiceCommand: RootCommand {
+    static let configuration = Loyalty.commandConfiguration(
         abstract: "Loyalty points for the order saga: awarded when a payment is captured, revoked when it is refunded.",
         discussion: "The example participant of docs/GUIDE.md. Awards on PaymentCaptured, revokes on PaymentRefunded.",
-        subcommands: [RunCommand<Loyalty>.self, MigrateCommand<Loyalty>.self, PointsCommand.self, OutboxCommand<Loyalty>.self, ReplayCommand<Loyalty>.self]
+        commands: [PointsCommand.self]
     )
 }
 

@@ -5,18 +5,11 @@ import SagaKit
 import SagaKitService
 
 @main
-struct NotificationServiceMain {
-    static func main() async {
-        await CommandRunner.main(NotificationServiceCommand.self)
-    }
-}
-
-struct NotificationServiceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "notification-service",
+struct NotificationServiceCommand: RootCommand {
+    static let configuration = Notification.commandConfiguration(
         abstract: "The order saga's Notification service: sends order confirmations.",
         discussion: "Records the order's address on OrderPlaced and sends the confirmation once PaymentCaptured arrives (in either order); a failure starts the compensations.",
-        subcommands: [RunCommand<Notification>.self, MigrateCommand<Notification>.self, ConfirmationsCommand.self, OutboxCommand<Notification>.self, ReplayCommand<Notification>.self]
+        commands: [ConfirmationsCommand.self]
     )
 }
 

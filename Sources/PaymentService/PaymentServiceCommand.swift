@@ -6,18 +6,11 @@ import SagaKit
 import SagaKitService
 
 @main
-struct PaymentServiceMain {
-    static func main() async {
-        await CommandRunner.main(PaymentServiceCommand.self)
-    }
-}
-
-struct PaymentServiceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "payment-service",
+struct PaymentServiceCommand: RootCommand {
+    static let configuration = Payment.commandConfiguration(
         abstract: "The order saga's Payment service: captures payments and refunds them on compensation.",
         discussion: "Captures or declines on InventoryReserved, refunds on ConfirmationFailed.",
-        subcommands: [RunCommand<Payment>.self, MigrateCommand<Payment>.self, LedgerCommand.self, OutboxCommand<Payment>.self, ReplayCommand<Payment>.self]
+        commands: [LedgerCommand.self]
     )
 }
 

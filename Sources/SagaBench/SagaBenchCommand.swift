@@ -8,13 +8,7 @@ import SagaKitService
 import Tracker
 
 @main
-struct SagaBenchMain {
-    static func main() async {
-        await CommandRunner.main(SagaBenchCommand.self)
-    }
-}
-
-struct SagaBenchCommand: AsyncParsableCommand {
+struct SagaBenchCommand: RootCommand {
     static let configuration = CommandConfiguration(
         commandName: "saga-bench",
         abstract: "Drive order sagas through the running services and measure them end to end.",

@@ -5,15 +5,9 @@ import Logging
 import PGClient
 import SagaKitService
 
-@main
-struct SagaCheckMain {
-    static func main() async {
-        await CommandRunner.main(SagaCheckCommand.self)
-    }
-}
-
 /// `saga-check`: the order saga's invariants over every service's database and the topics, read-only.
-struct SagaCheckCommand: AsyncParsableCommand {
+@main
+struct SagaCheckCommand: RootCommand {
     static let configuration = CommandConfiguration(
         commandName: "saga-check",
         abstract: "Check the order saga's invariants across every service's database and the topics.",

@@ -7,13 +7,7 @@ import SagaKitService
 import Tracker
 
 @main
-struct SagaTrackerMain {
-    static func main() async {
-        await CommandRunner.main(SagaTrackerCommand.self)
-    }
-}
-
-struct SagaTrackerCommand: AsyncParsableCommand {
+struct SagaTrackerCommand: RootCommand {
     static let configuration = CommandConfiguration(
         commandName: "saga-tracker",
         abstract: "Start order sagas and see where each one is.",
