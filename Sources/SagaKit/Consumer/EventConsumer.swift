@@ -56,8 +56,7 @@ public final class EventConsumer: Service, Sendable {
     private let handlers: EventHandlers
     private let producer: ProducerHandle
     private let logger: Logger
-    private let shuttingDown = Atomic<Bool>(false)
-    private let doorbell = Doorbell()
+    private let shutdown = ShutdownSignal()
     private let counters = Mutex(Counters())
     private let metrics: ConsumerMetrics
     private let health: ServiceHealth?
@@ -97,15 +96,11 @@ public final class EventConsumer: Service, Sendable {
     public var currentCounters: Counters { counters.withLock { $0 } }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await runUntilShutdown()
-        } onGracefulShutdown: {
-            self.shuttingDown.store(true, ordering: .relaxed)
-            self.doorbell.ring()
-        }
+        try await shutdown.run(runUntilShutdown)
     }
 
-    private var stopping: Bool { shuttingDown.load(ordering: .relaxed) || Task.isCancelled }
+    private var stopping: Bool { shutdown.stopping }
+    private var doorbell: Doorbell { shutdown.doorbell }
 
     /// Mutable state of one run, owned by the loop.
     private struct RunState {

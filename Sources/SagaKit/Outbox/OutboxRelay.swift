@@ -50,8 +50,7 @@ public final class OutboxRelay: Service, Sendable {
     private let logger: Logger
     /// Unique per process, so a restarted relay never mistakes an old lease for its own.
     public let holderID: String
-    private let shuttingDown = Atomic<Bool>(false)
-    private let doorbell = Doorbell()
+    private let shutdown = ShutdownSignal()
     private let stats = Mutex(RelayStats())
     private let metrics = RelayMetrics()
     private let health: ServiceHealth?
@@ -81,15 +80,11 @@ public final class OutboxRelay: Service, Sendable {
     public var currentStats: RelayStats { stats.withLock { $0 } }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await runUntilShutdown()
-        } onGracefulShutdown: {
-            self.shuttingDown.store(true, ordering: .relaxed)
-            self.doorbell.ring()
-        }
+        try await shutdown.run(runUntilShutdown)
     }
 
-    private var stopping: Bool { shuttingDown.load(ordering: .relaxed) || Task.isCancelled }
+    private var stopping: Bool { shutdown.stopping }
+    private var doorbell: Doorbell { shutdown.doorbell }
 
     private func runUntilShutdown() async throws {
         guard let db = await connect() else { return }
