@@ -7,33 +7,18 @@ import SagaKit
 public struct SagaSummary: Sendable, Hashable, Encodable {
     public var sagaID: String
     public var state: String
-    public var currentStep: String?
-    public var waitingFor: String?
-    public var startedAt: Date?
+    @ExplicitNull public var currentStep: String?
+    @ExplicitNull public var waitingFor: String?
+    @ExplicitNull public var startedAt: Date?
     public var updatedAt: Date
-    public var finishedAt: Date?
+    @ExplicitNull public var finishedAt: Date?
     public var completedSteps: [String]
     public var compensations: [String]
-    public var error: String?
+    @ExplicitNull public var error: String?
     public var eventCount: Int
 
     enum CodingKeys: String, CodingKey {
         case sagaID = "sagaId", state, currentStep, waitingFor, startedAt, updatedAt, finishedAt, completedSteps, compensations, error, eventCount
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(sagaID, forKey: .sagaID)
-        try c.encode(state, forKey: .state)
-        try c.encode(currentStep, forKey: .currentStep)
-        try c.encode(waitingFor, forKey: .waitingFor)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
-        try c.encode(finishedAt, forKey: .finishedAt)
-        try c.encode(completedSteps, forKey: .completedSteps)
-        try c.encode(compensations, forKey: .compensations)
-        try c.encode(error, forKey: .error)
-        try c.encode(eventCount, forKey: .eventCount)
     }
 }
 
@@ -41,21 +26,12 @@ public struct SagaSummary: Sendable, Hashable, Encodable {
 public struct SagaStats: Sendable, Hashable, Encodable {
     public struct Durations: Sendable, Hashable, Encodable {
         public var count: Int
-        public var p50Ms: Double?
-        public var p95Ms: Double?
-        public var p99Ms: Double?
-        public var maxMs: Double?
+        @ExplicitNull public var p50Ms: Double?
+        @ExplicitNull public var p95Ms: Double?
+        @ExplicitNull public var p99Ms: Double?
+        @ExplicitNull public var maxMs: Double?
 
         enum CodingKeys: String, CodingKey { case count, p50Ms = "p50Ms", p95Ms = "p95Ms", p99Ms = "p99Ms", maxMs = "maxMs" }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(count, forKey: .count)
-            try c.encode(p50Ms, forKey: .p50Ms)
-            try c.encode(p95Ms, forKey: .p95Ms)
-            try c.encode(p99Ms, forKey: .p99Ms)
-            try c.encode(maxMs, forKey: .maxMs)
-        }
     }
 
     public var total: Int

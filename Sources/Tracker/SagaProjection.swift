@@ -44,21 +44,21 @@ public struct SagaStatus: Sendable, Hashable, Codable {
         public var service: String
         public var at: Date
         /// Milliseconds since the previous entry; nil for the first.
-        public var sincePreviousMs: Double?
+        @ExplicitNull public var sincePreviousMs: Double?
     }
 
     public var sagaID: String
     public var state: SagaState
     /// The step or compensation in progress; nil once the saga is terminal.
-    public var currentStep: String?
+    @ExplicitNull public var currentStep: String?
     /// The service expected to act next.
-    public var waitingFor: String?
-    public var startedAt: Date?
+    @ExplicitNull public var waitingFor: String?
+    @ExplicitNull public var startedAt: Date?
     public var updatedAt: Date
-    public var finishedAt: Date?
+    @ExplicitNull public var finishedAt: Date?
     public var completedSteps: [String]
     public var compensations: [String]
-    public var error: String?
+    @ExplicitNull public var error: String?
     public var eventCount: Int
     public var timeline: [TimelineEntry]
 }
@@ -238,35 +238,5 @@ extension SagaStatus {
     enum CodingKeys: String, CodingKey {
         case sagaID = "sagaId", state, currentStep, waitingFor, startedAt, updatedAt, finishedAt, completedSteps, compensations, error
         case eventCount, timeline
-    }
-
-    /// Absent values are written as null: `error`, `current_step` and the times are always there for a reader.
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(sagaID, forKey: .sagaID)
-        try c.encode(state, forKey: .state)
-        try c.encode(currentStep, forKey: .currentStep)
-        try c.encode(waitingFor, forKey: .waitingFor)
-        try c.encode(startedAt, forKey: .startedAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
-        try c.encode(finishedAt, forKey: .finishedAt)
-        try c.encode(completedSteps, forKey: .completedSteps)
-        try c.encode(compensations, forKey: .compensations)
-        try c.encode(error, forKey: .error)
-        try c.encode(eventCount, forKey: .eventCount)
-        try c.encode(timeline, forKey: .timeline)
-    }
-}
-
-extension SagaStatus.TimelineEntry {
-    enum CodingKeys: String, CodingKey { case name, eventType, service, at, sincePreviousMs }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(eventType, forKey: .eventType)
-        try c.encode(service, forKey: .service)
-        try c.encode(at, forKey: .at)
-        try c.encode(sincePreviousMs, forKey: .sincePreviousMs)
     }
 }
