@@ -78,18 +78,25 @@ struct JSONScanner {
         if peek() == UInt8(ascii: "}") { i += 1; return result }
         while true {
             skipWhitespace()
-            guard peek() == UInt8(ascii: "\"") else { throw Failure(message: "expected a member name at byte \(i)") }
-            let name = try string()
-            guard seen.insert(name).inserted else { throw Failure(message: "member \"\(name)\" appears twice") }
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"))
-            skipWhitespace()
+            let name = try memberName(notIn: &seen)
             result.append((name, try value(depth: 1)))
             skipWhitespace()
             if peek() == UInt8(ascii: ",") { i += 1; continue }
             try expect(UInt8(ascii: "}"))
             return result
         }
+    }
+
+    /// A member's name and the colon after it. A name the object already has is refused: parsers disagree on which
+    /// of two equal names wins (JSONDecoder takes the first, most others the last).
+    private mutating func memberName(notIn seen: inout Set<String>) throws(Failure) -> String {
+        guard peek() == UInt8(ascii: "\"") else { throw Failure(message: "expected a member name at byte \(i)") }
+        let name = try string()
+        guard seen.insert(name).inserted else { throw Failure(message: "member \"\(name)\" appears twice") }
+        skipWhitespace()
+        try expect(UInt8(ascii: ":"))
+        skipWhitespace()
+        return name
     }
 
     private mutating func value(depth: Int) throws(Failure) -> Value {
@@ -133,15 +140,7 @@ struct JSONScanner {
         var seen = Set<String>()
         while true {
             skipWhitespace()
-            if open == UInt8(ascii: "{") {
-                guard peek() == UInt8(ascii: "\"") else { throw Failure(message: "expected a member name at byte \(i)") }
-                // Parsers disagree on which of two equal names wins (JSONDecoder takes the first, most others the last).
-                let name = try string()
-                guard seen.insert(name).inserted else { throw Failure(message: "member \"\(name)\" appears twice") }
-                skipWhitespace()
-                try expect(UInt8(ascii: ":"))
-                skipWhitespace()
-            }
+            if open == UInt8(ascii: "{") { _ = try memberName(notIn: &seen) }
             _ = try value(depth: depth + 1)
             skipWhitespace()
             if peek() == UInt8(ascii: ",") { i += 1; continue }
