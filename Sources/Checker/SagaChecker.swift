@@ -199,38 +199,28 @@ public struct SagaChecker: Sendable {
 
     /// The participants' records for the sagas in `ids`.
     private func fill(_ records: inout [String: SagaRecords], ids: [String], _ db: Connections) async throws {
-        func record(_ id: String) -> SagaRecords { records[id] ?? SagaRecords(sagaID: id) }
-        for row in try await db.inventory.query("SELECT order_id, sku, quantity, status FROM reservations WHERE order_id = ANY(\(ids))") {
-            let id: String = try row.decode("order_id")
-            var r = record(id)
+        /// Each row's saga record, updated by `apply`.
+        func each(_ rows: PGRows, _ apply: (inout SagaRecords, PGRow) throws -> Void) throws {
+            for row in rows {
+                let id: String = try row.decode("order_id")
+                var record = records[id] ?? SagaRecords(sagaID: id)
+                try apply(&record, row)
+                records[id] = record
+            }
+        }
+        try each(await db.inventory.query("SELECT order_id, sku, quantity, status FROM reservations WHERE order_id = ANY(\(ids))")) { r, row in
             r.reservation = SagaRecords.Reservation(sku: try row.decode("sku"), quantity: try row.decode("quantity"), status: try row.decode("status"))
-            records[id] = r
         }
-        for row in try await db.inventory.query("SELECT order_id FROM rejections WHERE order_id = ANY(\(ids))") {
-            let id: String = try row.decode("order_id")
-            records[id] = { var r = record(id); r.rejected = true; return r }()
-        }
-        for row in try await db.payment.query("SELECT order_id, status, amount_cents FROM charges WHERE order_id = ANY(\(ids))") {
-            let id: String = try row.decode("order_id")
-            var r = record(id)
+        try each(await db.inventory.query("SELECT order_id FROM rejections WHERE order_id = ANY(\(ids))")) { r, _ in r.rejected = true }
+        try each(await db.payment.query("SELECT order_id, status, amount_cents FROM charges WHERE order_id = ANY(\(ids))")) { r, row in
             r.charge = SagaRecords.Charge(status: try row.decode("status"), amountCents: try row.decode("amount_cents"))
-            records[id] = r
         }
-        for row in try await db.payment.query("SELECT order_id, amount_cents FROM refunds WHERE order_id = ANY(\(ids))") {
-            let id: String = try row.decode("order_id")
-            var r = record(id)
+        try each(await db.payment.query("SELECT order_id, amount_cents FROM refunds WHERE order_id = ANY(\(ids))")) { r, row in
             r.refundCents = try row.decode("amount_cents")
-            records[id] = r
         }
-        for row in try await db.payment.query("SELECT order_id FROM declines WHERE order_id = ANY(\(ids))") {
-            let id: String = try row.decode("order_id")
-            records[id] = { var r = record(id); r.declined = true; return r }()
-        }
-        for row in try await db.notification.query("SELECT order_id, status FROM confirmations WHERE order_id = ANY(\(ids))") {
-            let id: String = try row.decode("order_id")
-            var r = record(id)
+        try each(await db.payment.query("SELECT order_id FROM declines WHERE order_id = ANY(\(ids))")) { r, _ in r.declined = true }
+        try each(await db.notification.query("SELECT order_id, status FROM confirmations WHERE order_id = ANY(\(ids))")) { r, row in
             r.confirmation = try row.decode("status")
-            records[id] = r
         }
     }
 
