@@ -2,52 +2,54 @@ import CoreMetrics
 import Metrics
 import Synchronization
 
-/// A counter per combination of label values, created on first use and reused after: swift-metrics asks its
+/// A metric per combination of label values, created on first use and reused after: swift-metrics asks its
 /// factory (which locks) on every creation, so the hot path must not create. Create families after the metrics
 /// system is bootstrapped (a metric keeps the factory it was made with), that is, inside `run`.
-final class CounterFamily: Sendable {
+final class MetricFamily<Metric: Sendable>: Sendable {
     let label: String
     let keys: [String]
-    private let counters = Mutex<[[String]: Counter]>([:])
+    private let make: @Sendable (_ label: String, _ dimensions: [(String, String)]) -> Metric
+    private let metrics = Mutex<[[String]: Metric]>([:])
 
-    init(_ label: String, keys: [String]) {
+    init(_ label: String, keys: [String], make: @escaping @Sendable (_ label: String, _ dimensions: [(String, String)]) -> Metric) {
         self.label = label
         self.keys = keys
+        self.make = make
     }
 
-    func increment(_ values: [String], by amount: Int = 1) {
-        guard amount > 0 else { return }
-        counter(values).increment(by: amount)
-    }
-
-    private func counter(_ values: [String]) -> Counter {
-        counters.withLock { counters in
-            if let counter = counters[values] { return counter }
-            let counter = Counter(label: label, dimensions: Array(zip(keys, values)))
-            counters[values] = counter
-            return counter
+    func metric(_ values: [String]) -> Metric {
+        metrics.withLock { metrics in
+            if let metric = metrics[values] { return metric }
+            let metric = make(label, Array(zip(keys, values)))
+            metrics[values] = metric
+            return metric
         }
     }
 }
 
-/// Gauges per combination of label values, for values that are set rather than counted (lag, rows pending).
-final class GaugeFamily: Sendable {
-    let label: String
-    let keys: [String]
-    private let gauges = Mutex<[[String]: Gauge]>([:])
+/// Counters per combination of label values.
+typealias CounterFamily = MetricFamily<Counter>
 
-    init(_ label: String, keys: [String]) {
-        self.label = label
-        self.keys = keys
+extension MetricFamily where Metric == Counter {
+    convenience init(_ label: String, keys: [String]) {
+        self.init(label, keys: keys) { Counter(label: $0, dimensions: $1) }
+    }
+
+    func increment(_ values: [String], by amount: Int = 1) {
+        guard amount > 0 else { return }
+        metric(values).increment(by: amount)
+    }
+}
+
+/// Gauges per combination of label values, for values that are set rather than counted (lag, rows pending).
+typealias GaugeFamily = MetricFamily<Gauge>
+
+extension MetricFamily where Metric == Gauge {
+    convenience init(_ label: String, keys: [String]) {
+        self.init(label, keys: keys) { Gauge(label: $0, dimensions: $1) }
     }
 
     func record(_ values: [String], _ value: Double) {
-        let gauge = gauges.withLock { gauges in
-            if let gauge = gauges[values] { return gauge }
-            let gauge = Gauge(label: label, dimensions: Array(zip(keys, values)))
-            gauges[values] = gauge
-            return gauge
-        }
-        gauge.record(value)
+        metric(values).record(value)
     }
 }
