@@ -164,13 +164,7 @@ private let rdKafkaRebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_r
     let changed = partitions.map { RDKafkaTopicPartitionList.elements($0).map { $0.0.topicPartition } } ?? []
     switch err {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-        if cooperative {
-            if let error = rd_kafka_incremental_assign(rk, partitions) {
-                context.logger.error("incremental assign failed: \(KafkaError(consuming: error).message)")
-            }
-        } else {
-            rd_kafka_assign(rk, partitions)
-        }
+        changeAssignment(rk, partitions, assign: true, cooperative: cooperative, context)
         context.rebalance.record(.assigned(changed))
         context.logger.notice("partitions assigned: \(changed.map(\.description).joined(separator: ", "))")
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
@@ -181,18 +175,27 @@ private let rdKafkaRebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_r
                 context.logger.warning("commit before revoke failed: \(String(cString: rd_kafka_err2str(commitErr)))")
             }
         }
-        if cooperative {
-            if let error = rd_kafka_incremental_unassign(rk, partitions) {
-                context.logger.error("incremental unassign failed: \(KafkaError(consuming: error).message)")
-            }
-        } else {
-            rd_kafka_assign(rk, nil)
-        }
+        changeAssignment(rk, partitions, assign: false, cooperative: cooperative, context)
         context.rebalance.record(.revoked(changed))
         context.logger.notice("partitions revoked: \(changed.map(\.description).joined(separator: ", "))")
     default:
         context.logger.error("rebalance error: \(String(cString: rd_kafka_err2str(err)))")
         rd_kafka_assign(rk, nil)
         context.rebalance.record(.revoked(changed))
+    }
+}
+
+/// Takes up (`assign`) or gives back the rebalanced partitions: incrementally under the cooperative protocol; under
+/// the eager one, by replacing the whole assignment (with nothing, when giving back).
+private func changeAssignment(
+    _ rk: OpaquePointer, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, assign: Bool, cooperative: Bool,
+    _ context: RDKafkaClientContext
+) {
+    guard cooperative else {
+        rd_kafka_assign(rk, assign ? partitions : nil)
+        return
+    }
+    if let error = assign ? rd_kafka_incremental_assign(rk, partitions) : rd_kafka_incremental_unassign(rk, partitions) {
+        context.logger.error("incremental \(assign ? "assign" : "unassign") failed: \(KafkaError(consuming: error).message)")
     }
 }
