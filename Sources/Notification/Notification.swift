@@ -78,12 +78,6 @@ struct Dispatcher: Sendable {
     let failing: FaultMatcher
     let memory = DeliveryMemory()
 
-    init(sender: any ConfirmationSender, attempts: Int, failing: FaultMatcher = .none) {
-        self.sender = sender
-        self.attempts = attempts
-        self.failing = failing
-    }
-
     /// What a confirmation needs: the order (recorded from `OrderPlaced`) and the captured payment.
     struct Pair {
         var orderID: String
