@@ -23,10 +23,6 @@ public struct LoyaltyOptions: ParticipantOptions {
     @Option(help: "Points per whole currency unit captured, 1 to 1000. [env: LOYALTY_POINTS_PER_UNIT] (default: 1)")
     var pointsPerUnit: Int?
 
-    public func validate() throws {
-        _ = try configuration()
-    }
-
     public func configuration() throws -> Loyalty.Configuration {
         guard let text = pointsPerUnit.map(String.init) ?? Environment.value("LOYALTY_POINTS_PER_UNIT") else {
             return Loyalty.Configuration()

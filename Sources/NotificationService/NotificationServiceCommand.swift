@@ -45,10 +45,6 @@ public struct NotificationOptions: ParticipantOptions {
     @Option(help: "Fault option, for demos and tests only: fail the confirmation dispatch (no message sent; the compensations start) for the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2002,*-failconfirm-*'. Unset, it changes nothing. [env: NOTIFICATION_FAIL_CONFIRMATIONS] (default: none)")
     var failConfirmations: String?
 
-    public func validate() throws {
-        _ = try configuration()
-    }
-
     public func configuration() throws -> Notification.Configuration {
         guard senderAttempts >= 1 else { throw ValidationError("--sender-attempts must be at least 1") }
         return Notification.Configuration(

@@ -45,10 +45,6 @@ public struct PaymentOptions: ParticipantOptions {
     @Option(help: "Fault option, for demos and tests only: decline the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2003,*-decline-*', as a card declined. Unset, it changes nothing. [env: PAYMENT_DECLINE_ORDERS] (default: none)")
     var declineOrders: String?
 
-    public func validate() throws {
-        _ = try configuration()
-    }
-
     public func configuration() throws -> Payment.Configuration {
         let maxAmount: Money
         do {

@@ -9,6 +9,14 @@ public protocol ParticipantOptions: ParsableArguments {
     func configuration() throws -> Configuration
 }
 
+extension ParticipantOptions {
+    /// Builds the configuration once while parsing, so a bad value stops the command as a usage error before it
+    /// connects to anything.
+    public func validate() throws {
+        _ = try configuration()
+    }
+}
+
 /// No flags of its own.
 public struct NoOptions: ParticipantOptions {
     public init() {}
