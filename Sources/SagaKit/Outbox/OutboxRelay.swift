@@ -5,6 +5,7 @@ import Logging
 import PGClient
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 public struct OutboxRelayConfiguration: Sendable {
     /// Rows per publish batch.
@@ -54,6 +55,9 @@ public final class OutboxRelay: Service, Sendable {
     private let stats = Mutex(RelayStats())
     private let metrics = RelayMetrics()
     private let health: ServiceHealth?
+    /// The tracer, looked up once: nil when none is bootstrapped, and then rows go out with their stored
+    /// `traceparent` as they always did (see `SagaTracing`).
+    private let tracer: (any Tracer)?
 
     public struct RelayStats: Sendable, Hashable {
         public var published = 0
@@ -75,6 +79,7 @@ public final class OutboxRelay: Service, Sendable {
         logger[metadataKey: "component"] = "relay"
         self.logger = logger
         holderID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))"
+        tracer = SagaTracing.activeTracer
     }
 
     public var currentStats: RelayStats { stats.withLock { $0 } }
@@ -212,8 +217,12 @@ public final class OutboxRelay: Service, Sendable {
         }
         CrashPoint.relayAfterFetchBeforePublish.hit()
         let sent = ContinuousClock.now
-        let outcomes = await producer.send(rows.map(Self.message(for:)))
+        var messages = rows.map(Self.message(for:))
+        // With a tracer on, a `publish` span per row, whose context replaces the stored one in the message's header.
+        let spans = tracer.map { tracer in rows.indices.map { Self.startPublishSpan(rows[$0], message: &messages[$0], tracer: tracer) } }
+        let outcomes = await producer.send(messages)
         metrics.publishDuration.recordNanoseconds(Int64((ContinuousClock.now - sent).seconds * 1e9))
+        if let spans { Self.endPublishSpans(spans, outcomes: outcomes) }
         CrashPoint.relayAfterAckBeforeMark.hit()
         let sorted = SortedOutcomes(rows: rows, outcomes: outcomes)
         try await mark(sorted, lease: lease, db: db)
@@ -226,9 +235,14 @@ public final class OutboxRelay: Service, Sendable {
         metrics.parked.increment(by: sorted.parkedRows.count)
         if !sorted.failedRows.isEmpty { metrics.errors.increment(["publish"], by: sorted.failedRows.count) }
         if !sorted.parkedRows.isEmpty {
-            logger.error("relay parked \(sorted.parkedRows.count) events the broker refused for good; see `outbox status`", metadata: [
-                "reason": .string(sorted.parkedRows[0].1)
-            ])
+            // One line per parked event (rare, and each needs an operator), naming it and its trace.
+            let positions = Dictionary(rows.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+            for (index, (id, reason)) in sorted.parkedRows.enumerated() {
+                guard let position = positions[id] else { continue }
+                var metadata = Self.rowMetadata(rows[position], messages[position])
+                metadata["reason"] = .string(reason)
+                logger.error("relay parked an event the broker refused for good (\(index + 1) of \(sorted.parkedRows.count)); see `outbox status`", metadata: metadata)
+            }
         }
         if !sorted.failedRows.isEmpty {
             try await handleFailures(sorted.failedRows, rows: rows, outcomes: outcomes)
@@ -249,6 +263,51 @@ public final class OutboxRelay: Service, Sendable {
                 eventType: try row.decode("event_type"), eventID: try row.decode("event_id"),
                 payload: try row.decode("payload"), traceparent: try row.decode("traceparent")
             )
+        }
+    }
+
+    /// What a log line about a row names: its saga, event and trace (the header as sent, when there is one).
+    private static func rowMetadata(_ row: PendingRow, _ message: KafkaOutgoingMessage) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "saga_id": .string(row.key), "event_type": .string(row.eventType), "event_id": .string(row.eventID), "topic": .string(row.topic),
+        ]
+        let traceparent = message.headers.string(TraceContext.headerName) ?? row.traceparent
+        if let trace = traceparent.flatMap(TraceContext.init(traceparent:)) { metadata["trace_id"] = .string(trace.traceID) }
+        return metadata
+    }
+
+    /// Starts the `publish` span of a row, a `producer` span whose parent is the context the row's stored
+    /// `traceparent` names (the intake's or a `process` span), and writes its context into the message's headers.
+    private static func startPublishSpan(_ row: PendingRow, message: inout KafkaOutgoingMessage, tracer: any Tracer) -> any Span {
+        let parent = SagaTracing.context(traceparent: row.traceparent, using: tracer)
+        let span = tracer.startSpan(SagaTracing.publishSpanName(topic: row.topic), context: parent, ofKind: .producer)
+        span.updateAttributes { attributes in
+            attributes[SagaTracing.Attribute.messagingSystem] = "kafka"
+            attributes[SagaTracing.Attribute.messagingOperation] = "publish"
+            attributes[SagaTracing.Attribute.destination] = row.topic
+            attributes[SagaTracing.Attribute.messageKey] = row.key
+            SagaTracing.eventAttributes(&attributes, sagaID: row.key, eventType: row.eventType, eventID: row.eventID)
+        }
+        SagaTracing.inject(span.context, into: &message.headers, using: tracer)
+        return span
+    }
+
+    /// Ends each row's `publish` span: at its acknowledgement, with the partition and offset it landed at; or with
+    /// an error status when the broker refused it (parked, or left for the next cycle).
+    private static func endPublishSpans(_ spans: [any Span], outcomes: [Result<KafkaDeliveryReport, KafkaError>]) {
+        for (span, outcome) in zip(spans, outcomes) {
+            switch outcome {
+            case .success(let report):
+                span.updateAttributes { attributes in
+                    attributes[SagaTracing.Attribute.partition] = Int(report.partition)
+                    attributes[SagaTracing.Attribute.offset] = Int(report.offset)
+                }
+                span.end(at: SagaTracing.instant(report.acknowledgedAt.timeIntervalSince1970))
+            case .failure(let error):
+                span.attributes[SagaTracing.Attribute.outcome] = isPermanent(error) ? "parked" : "retried"
+                span.setStatus(SpanStatus(code: .error, message: error.message))
+                span.end()
+            }
         }
     }
 
