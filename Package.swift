@@ -168,7 +168,14 @@ let package = Package(
         ),
         .testTarget(name: "PGClientUnitTests", dependencies: ["PGClient", "TestSupport"]),
         .testTarget(name: "PGClientIntegrationTests", dependencies: ["PGClient", "TestSupport"]),
-        .testTarget(name: "SagaKitUnitTests", dependencies: ["SagaKit", "KafkaClient", "PGClient", "Testbed"]),
+        .testTarget(
+            name: "SagaKitUnitTests",
+            dependencies: [
+                "SagaKit", "KafkaClient", "PGClient", "Testbed",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         .testTarget(name: "SagaKitIntegrationTests", dependencies: ["SagaKit", "KafkaClient", "PGClient", "Testbed", "TestSupport"]),
 
         // The order saga's tests: OrderSagaUnitTests (contracts, the participants' pure logic, documents against the

@@ -5,6 +5,7 @@ import Logging
 import PGClient
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 public struct ConsumerConfiguration: Sendable {
     /// The inbox's consumer name: events are deduplicated per name.
@@ -60,6 +61,8 @@ public final class EventConsumer: Service, Sendable {
     private let counters = Mutex(Counters())
     private let metrics: ConsumerMetrics
     private let health: ServiceHealth?
+    /// The tracer, looked up once: nil when none is bootstrapped, and then no span is made (see `SagaTracing`).
+    private let tracer: (any Tracer)?
 
     public struct Counters: Sendable, Hashable {
         public var applied = 0
@@ -87,6 +90,7 @@ public final class EventConsumer: Service, Sendable {
         self.producer = producer
         self.health = health
         metrics = ConsumerMetrics(consumer: configuration.name, domainCounters: handlers.emittedCounters)
+        tracer = SagaTracing.activeTracer
         health?.consumerStarted(configuration.name)
         var logger = logger
         logger[metadataKey: "consumer"] = .string(configuration.name)
@@ -198,7 +202,7 @@ public final class EventConsumer: Service, Sendable {
     }
 
     private enum Outcome: Sendable {
-        case applied(emitted: [String], note: String?, afterCommit: [@Sendable () -> Void])
+        case applied(emitted: [String], note: String?, afterCommit: [@Sendable () -> Void], compensations: [EventContext.Compensation])
         case duplicate
     }
 
@@ -263,9 +267,23 @@ public final class EventConsumer: Service, Sendable {
         _ messages: [KafkaMessage], _ items: [Item], consumer: KafkaConsumer, db: PGConnection, state: inout RunState
     ) async -> BatchResult {
         let started = ContinuousClock.now
+        // With a tracer on, one `process` span per event or dead letter, for this attempt; nil (and free) otherwise.
+        var spans = tracer.map { ProcessSpans(tracer: $0, groupID: configuration.groupID) }
+        defer { spans?.failAll(outcome: "unfinished", reason: "the batch ended without an outcome for this message") }
         var deadLettered: [Int: String] = [:]
+        // Each event's position in the batch, for its span: left empty, and never read, with tracing off.
+        var eventIndices: [Int] = []
         for (index, item) in items.enumerated() {
-            if case .poison(let reason) = item { deadLettered[index] = reason }
+            switch item {
+            case .poison(let reason):
+                deadLettered[index] = reason
+                spans?.start(index, message: messages[index], envelope: nil)
+            case .event(let event) where spans != nil:
+                eventIndices.append(index)
+                spans?.start(index, message: event.message, envelope: event.envelope)
+            case .event, .ignored:
+                break
+            }
         }
         if !deadLettered.isEmpty {
             // All of the batch's bad messages in one produce: a flood of them costs one round trip per batch.
@@ -273,8 +291,10 @@ public final class EventConsumer: Service, Sendable {
             do {
                 try await deadLetter(entries, state: &state)
             } catch {
+                spans?.failAll(outcome: "retried", reason: "dead-letter publish failed: \(error)")
                 return .retry
             }
+            for (index, reason) in deadLettered { spans?.failed(index, outcome: "dead_lettered", reason: reason) }
         }
 
         let events = items.compactMap { item -> DecodedEvent? in
@@ -284,32 +304,49 @@ public final class EventConsumer: Service, Sendable {
         var outcomes: [Outcome] = []
         if !events.isEmpty {
             do {
-                outcomes = try await apply(events, db: db)
+                outcomes = try await apply(events, emitTraces: spans.map { spans in eventIndices.map { spans.trace($0) } }, db: db)
                 metrics.batchDuration.recordNanoseconds(Int64((ContinuousClock.now - started).seconds * 1e9))
-                for case .applied(let emitted, _, let actions) in outcomes {
-                    metrics.emitted(emitted)
-                    for action in actions { action() }
+                let committedAt = DefaultTracerClock.now
+                for (position, outcome) in outcomes.enumerated() {
+                    // Optional chaining: with tracing off, the arguments are not even evaluated.
+                    switch outcome {
+                    case .applied(let emitted, let note, let actions, let compensations):
+                        metrics.emitted(emitted)
+                        for action in actions { action() }
+                        spans?.committed(eventIndices[position], outcome: note ?? "applied", compensations: compensations, at: committedAt)
+                    case .duplicate:
+                        spans?.committed(eventIndices[position], outcome: "duplicate", compensations: [], at: committedAt)
+                    }
                 }
             } catch {
                 if error.isTransient {
                     logger.warning("transaction failed, will retry: \(error)")
+                    spans?.failAll(outcome: "retried", reason: "transaction failed: \(error)")
                     return .retry
                 }
-                if events.count > 1 { return .isolate }
+                if events.count > 1 {
+                    spans?.failAll(outcome: "retried", reason: "batch failed, retried one event at a time: \(error)")
+                    return .isolate
+                }
                 let event = events[0]
                 let position = KafkaTopicPartitionOffset(topic: event.message.topic, partition: event.message.partition, offset: event.message.offset)
                 let attempts = (state.attempts[position] ?? 0) + 1
                 state.attempts[position] = attempts
                 guard attempts >= configuration.maxAttempts else {
-                    logger.warning("handler failed (attempt \(attempts) of \(configuration.maxAttempts)): \(error)", metadata: eventMetadata(event.envelope))
+                    var metadata = eventMetadata(event.envelope)
+                    if let traceID = spans?.trace(eventIndices[0])?.traceID ?? event.trace?.traceID { metadata["trace_id"] = .string(traceID) }
+                    logger.warning("handler failed (attempt \(attempts) of \(configuration.maxAttempts)): \(error)", metadata: metadata)
+                    spans?.failAll(outcome: "retried", reason: "handler failed (attempt \(attempts) of \(configuration.maxAttempts)): \(error)")
                     return .retry
                 }
                 let reason = "handler failed \(attempts) times: \(error)"
                 do {
                     try await deadLetter([(event.message, reason)], state: &state)
                 } catch {
+                    spans?.failAll(outcome: "retried", reason: "dead-letter publish failed: \(error)")
                     return .retry
                 }
+                spans?.failAll(outcome: "dead_lettered", reason: reason)
                 state.attempts[position] = nil
                 deadLettered[messages.firstIndex { $0.offset == event.message.offset && $0.topicPartition == event.message.topicPartition } ?? 0] = reason
             }
@@ -324,13 +361,14 @@ public final class EventConsumer: Service, Sendable {
             logger.warning("offset store failed: \(error)")
         }
         CrashPoint.consumerAfterOffsetStore.hit()
-        logOutcomes(items, events: events, outcomes: outcomes, deadLettered: deadLettered, messages: messages, duration: ContinuousClock.now - started)
+        logOutcomes(items, outcomes: outcomes, deadLettered: deadLettered, messages: messages, spans: spans, duration: ContinuousClock.now - started)
         return .committed
     }
 
     /// The batch's one transaction: claim inbox rows, run handlers for the new events in order, append what they
-    /// emitted.
-    private func apply(_ events: [DecodedEvent], db: PGConnection) async throws -> [Outcome] {
+    /// emitted. `emitTraces[i]`, with a tracer on, is the `traceparent` of `events[i]`'s `process` span, which
+    /// the events its handler emits store.
+    private func apply(_ events: [DecodedEvent], emitTraces: [TraceContext?]?, db: PGConnection) async throws -> [Outcome] {
         let consumerName = configuration.name
         let handlers = self.handlers
         let serviceName = self.serviceName
@@ -363,15 +401,19 @@ public final class EventConsumer: Service, Sendable {
             for run in runs {
                 var contexts = run.indices.map { index in
                     let event = events[index]
-                    return EventContext(
+                    var context = EventContext(
                         envelope: event.envelope, topic: event.message.topic, partition: event.message.partition,
                         offset: event.message.offset, trace: event.trace, producer: serviceName, topics: topicNames
                     )
+                    context.emitTrace = emitTraces?[index]
+                    return context
                 }
                 try run.registration.run(run.indices.map { events[$0].event }, &contexts, tx)
                 for (index, context) in zip(run.indices, contexts) {
                     emitted += context.emitted
-                    outcomes[index] = .applied(emitted: context.emitted.map(\.envelope.eventType), note: context.outcome, afterCommit: context.afterCommit)
+                    outcomes[index] = .applied(
+                        emitted: context.emitted.map(\.envelope.eventType), note: context.outcome, afterCommit: context.afterCommit,
+                        compensations: context.compensationRecords)
                 }
             }
             // The relay's wake-up goes after the commit, in the commit's round trip: a NOTIFY inside the
@@ -425,10 +467,18 @@ public final class EventConsumer: Service, Sendable {
         counters.withLock { $0.deadLettered += entries.count }
         for (message, reason) in entries {
             metrics.event(topic: message.topic, type: message.headers.string(Outbox.eventTypeHeader) ?? "unknown", outcome: "dead_lettered")
-            logger.warning("message dead-lettered", metadata: [
+            var metadata: Logger.Metadata = [
                 "topic": .string(message.topic), "partition": .stringConvertible(message.partition),
                 "offset": .stringConvertible(message.offset), "reason": .string(reason),
-            ])
+            ]
+            // What the message says it is, from its key and headers: it may not be a valid envelope.
+            if let key = message.keyString { metadata["saga_id"] = .string(String(key.prefix(128))) }
+            if let eventID = message.headers.string(Outbox.eventIDHeader) { metadata["event_id"] = .string(String(eventID.prefix(64))) }
+            if let eventType = message.headers.string(Outbox.eventTypeHeader) { metadata["event_type"] = .string(String(eventType.prefix(128))) }
+            if let trace = message.headers.string(TraceContext.headerName).flatMap(TraceContext.init(traceparent:)) {
+                metadata["trace_id"] = .string(trace.traceID)
+            }
+            logger.warning("message dead-lettered", metadata: metadata)
         }
     }
 
@@ -436,9 +486,11 @@ public final class EventConsumer: Service, Sendable {
         ["saga_id": .string(envelope.sagaID), "event_type": .string(envelope.eventType), "event_id": .string(envelope.eventID.uuidString.lowercased())]
     }
 
-    /// One line per event handled: saga, type, outcome and how long its batch took to commit.
+    /// One line per event handled: saga, type, id, trace, outcome and how long its batch took to commit. The trace
+    /// is the `process` span's with a tracer on (the same trace as the incoming header's, or a new one when the
+    /// message had none), else the incoming header's.
     private func logOutcomes(
-        _ items: [Item], events: [DecodedEvent], outcomes: [Outcome], deadLettered: [Int: String], messages: [KafkaMessage], duration: Duration
+        _ items: [Item], outcomes: [Outcome], deadLettered: [Int: String], messages: [KafkaMessage], spans: ProcessSpans?, duration: Duration
     ) {
         var applied = 0
         var duplicates = 0
@@ -463,15 +515,17 @@ public final class EventConsumer: Service, Sendable {
                 eventIndex += 1
             case .event(let event):
                 var metadata = eventMetadata(event.envelope)
+                if let traceID = spans?.trace(index)?.traceID ?? event.trace?.traceID { metadata["trace_id"] = .string(traceID) }
                 metadata["duration_ms"] = .string(millis)
                 metadata["batch"] = .stringConvertible(messages.count)
                 if eventIndex < outcomes.count {
                     metrics.event(topic: event.message.topic, type: event.envelope.eventType, outcome: Self.outcomeLabel(outcomes[eventIndex]))
                     switch outcomes[eventIndex] {
-                    case .applied(let emitted, let note, _):
+                    case .applied(let emitted, let note, _, let compensations):
                         applied += 1
                         metadata["outcome"] = .string(note ?? "applied")
                         if !emitted.isEmpty { metadata["emitted"] = .string(emitted.joined(separator: ",")) }
+                        if !compensations.isEmpty { metadata["compensation"] = .string(compensations.map(\.name).joined(separator: ",")) }
                     case .duplicate:
                         duplicates += 1
                         metadata["outcome"] = "duplicate"

@@ -1,5 +1,6 @@
 import Foundation
 import PGClient
+import Tracing
 
 /// What a handler knows about the event in hand, and where it puts the events it emits.
 ///
@@ -20,6 +21,18 @@ public struct EventContext: Sendable {
     /// Run after the transaction commits, never if it rolls back: for counters and other effects outside the
     /// database that must match what was committed.
     public private(set) var afterCommit: [@Sendable () -> Void] = []
+    /// The compensations this handler performed (`refund_payment`), as it said with `compensating(_:)`.
+    public var compensations: [String] { compensationRecords.map(\.name) }
+    private(set) var compensationRecords: [Compensation] = []
+    /// What emitted events store as their `traceparent` when a tracer is on: the consumer's `process` span for
+    /// this event. Nil with tracing off, where each emitted event gets a new span id in the handled event's trace.
+    var emitTrace: TraceContext?
+
+    /// A compensation a handler performed, and when it said so: the start of its `compensate` span.
+    struct Compensation: Sendable {
+        let name: String
+        let startedAt: DefaultTracerClock.Timestamp
+    }
 
     public init(
         envelope: EventEnvelope, topic: String, partition: Int32, offset: Int64, trace: TraceContext?, producer: String,
@@ -41,6 +54,15 @@ public struct EventContext: Sendable {
         afterCommit.append(action)
     }
 
+    /// Says that this handler compensates an earlier step (`refund_payment`, `release_inventory`), where the
+    /// compensating work begins. When the transaction commits, the event's `process` span gets
+    /// `saga.compensation=<name>` and a child span `compensate <name>` from this call to the commit, with the
+    /// handler's outcome; its log line names the compensation. A batch that rolls back records nothing: its retry
+    /// says it again.
+    public mutating func compensating(_ name: String) {
+        compensationRecords.append(Compensation(name: name, startedAt: DefaultTracerClock.now))
+    }
+
     public mutating func emit<E: SagaEvent>(_ event: E) throws {
         try emit(event, causedBy: envelope.eventID)
     }
@@ -48,7 +70,7 @@ public struct EventContext: Sendable {
     /// Emits with another event of the same saga as the cause: when the event that completes a pair is not the
     /// one that logically caused the outcome.
     public mutating func emit<E: SagaEvent>(_ event: E, causedBy causationID: UUID) throws {
-        let trace = self.trace?.child() ?? TraceContext.newRoot()
+        let trace = emitTrace ?? self.trace?.child() ?? TraceContext.newRoot()
         emitted.append(try OutboxMessage(
             event, sagaID: envelope.sagaID, causationID: causationID, producer: producer, trace: trace, topics: topics))
     }
