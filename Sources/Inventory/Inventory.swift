@@ -129,6 +129,7 @@ public enum Inventory: SagaParticipant {
     /// The compensation: put held stock back. Only a reservation still held is released, so a repeated or late
     /// trigger changes nothing.
     static func release(orderID: String, trigger: String, _ context: inout EventContext, _ db: isolated PGConnection) throws {
+        context.compensating("release_inventory")
         let rows = try db.query("SELECT sku, quantity, status FROM reservations WHERE order_id = \(orderID) FOR UPDATE")
         guard let row = rows.first else {
             try context.emit(InventoryReleaseFailed(orderID: orderID, reason: "no reservation for order \(orderID) to release after \(trigger)"))

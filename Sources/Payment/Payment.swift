@@ -99,6 +99,7 @@ public enum Payment: SagaParticipant {
 
     /// The compensation for a failed confirmation: refund the captured charge, once.
     static func refund(_ event: ConfirmationFailed, _ context: inout EventContext, _ db: isolated PGConnection) throws {
+        context.compensating("refund_payment")
         let rows = try db.query("SELECT charge_id, amount_cents, currency, status FROM charges WHERE order_id = \(event.orderID) FOR UPDATE")
         guard let row = rows.first else {
             try context.emit(PaymentRefundFailed(orderID: event.orderID, reason: "no captured payment for order \(event.orderID) to refund"))
