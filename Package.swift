@@ -113,7 +113,10 @@ let package = Package(
         .executableTarget(name: "PaymentService", dependencies: ["Payment"] + executable),
         .target(name: "Notification", dependencies: domain, resources: [.copy("Migrations")]),
         .executableTarget(name: "NotificationService", dependencies: ["Notification"] + executable),
-        .target(name: "Tracker", dependencies: domain, resources: [.copy("Migrations")]),
+        .target(
+            name: "Tracker", dependencies: domain + [.product(name: "Tracing", package: "swift-distributed-tracing")],
+            resources: [.copy("Migrations")]
+        ),
         .executableTarget(name: "SagaTracker", dependencies: ["Tracker"] + executable),
 
         // The guide's example (docs/GUIDE.md): a participant that joins the order saga from outside, written against

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import OrderSaga
 import PGClient
 import SagaKit
@@ -58,7 +59,13 @@ struct StartCommand: AsyncParsableCommand {
 
     func run() async throws {
         try CrashPoint.validateEnvironment()
-        let outcome = try await database.withConnection(logging: logging) { try await OrderIntake.start(request, topics: kafka.topics, on: $0) }
+        // The intake's span is the root of the saga's trace: exported before the command returns, when asked for.
+        let logger = logging.makeLogger(label: Tracker.name)
+        let tracing = try OTelTracing.bootstrap(
+            serviceName: Tracker.executableName, environment: ProcessInfo.processInfo.environment, logger: logger, announce: .debug)
+        let outcome = try await OTelTracing.exporting(tracing, logger: logger) {
+            try await database.withConnection(logging: logging) { try await OrderIntake.start(request, topics: kafka.topics, on: $0) }
+        }
         let follow = "saga-tracker status \(orderId)"
         switch outcome {
         case .accepted(_, let at):

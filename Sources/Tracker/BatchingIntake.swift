@@ -1,6 +1,7 @@
 import Foundation
 import PGClient
 import SagaKit
+import Tracing
 
 /// Starts sagas for many concurrent callers, several per transaction: group commit for the intake.
 ///
@@ -25,7 +26,9 @@ public actor BatchingIntake {
     private let topics: TopicNames
     private let waker: RelayWaker
     private var idle: [PGConnection]
-    private typealias Waiting = (request: OrderRequest, continuation: CheckedContinuation<OrderIntake.Outcome, any Error>)
+    /// A start waiting for a connection, with its caller's trace context: its `start saga` span is a child of the
+    /// caller's span, whichever task runs the batch.
+    private typealias Waiting = (request: OrderRequest, context: ServiceContext, continuation: CheckedContinuation<OrderIntake.Outcome, any Error>)
     private var pending: [Waiting] = []
     private var committed = Statistics()
     public var statistics: Statistics {
@@ -50,8 +53,9 @@ public actor BatchingIntake {
     /// waits still gets its order started: the start is not withdrawn.
     public func start(_ request: OrderRequest) async throws -> OrderIntake.Outcome {
         try request.validate()
+        let context = ServiceContext.current ?? .topLevel
         return try await withCheckedThrowingContinuation { continuation in
-            pending.append((request, continuation))
+            pending.append((request, context, continuation))
             dispatch()
         }
     }
@@ -72,7 +76,7 @@ public actor BatchingIntake {
     /// Resumes every start of the batch exactly once; leaves the connection to the caller.
     private nonisolated func execute(_ batch: [Waiting], on db: PGConnection) async {
         do {
-            let results = try await OrderIntake.start(batch.map(\.request), topics: topics, waker: waker, on: db)
+            let results = try await OrderIntake.start(batch.map(\.request), topics: topics, waker: waker, contexts: batch.map(\.context), on: db)
             await counted(batch.count)
             for (item, result) in zip(batch, results) { item.continuation.resume(with: result) }
         } catch let error as PGError where batch.count > 1 && !error.isConnectionError {

@@ -2,6 +2,7 @@ import Foundation
 import OrderSaga
 import PGClient
 import SagaKit
+import Tracing
 
 /// An order as a customer places it.
 public struct OrderRequest: Sendable, Hashable {
@@ -104,35 +105,86 @@ public enum OrderIntake {
     /// nothing and gets `.alreadyStarted`. Throws, and starts none, when any request is invalid or the statement
     /// fails (a deadlock is retried: the statement is all or nothing). Once it committed, what can still fail
     /// (re-deriving a saga whose events came first, reading an existing order) fails only that request's result.
+    ///
+    /// With a tracer on, each request gets a `start saga` span, the root of its saga's trace (or a child of the
+    /// caller's span: `contexts[i]` for `requests[i]`, else the task's current context), and its `OrderPlaced`
+    /// stores that span's `traceparent`. With tracing off the event gets a new trace id, as it always did.
     public static func start(
-        _ requests: [OrderRequest], topics: TopicNames = TopicNames(), notify: Bool = true, waker: RelayWaker? = nil, on db: PGConnection
+        _ requests: [OrderRequest], topics: TopicNames = TopicNames(), notify: Bool = true, waker: RelayWaker? = nil,
+        contexts: [ServiceContext]? = nil, on db: PGConnection
     ) async throws -> [Result<Outcome, any Error>] {
         guard !requests.isEmpty else { return [] }
         for request in requests { try request.validate() }
         // In order id order, so two batches that share order ids lock them in the same order.
         let order = requests.indices.sorted { requests[$0].orderID < requests[$1].orderID }
         let sorted = order.map { requests[$0] }
-        let started = try sorted.map { try Started($0, topics: topics) }
-        let envelopes = started.map(\.envelope)
-        let statement = insertStatement(sorted, started)
-        let inserted = try await PGRetryPolicy.default.run { try await db.query(statement) }
-        // Committed. From here on a failure belongs to the request it concerns, not to the whole batch.
-        var accepted: [UUID: PGRow] = [:]
-        for row in inserted { accepted[try row.decode("event_id")] = row }
-        var results = [Result<Outcome, any Error>?](repeating: nil, count: requests.count)
-        for (position, index) in order.enumerated() {
-            guard let row = accepted[envelopes[position].eventID] else { continue }
-            results[index] = await acceptedOutcome(requests[index], eventID: envelopes[position].eventID, row: row, on: db)
+        let spans = SagaTracing.activeTracer.map { tracer in
+            let current = ServiceContext.current ?? .topLevel
+            return order.map { IntakeSpan(requests[$0], parent: contexts?[$0] ?? current, tracer: tracer) }
         }
-        if notify && !accepted.isEmpty {
-            if let waker { await waker.wake(using: db) } else { await Outbox.wakeRelay(on: db) }
+        do {
+            let started = try sorted.indices.map { try Started(sorted[$0], topics: topics, trace: spans?[$0].trace ?? .newRoot()) }
+            let envelopes = started.map(\.envelope)
+            for (span, start) in zip(spans ?? [], started) { span.identify(start.envelope, topic: start.row.topic) }
+            let statement = insertStatement(sorted, started)
+            let inserted = try await PGRetryPolicy.default.run { try await db.query(statement) }
+            // Committed. From here on a failure belongs to the request it concerns, not to the whole batch.
+            var accepted: [UUID: PGRow] = [:]
+            for row in inserted { accepted[try row.decode("event_id")] = row }
+            var results = [Result<Outcome, any Error>?](repeating: nil, count: requests.count)
+            for (position, index) in order.enumerated() {
+                guard let row = accepted[envelopes[position].eventID] else { continue }
+                results[index] = await acceptedOutcome(requests[index], eventID: envelopes[position].eventID, row: row, on: db)
+            }
+            if notify && !accepted.isEmpty {
+                if let waker { await waker.wake(using: db) } else { await Outbox.wakeRelay(on: db) }
+            }
+            let refused = order.filter { results[$0] == nil }
+            if !refused.isEmpty {
+                for (index, result) in zip(refused, await refusedOutcomes(refused.map { requests[$0] }, on: db)) { results[index] = result }
+            }
+            if let spans {
+                for (position, index) in order.enumerated() { spans[position].end(results[index]!) }
+            }
+            if !accepted.isEmpty { CrashPoint.startAfterCommitBeforeResponse.hit() }
+            return results.map { $0! }
+        } catch {
+            spans?.forEach { $0.end(.failure(error)) }
+            throw error
         }
-        let refused = order.filter { results[$0] == nil }
-        if !refused.isEmpty {
-            for (index, result) in zip(refused, await refusedOutcomes(refused.map { requests[$0] }, on: db)) { results[index] = result }
+    }
+
+    /// A request's `start saga` span: the root of its saga's trace.
+    private struct IntakeSpan {
+        let span: any Span
+        let trace: TraceContext?
+
+        init(_ request: OrderRequest, parent: ServiceContext, tracer: any Tracer) {
+            span = tracer.startSpan(SagaTracing.startSpanName, context: parent, ofKind: .internal)
+            span.attributes[SagaTracing.Attribute.sagaID] = request.orderID
+            trace = SagaTracing.traceparent(of: span.context, using: tracer).flatMap(TraceContext.init(traceparent:))
         }
-        if !accepted.isEmpty { CrashPoint.startAfterCommitBeforeResponse.hit() }
-        return results.map { $0! }
+
+        func identify(_ envelope: EventEnvelope, topic: String) {
+            span.updateAttributes { attributes in
+                attributes[SagaTracing.Attribute.eventType] = envelope.eventType
+                attributes[SagaTracing.Attribute.eventID] = envelope.eventID.uuidString.lowercased()
+                attributes[SagaTracing.Attribute.destination] = topic
+            }
+        }
+
+        func end(_ result: Result<Outcome, any Error>) {
+            switch result {
+            case .success(.accepted):
+                span.attributes[SagaTracing.Attribute.outcome] = "accepted"
+            case .success(.alreadyStarted(_, let same)):
+                span.attributes[SagaTracing.Attribute.outcome] = same ? "already_started" : "already_started_differently"
+            case .failure(let error):
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: "\(error)"))
+            }
+            span.end()
+        }
     }
 
     /// A request's first event, its outbox row and its saga's first status, made before anything is written.
@@ -141,9 +193,9 @@ public enum OrderIntake {
         let envelope: EventEnvelope
         let status: SagaStatus
 
-        init(_ request: OrderRequest, topics: TopicNames) throws {
+        init(_ request: OrderRequest, topics: TopicNames, trace: TraceContext) throws {
             let message = try OutboxMessage(request.event, sagaID: request.orderID, causationID: nil, producer: Tracker.name,
-                                            trace: .newRoot(), topics: topics)
+                                            trace: trace, topics: topics)
             row = try Outbox.row(for: message)
             envelope = message.envelope
             guard let status = SagaProjection.derive(sagaID: request.orderID, events: [SagaEventRecord(message.envelope)]) else {

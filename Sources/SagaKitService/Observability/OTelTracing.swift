@@ -16,8 +16,11 @@ public enum OTelTracing {
     }
 
     /// Bootstraps the tracer and returns the service that exports its spans (run it first in the service group,
-    /// so it stops last and flushes what the others ended); nil when tracing is off.
-    public static func bootstrap(serviceName: String, environment: [String: String], logger: Logger) throws -> (any Service)? {
+    /// so it stops last and flushes what the others ended); nil when tracing is off. `announce` is the level of the
+    /// line saying so: a one-shot command (`saga-tracker start`) says it at debug.
+    public static func bootstrap(
+        serviceName: String, environment: [String: String], logger: Logger, announce: Logger.Level = .info
+    ) throws -> (any Service)? {
         guard requested(environment) else { return nil }
         var configuration = OTel.Configuration.default
         configuration.serviceName = serviceName
@@ -28,7 +31,28 @@ public enum OTelTracing {
         configuration.diagnosticLogger = .custom(logger)
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         InstrumentationSystem.bootstrap(backend.factory)
-        logger.info("tracing: exporting spans with OTLP/HTTP", metadata: ["service.name": .string(serviceName)])
+        logger.log(level: announce, "tracing: exporting spans with OTLP/HTTP", metadata: ["service.name": .string(serviceName)])
         return backend.service
+    }
+
+    /// Runs a one-shot command's `body` while `exporter` (from `bootstrap`) runs beside it, then shuts the exporter
+    /// down, which exports every span `body` ended before this returns. Just `body` when tracing is off.
+    public static func exporting<T>(_ exporter: (any Service)?, logger: Logger, _ body: () async throws -> T) async throws -> T {
+        guard let exporter else { return try await body() }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [ServiceGroupConfiguration.ServiceConfiguration(service: exporter)], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body())
+            } catch {
+                result = .failure(error)
+            }
+            await group.triggerGracefulShutdown()
+            // An exporter that cannot reach its collector has logged why; the command's own outcome stands.
+            try? await tasks.waitForAll()
+            return try result.get()
+        }
     }
 }
