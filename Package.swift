@@ -198,6 +198,8 @@ let package = Package(
             dependencies: [
                 "OrderSaga", "OrderSagaFixtures", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService",
                 "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The test OTLP/HTTP receiver (TraceExportTests).
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
@@ -205,6 +207,10 @@ let package = Package(
             dependencies: [
                 "OrderSaga", "OrderSagaFixtures", "OrderSagaTestSupport", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit",
                 "SagaKitService", "PGClient", "TestSupport",
+                // The test OTLP/HTTP receiver (TraceExportTests).
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
