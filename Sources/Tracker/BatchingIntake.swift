@@ -26,9 +26,11 @@ public actor BatchingIntake {
     private let topics: TopicNames
     private let waker: RelayWaker
     private var idle: [PGConnection]
-    /// A start waiting for a connection, with its caller's trace context: its `start saga` span is a child of the
-    /// caller's span, whichever task runs the batch.
-    private typealias Waiting = (request: OrderRequest, context: ServiceContext, continuation: CheckedContinuation<OrderIntake.Outcome, any Error>)
+    /// A start waiting for a connection, with its caller's trace context when a tracer is on: its `start saga` span
+    /// is then a child of the caller's span, whichever task runs the batch.
+    private typealias Waiting = (request: OrderRequest, context: ServiceContext?, continuation: CheckedContinuation<OrderIntake.Outcome, any Error>)
+    /// Whether a tracer is on, asked once: with tracing off no context is kept.
+    private let tracing = SagaTracing.activeTracer != nil
     private var pending: [Waiting] = []
     private var committed = Statistics()
     public var statistics: Statistics {
@@ -53,7 +55,7 @@ public actor BatchingIntake {
     /// waits still gets its order started: the start is not withdrawn.
     public func start(_ request: OrderRequest) async throws -> OrderIntake.Outcome {
         try request.validate()
-        let context = ServiceContext.current ?? .topLevel
+        let context = tracing ? ServiceContext.current ?? .topLevel : nil
         return try await withCheckedThrowingContinuation { continuation in
             pending.append((request, context, continuation))
             dispatch()
@@ -76,7 +78,8 @@ public actor BatchingIntake {
     /// Resumes every start of the batch exactly once; leaves the connection to the caller.
     private nonisolated func execute(_ batch: [Waiting], on db: PGConnection) async {
         do {
-            let results = try await OrderIntake.start(batch.map(\.request), topics: topics, waker: waker, contexts: batch.map(\.context), on: db)
+            let contexts = tracing ? batch.map { $0.context ?? .topLevel } : nil
+            let results = try await OrderIntake.start(batch.map(\.request), topics: topics, waker: waker, contexts: contexts, on: db)
             await counted(batch.count)
             for (item, result) in zip(batch, results) { item.continuation.resume(with: result) }
         } catch let error as PGError where batch.count > 1 && !error.isConnectionError {
