@@ -486,6 +486,13 @@ public final class EventConsumer: Service, Sendable {
         ["saga_id": .string(envelope.sagaID), "event_type": .string(envelope.eventType), "event_id": .string(envelope.eventID.uuidString.lowercased())]
     }
 
+    /// The same, with the trace a message's `traceparent` header names.
+    private func eventMetadata(_ envelope: EventEnvelope, traceparent: String?) -> Logger.Metadata {
+        var metadata = eventMetadata(envelope)
+        if let trace = traceparent.flatMap(TraceContext.init(traceparent:)) { metadata["trace_id"] = .string(trace.traceID) }
+        return metadata
+    }
+
     /// One line per event handled: saga, type, id, trace, outcome and how long its batch took to commit. The trace
     /// is the `process` span's with a tracer on (the same trace as the incoming header's, or a new one when the
     /// message had none), else the incoming header's.
@@ -506,7 +513,7 @@ public final class EventConsumer: Service, Sendable {
             case .ignored(let envelope):
                 ignored += 1
                 metrics.event(topic: messages[index].topic, type: envelope.eventType, outcome: "ignored")
-                logger.trace("event ignored", metadata: eventMetadata(envelope))
+                logger.trace("event ignored", metadata: eventMetadata(envelope, traceparent: messages[index].headers.string(TraceContext.headerName)))
             case .event(let event) where !logging:
                 if eventIndex < outcomes.count {
                     if case .applied = outcomes[eventIndex] { applied += 1 } else { duplicates += 1 }
