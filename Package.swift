@@ -198,8 +198,6 @@ let package = Package(
             dependencies: [
                 "OrderSaga", "OrderSagaFixtures", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService",
                 "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                // The test OTLP/HTTP receiver (TraceExportTests).
-                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
