@@ -34,8 +34,10 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
         let logger = logging.makeLogger(label: Service.name)
         try CrashPoint.validateEnvironment()
         let httpAddress = try http.address()
-        // Metrics and the tracer first: what the relay and consumers make below binds to them.
-        let registry = PrometheusMetrics.bootstrap()
+        // Metrics and the tracer first: what the relay and consumers make below binds to them. Without the
+        // bootstrap (`--no-metrics`) every metric is swift-metrics' no-op one.
+        let registry = try http.metricsEnabled() ? PrometheusMetrics.bootstrap() : nil
+        if registry == nil { logger.notice("metrics: off (--no-metrics or SAGAKIT_METRICS=off): no /metrics") }
         let tracing = try OTelTracing.bootstrap(serviceName: Service.executableName, environment: ProcessInfo.processInfo.environment, logger: logger)
         let health = ServiceHealth()
         let db = try database.config()

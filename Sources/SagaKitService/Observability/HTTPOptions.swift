@@ -10,12 +10,30 @@ public struct HTTPOptions<Service: SagaParticipant>: ParsableArguments {
         valueName: "host:port"))
     public var httpAddress: String?
 
+    @Flag(help: ArgumentHelp(
+        "Record no metrics and serve no /metrics (the health endpoints stay). [env: SAGAKIT_METRICS=off]",
+        discussion: "For measuring what the metrics cost; swift-metrics then uses its no-op backend."))
+    public var noMetrics = false
+
     public init() {}
 
     static var variable: String { "\(Service.name.uppercased())_HTTP_ADDRESS" }
+    static var metricsVariable: String { "SAGAKIT_METRICS" }
 
     public func validate() throws {
         _ = try address()
+        _ = try metricsEnabled()
+    }
+
+    /// Whether to bootstrap the Prometheus backend and serve `/metrics`: on unless `--no-metrics` or
+    /// `SAGAKIT_METRICS=off`.
+    public func metricsEnabled() throws -> Bool {
+        if noMetrics { return false }
+        switch Environment.value(Self.metricsVariable)?.lowercased() {
+        case nil, "on": return true
+        case "off": return false
+        case let other?: throw ValidationError("\(Self.metricsVariable): '\(other)' is neither 'on' nor 'off'")
+        }
     }
 
     /// The address to serve on; nil for `off`.

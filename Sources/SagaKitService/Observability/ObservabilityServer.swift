@@ -7,25 +7,29 @@ import Prometheus
 import SagaKit
 import ServiceLifecycle
 
-/// The HTTP endpoint of a long-running process: `/metrics` (Prometheus text), `/health/live` (the process
-/// answers) and `/health/ready` (200 when the database answers, every consumer has partitions and the relay
-/// knows the lease; 503 with the reasons otherwise). Later pages (the console) mount on the same router.
+/// The HTTP endpoint of a long-running process: `/metrics` (Prometheus text; absent when metrics are off),
+/// `/health/live` (the process answers) and `/health/ready` (200 when the database answers, every consumer has
+/// partitions and the relay knows the lease; 503 with the reasons otherwise). Later pages (the console) mount on
+/// the same router.
 public struct ObservabilityServer: Service {
     let address: HTTPAddress
     let application: Application<RouterResponder<BasicRequestContext>>
 
     /// `routes` adds a caller's own routes (the tracker's console) to the same server.
     public init(
-        address: HTTPAddress, registry: PrometheusCollectorRegistry, health: ServiceHealth, database: PGConfig?, logger: Logger,
+        address: HTTPAddress, registry: PrometheusCollectorRegistry?, health: ServiceHealth, database: PGConfig?, logger: Logger,
         routes: (Router<BasicRequestContext>) -> Void = { _ in }
     ) {
         self.address = address
         let router = Router()
         let probe = database.map { DatabaseProbe(config: $0, logger: logger) }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: PrometheusMetrics.render(registry))))
+        // No registry: metrics are off, and /metrics answers 404 like any unknown path.
+        if let registry {
+            router.get("/metrics") { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: PrometheusMetrics.render(registry))))
+            }
         }
         router.get("/health/live") { _, _ in
             Self.json(.ok, ["status": "live"])
