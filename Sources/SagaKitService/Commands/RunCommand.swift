@@ -34,6 +34,7 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
         let logger = logging.makeLogger(label: Service.name)
         try CrashPoint.validateEnvironment()
         let httpAddress = try http.address()
+        if let httpAddress { try ObservabilityServer.checkAvailable(httpAddress) }
         // Metrics and the tracer first: what the relay and consumers make below binds to them. Without the
         // bootstrap (`--no-metrics`) every metric is swift-metrics' no-op one.
         let registry = try http.metricsEnabled() ? PrometheusMetrics.bootstrap() : nil

@@ -58,6 +58,30 @@ public struct ObservabilityServer: Service {
         )
     }
 
+    /// Fails, in one line, when `address` cannot be bound now (a port another process listens on, a host that
+    /// is not this machine's): `run` asks before it migrates or logs anything, so that mistake is one line and
+    /// exit 1 rather than a service that starts and then stops. Binds as the server will (SO_REUSEADDR) and
+    /// lets go at once; the server's own bind still reports the rare port taken in between.
+    public static func checkAvailable(_ address: HTTPAddress) throws {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var found: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(address.host, String(address.port), &hints, &found)
+        guard resolved == 0, let first = found else {
+            throw CommandFailure("cannot serve HTTP on \(address): \(String(cString: gai_strerror(resolved)))")
+        }
+        defer { freeaddrinfo(found) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw CommandFailure("cannot serve HTTP on \(address): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            throw CommandFailure("cannot serve HTTP on \(address): \(String(cString: strerror(errno)))")
+        }
+    }
+
     public func run() async throws {
         do {
             try await application.run()
