@@ -143,6 +143,7 @@ public final class EventConsumer: Service, Sendable {
                     let gone = Set(partitions)
                     state.attempts = state.attempts.filter { !gone.contains($0.key.topicPartition) }
                     health?.consumer(configuration.name, assigned: [], revoked: partitions.map(\.description))
+                    metrics.lagRevoked(partitions)
                 case .assigned(let partitions):
                     health?.consumer(configuration.name, assigned: partitions.map(\.description), revoked: [])
                 }

@@ -39,4 +39,12 @@ struct ConsumerMetrics: Sendable {
             lag.record([consumer, entry.partition.topic, String(entry.partition.partition)], Double(entry.lag))
         }
     }
+
+    /// Partitions this member no longer reads are behind by nothing here: 0, so that a sum over the group's
+    /// members counts each partition once (its new owner's value) rather than keeping this member's last one.
+    func lagRevoked(_ partitions: [KafkaTopicPartition]) {
+        for partition in partitions {
+            lag.record([consumer, partition.topic, String(partition.partition)], 0)
+        }
+    }
 }

@@ -37,7 +37,7 @@ public enum SagaKitMetrics {
         consumerEvents: "Events read by a consumer, by outcome: applied, duplicate (already applied), ignored (no handler), dead_lettered.",
         consumerRetries: "Consumer batches rolled back and retried after a backoff.",
         consumerBatchDuration: "Time to handle a polled batch in one transaction, commit included.",
-        consumerLag: "Messages behind the partition's high watermark, per assigned partition, from the last fetch. The local broker (Tansu) keeps its high watermark a batch short of the log end, so the lag reads low there.",
+        consumerLag: "Messages behind the partition's high watermark, per assigned partition, from the last fetch (0 once the partition moved to another member). The local broker (Tansu) keeps its high watermark a batch short of the log end, so the lag reads low there.",
         eventsEmitted: "Events emitted by handlers, by type, counted after their transaction commits.",
         deadLetterPublishFailures: "Dead-letter publishes that failed; the partition waits and retries.",
     ]
