@@ -52,6 +52,7 @@ cmd_env() {
     done
     echo "export SAGAKIT_STACK_DIR=$SAGAKIT_STACK_DIR"
     echo "export SAGAKIT_PYTHON=$SAGAKIT_VENV/bin/python"
+    echo "export SAGAKIT_PROMTOOL=$SAGAKIT_PROMTOOL"
     echo "export SAGAKIT_DEV=$SAGAKIT_ROOT/infra/dev"
     echo "export SAGAKIT_SPOOL_DIR=$SAGAKIT_STACK_DIR/spool"
     # The first instance of each service started by demo or bench (more instances: +10 each, see services.sh).
@@ -166,6 +167,7 @@ usage: infra/dev COMMAND
   services         show the service processes demo started
   stop-services    stop them (SIGTERM: they finish, commit and exit)
   pg-restart       stop PostgreSQL immediately (as a crash would) and start it again
+  pg-stop, pg-start  stop PostgreSQL (fast shutdown) and leave it stopped; start it again (for outage drills)
   broker-restart   restart Tansu (its memory storage loses every topic and offset; topics are recreated empty),
                    then recover: the demo's services stop, every outbox publishes again, lost consumer groups
                    start from the beginning, and the services start again; up recovers the same way
@@ -202,6 +204,8 @@ main() {
         services) services_status ;;
         stop-services) services_stop ;;
         pg-restart) pg_restart ;;
+        pg-stop) pg_stop ;;
+        pg-start) pg_start ;;
         broker-restart) need_root "broker-restart"; broker_restart ;;
         topics) broker_topics list ;;
         help | -h | --help) cmd_help ;;

@@ -13,6 +13,7 @@ SAGAKIT_LOG_DIR="$SAGAKIT_STACK_DIR/logs"
 SAGAKIT_SECRETS_DIR="$SAGAKIT_STACK_DIR/secrets"
 SAGAKIT_VENV="$SAGAKIT_TOOLS_DIR/venv"
 SAGAKIT_TANSU="$SAGAKIT_TOOLS_DIR/tansu"
+SAGAKIT_PROMTOOL="$SAGAKIT_TOOLS_DIR/promtool"
 
 # The four service databases; each gets a login role of the same name.
 SAGAKIT_DATABASES=(inventory payment notification tracker)

@@ -124,6 +124,30 @@ setup_tansu() {
     say "tansu: $("$SAGAKIT_TANSU" --version) installed in $SAGAKIT_TOOLS_DIR"
 }
 
+# promtool, Prometheus' own checker, for the tests of infra/observability (config, alert rules and their unit tests,
+# the dashboard's queries) and of every service's /metrics. Taken from Debian's `prometheus` package without
+# installing it (which would start a Prometheus server): the .deb is cached, only promtool is unpacked.
+setup_promtool() {
+    if [ -x "$SAGAKIT_PROMTOOL" ] && "$SAGAKIT_PROMTOOL" --version >/dev/null 2>&1; then
+        say "promtool: present"
+        return
+    fi
+    local debs="$SAGAKIT_CACHE_DIR/debs/prometheus" deb work
+    mkdir -p "$debs" "$SAGAKIT_TOOLS_DIR"
+    deb=$(ls "$debs"/prometheus_*.deb 2>/dev/null | head -n1 || true)
+    if [ -z "$deb" ]; then
+        step "downloading Debian's prometheus package (for promtool)"
+        (cd "$debs" && { apt-get download -q prometheus >&2 2>/dev/null || { apt-get update -q >&2 && apt-get download -q prometheus >&2; }; })
+        deb=$(ls "$debs"/prometheus_*.deb 2>/dev/null | head -n1 || true)
+        [ -n "$deb" ] || die "could not download Debian's prometheus package (for promtool)"
+    fi
+    work=$(mktemp -d "${TMPDIR:-/tmp}/sagakit-prometheus.XXXXXX")
+    dpkg-deb -x "$deb" "$work"
+    install -m 0755 "$work/usr/bin/promtool" "$SAGAKIT_PROMTOOL"
+    rm -rf "$work"
+    say "promtool: $("$SAGAKIT_PROMTOOL" --version 2>&1 | head -n1) installed in $SAGAKIT_TOOLS_DIR"
+}
+
 # Python tools used by infra/dev (topic admin) and by the tests (schema validation, an independent Kafka client).
 setup_python_tools() {
     local req="$SAGAKIT_ROOT/infra/requirements.txt" stamp="$SAGAKIT_VENV/.requirements.sha256"
@@ -145,6 +169,7 @@ cmd_setup() {
     setup_librdkafka
     setup_apt_packages "${APT_PACKAGES_AFTER_LIBRDKAFKA[@]}"
     setup_tansu
+    setup_promtool
     setup_python_tools
     say "setup: done"
 }
