@@ -1,0 +1,442 @@
+import Foundation
+import OrderSaga
+import SagaKit
+import Testing
+import Tracker
+import TestSupport
+
+/// Issue 17's acceptance against the real stack: after the demo's four scenarios each process's `/metrics` parses
+/// as Prometheus text (with the `prometheus_client` parser) and its counters say what happened; `/health/ready`
+/// is 503 with a reason until the consumer has partitions, then 200; a bad `--http-address` and a taken port each
+/// get one line and their exit code. (Readiness when PostgreSQL stops: `ObservabilityDisruptiveTests`.)
+@Suite("Observability: /metrics after the demo, readiness, HTTP address errors", .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(5)))
+struct ObservabilityTests {
+    @Test("after the four scenarios every process's /metrics parses and counts exactly what happened")
+    func metricsAfterTheDemo() async throws {
+        try await SagaCluster.with { cluster in
+            // Each process on a port of its own, known to the test.
+            var ports: [SagaCluster.Service: Int] = [:]
+            for service in SagaCluster.Service.allCases {
+                let port = try HTTPProbe.freePort()
+                ports[service] = port
+                try await cluster.start(service, environment: ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:\(port)"], waitUntilReady: false)
+            }
+            for service in SagaCluster.Service.allCases {
+                try await cluster.process(service).waitForOutput("partitions assigned", timeout: .seconds(60))
+            }
+            try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "100"])
+            // The demo's four scenarios, as `infra/dev demo` runs them.
+            _ = try await SagaScenarioTests.start(cluster, "ORD-2001")
+            _ = try await SagaScenarioTests.start(cluster, "ORD-2002")
+            _ = try await SagaScenarioTests.start(cluster, "ORD-2003")
+            _ = try await SagaScenarioTests.start(cluster, "ORD-2004", quantity: 101)
+            let states = try await cluster.waitForTerminal(["ORD-2001", "ORD-2002", "ORD-2003", "ORD-2004"], timeout: .seconds(60))
+            #expect(states == ["ORD-2001": "completed", "ORD-2002": "compensated", "ORD-2003": "compensated", "ORD-2004": "failed"])
+
+            let topic = { (name: String) in cluster.topics(name) }
+            // What each process must count, once everything settled: the domain counters (one refund, one
+            // decline, three reservations, ...), every event each consumer applied and emitted, every row each
+            // relay published, and the tracker's view.
+            let expected: [SagaCluster.Service: [Sample: Double]] = [
+                .inventory: [
+                    Sample("inventory_reservations_total"): 3,
+                    Sample("inventory_rejections_total"): 1,
+                    Sample("inventory_releases_total"): 2,
+                    Sample("inventory_release_failures_total"): 0,
+                    // OrderPlaced ×4, PaymentDeclined, PaymentRefunded, ConfirmationSent.
+                    Sample("sagakit_consumer_events_total", ["outcome": "applied"]): 7,
+                    // PaymentCaptured ×2, ConfirmationFailed: no handler.
+                    Sample("sagakit_consumer_events_total", ["outcome": "ignored"]): 3,
+                    Sample("sagakit_consumer_events_total", ["outcome": "dead_lettered"]): 0,
+                    Sample("sagakit_events_emitted_total", ["event_type": "InventoryReserved"]): 3,
+                    Sample("sagakit_events_emitted_total", ["event_type": "InventoryRejected"]): 1,
+                    Sample("sagakit_events_emitted_total", ["event_type": "InventoryReleased"]): 2,
+                    Sample("sagakit_relay_published_total", ["topic": topic(OrderSagaTopics.inventory)]): 6,
+                ],
+                .payment: [
+                    Sample("payment_charges_total"): 2,
+                    Sample("payment_declines_total"): 1,
+                    Sample("payment_refunds_total"): 1,
+                    Sample("payment_refund_failures_total"): 0,
+                    // InventoryReserved ×3, ConfirmationFailed.
+                    Sample("sagakit_consumer_events_total", ["outcome": "applied"]): 4,
+                    Sample("sagakit_consumer_events_total", ["outcome": "dead_lettered"]): 0,
+                    Sample("sagakit_events_emitted_total"): 4,
+                    Sample("sagakit_relay_published_total", ["topic": topic(OrderSagaTopics.payment)]): 4,
+                ],
+                .notification: [
+                    Sample("notification_confirmations_sent_total"): 1,
+                    Sample("notification_confirmations_failed_total"): 1,
+                    // OrderPlaced ×4, PaymentCaptured ×2.
+                    Sample("sagakit_consumer_events_total", ["outcome": "applied"]): 6,
+                    Sample("sagakit_consumer_events_total", ["outcome": "dead_lettered"]): 0,
+                    Sample("sagakit_relay_published_total", ["topic": topic(OrderSagaTopics.notification)]): 2,
+                ],
+                .tracker: [
+                    Sample(TrackerMetrics.sagas, ["state": "completed"]): 1,
+                    Sample(TrackerMetrics.sagas, ["state": "compensated"]): 2,
+                    Sample(TrackerMetrics.sagas, ["state": "failed"]): 1,
+                    Sample(TrackerMetrics.sagas, ["state": "running"]): 0,
+                    Sample(TrackerMetrics.sagas, ["state": "compensating"]): 0,
+                    Sample(TrackerMetrics.sagas, ["state": "compensation_failed"]): 0,
+                    Sample(TrackerMetrics.stuck): 0,
+                    Sample(TrackerMetrics.timeToTerminal + "_count", ["state": "completed"]): 1,
+                    Sample(TrackerMetrics.timeToTerminal + "_count", ["state": "compensated"]): 2,
+                    Sample(TrackerMetrics.timeToTerminal + "_count", ["state": "failed"]): 1,
+                    Sample(TrackerMetrics.timeToTerminal + "_count", ["state": "compensation_failed"]): 0,
+                    // Every event of the four sagas (its own OrderPlaced included, recorded again at no cost).
+                    Sample("sagakit_consumer_events_total", ["outcome": "applied"]): 16,
+                    Sample("sagakit_consumer_events_total", ["outcome": "dead_lettered"]): 0,
+                    // The intake's four OrderPlaced.
+                    Sample("sagakit_relay_published_total", ["topic": topic(OrderSagaTopics.orders)]): 4,
+                ],
+            ]
+            // Every process: one relay, holding its lease; nothing pending; no relay error.
+            let everywhere: [Sample: Double] = [
+                Sample(SagaKitMetrics.relayLeaseHeld): 1,
+                Sample(SagaKitMetrics.relayErrors): 0,
+                Sample(SagaKitMetrics.relayParked): 0,
+                Sample(SagaKitMetrics.outboxPendingRows): 0,
+                Sample(SagaKitMetrics.deadLetterPublishFailures): 0,
+            ]
+
+            // Counters move after their transaction commits and the gauges are sampled every 5 s: wait until
+            // every figure is there, then hold each to its exact value.
+            var scraped: [SagaCluster.Service: Exposition] = [:]
+            _ = try? await eventually("every process's metrics to settle", timeout: .seconds(45), every: .seconds(1)) { () -> Bool? in
+                for service in SagaCluster.Service.allCases {
+                    scraped[service] = try await Exposition.scrape(port: ports[service]!)
+                }
+                // The lag gauges appear with the first sample after a consumer's first fetch (every 5 s).
+                let settled = SagaCluster.Service.allCases.allSatisfy { service in
+                    expected[service]!.merging(everywhere) { $1 }.allSatisfy { scraped[service]!.value($0.key) == $0.value }
+                        && scraped[service]!.families[SagaKitMetrics.consumerLag] != nil
+                }
+                return settled ? true : nil
+            }
+            for service in SagaCluster.Service.allCases {
+                let exposition = try #require(scraped[service], "\(service) was scraped")
+                for (sample, value) in expected[service]!.merging(everywhere, uniquingKeysWith: { $1 }).sorted(by: { $0.key.description < $1.key.description }) {
+                    #expect(exposition.value(sample) == value, "\(service): \(sample)")
+                }
+                // Names the Prometheus way, each with its help text.
+                for (name, family) in exposition.families {
+                    #expect(!family.help.isEmpty, "\(service): \(name) has a # HELP line")
+                    if family.type == "counter" { #expect(family.samples.allSatisfy { $0.name.hasSuffix("_total") }, "\(service): counter \(name) ends in _total") }
+                }
+                // Prometheus' own linter too (naming, help, histogram shape), where setup installed it.
+                if ObservabilityFilesTests.promtool != nil {
+                    let lint = try await ObservabilityFilesTests.promtool(["check", "metrics"], stdin: Data(exposition.text.utf8))
+                    #expect(lint.status == 0 && lint.output.isEmpty, "\(service): promtool check metrics: \(lint.output)")
+                }
+                #expect(exposition.families[SagaKitMetrics.consumerLag]?.help.contains("high watermark") == true,
+                        "\(service): the lag's help says how the local broker's high watermark skews it")
+                #expect(exposition.families[SagaKitMetrics.consumerLag]?.type == "gauge", "\(service): \(exposition.families.keys.sorted())")
+                #expect(exposition.families[SagaKitMetrics.consumerBatchDuration]?.type == "histogram", "\(service)")
+                #expect(exposition.families[SagaKitMetrics.relayPublishDuration]?.type == "histogram", "\(service)")
+                // Saga ids never become labels: a label per saga would grow without bound.
+                for family in exposition.families.values {
+                    for sample in family.samples {
+                        #expect(!sample.labels.values.contains { $0.hasPrefix("ORD-") }, "\(service): \(sample.name) labelled by a saga id: \(sample.labels)")
+                    }
+                }
+            }
+            let tracker = try #require(scraped[.tracker])
+            #expect(tracker.families[TrackerMetrics.timeToTerminal]?.type == "histogram")
+            #expect((tracker.value(Sample(TrackerMetrics.timeToTerminal + "_sum")) ?? 0) > 0, "the sagas took some time")
+        }
+    }
+
+    @Test("/health/ready: 503 naming the reason until the consumer has its partitions, 200 after; /health/live answers throughout")
+    func readinessFollowsTheConsumer() async throws {
+        try await SagaCluster.with { cluster in
+            let port = try HTTPProbe.freePort()
+            let address = ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:\(port)"]
+
+            // A first start, polled from the moment the port answers.
+            let first = try await cluster.start(.payment, environment: address, waitUntilReady: false)
+            let firstAnswers = try await HTTPProbe.pollReadyUntilOK(port: port, process: first)
+            // The 200 comes only once the log says the group gave the consumer its partitions.
+            #expect(first.output.contains("partitions assigned"), "ready before the consumer had partitions:\n\(first.tail())")
+            let live = try await HTTPProbe.get(port: port, path: "/health/live")
+            #expect(live.status == 200 && live.body.contains("live"))
+            #expect(firstAnswers.dropLast().allSatisfy { $0.status == 503 && !$0.reasons.isEmpty }, "\(firstAnswers)")
+
+            // Killed and started again: the group waits for the dead member's session to expire before it gives
+            // the new one partitions (seconds, not milliseconds), so the new process surely answers 503 first.
+            first.kill9()
+            _ = try await first.waitForExit()
+            let second = try await cluster.start(.payment, environment: address, waitUntilReady: false)
+            let answers = try await HTTPProbe.pollReadyUntilOK(port: port, process: second)
+            let notReady = answers.filter { $0.status == 503 }
+            #expect(answers.first?.status == 503, "the first answer after the restart: \(answers.first.map { "\($0)" } ?? "none")")
+            #expect(answers.last?.status == 200)
+            #expect(answers.drop(while: { $0.status == 503 }).allSatisfy { $0.status == 200 }, "503 until ready, 200 from then on: \(answers)")
+            #expect(!notReady.isEmpty && notReady.allSatisfy { answer in
+                answer.body.contains("\"not_ready\"") && answer.reasons.contains { $0.hasPrefix("consumer saga:") || $0.hasPrefix("relay:") }
+            }, "each 503 names its reason: \(notReady)")
+            #expect(notReady.contains { $0.reasons.contains { $0.hasPrefix("consumer saga:") } }, "the consumer without partitions is named: \(notReady)")
+            #expect(second.output.contains("partitions assigned"))
+            let ready = try #require(answers.last)
+            #expect(ready.body.contains("\"ready\"") && ready.reasons.isEmpty, "\(ready)")
+        }
+    }
+
+    @Test("a bad --http-address is a usage error (one line, exit 2); a taken port fails the run (one line, exit 1)")
+    func httpAddressErrors() async throws {
+        try await SagaCluster.with { cluster in
+            for (arguments, environment, source) in [
+                (["--http-address", "nonsense"], [String: String](), "--http-address"),
+                (["--http-address", "127.0.0.1:70000"], [:], "--http-address"),
+                ([], ["PAYMENT_HTTP_ADDRESS": "localhost"], "PAYMENT_HTTP_ADDRESS"),
+                ([], ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:port"], "SAGAKIT_HTTP_ADDRESS"),
+            ] {
+                let run = try ChildProcess.start(TestEnvironment.executable("payment-service"), ["run"] + arguments,
+                                                 environment: cluster.environment(for: .payment, extra: environment), label: "payment-bad-address")
+                let exit = try await run.waitForExit(timeout: .seconds(30))
+                let lines = run.output.split(separator: "\n")
+                #expect(exit.status == 2 && !exit.signaled, "\(arguments) \(environment): \(run.output)")
+                #expect(lines.count == 1 && lines[0].contains(source), "one line naming \(source): \(run.output)")
+            }
+
+            // A port something already listens on.
+            let (listener, port) = try HTTPProbe.listen()
+            defer { close(listener) }
+            let taken = try ChildProcess.start(TestEnvironment.executable("payment-service"), ["run", "--http-address", "127.0.0.1:\(port)"],
+                                               environment: cluster.environment(for: .payment), label: "payment-taken-port")
+            let exit = try await taken.waitForExit(timeout: .seconds(60))
+            let lines = taken.output.split(separator: "\n")
+            #expect(exit.status == 1 && !exit.signaled, "\(taken.output)")
+            #expect(lines.count == 1 && lines[0].contains("127.0.0.1:\(port)"), "one line naming the address: \(taken.output)")
+        }
+    }
+
+    @Test("--no-metrics and SAGAKIT_METRICS=off serve no /metrics, the health endpoints stay; another value is a usage error")
+    func metricsOff() async throws {
+        try await SagaCluster.with { cluster in
+            for (arguments, environment) in [(["--no-metrics"], [String: String]()), ([], ["SAGAKIT_METRICS": "off"])] {
+                let port = try HTTPProbe.freePort()
+                let process = try await cluster.start(.payment, arguments: arguments,
+                                                      environment: environment.merging(["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:\(port)"]) { $1 })
+                _ = try await HTTPProbe.pollReadyUntilOK(port: port, process: process)
+                #expect(try await HTTPProbe.get(port: port, path: "/metrics").status == 404, "\(arguments) \(environment)")
+                #expect(try await HTTPProbe.get(port: port, path: "/health/live").status == 200)
+                #expect(process.output.contains("metrics: off"))
+                try await cluster.stop(.payment)
+            }
+            let bad = try ChildProcess.start(TestEnvironment.executable("payment-service"), ["run"],
+                                             environment: cluster.environment(for: .payment, extra: ["SAGAKIT_METRICS": "no"]), label: "payment-bad-metrics")
+            let exit = try await bad.waitForExit(timeout: .seconds(30))
+            #expect(exit.status == 2 && bad.output.split(separator: "\n").count == 1 && bad.output.contains("SAGAKIT_METRICS"), "\(bad.output)")
+        }
+    }
+}
+
+// MARK: - Reading /metrics with a real parser
+
+/// A sample to look up: its name as exposed (`payment_refunds_total`, `..._count`) and the labels it must carry;
+/// other labels are summed over.
+struct Sample: Hashable, CustomStringConvertible {
+    var name: String
+    var labels: [String: String]
+
+    init(_ name: String, _ labels: [String: String] = [:]) {
+        self.name = name
+        self.labels = labels
+    }
+
+    var description: String {
+        labels.isEmpty ? name : "\(name){\(labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ","))}"
+    }
+}
+
+/// One process's `/metrics`, parsed by Python's `prometheus_client` (`text_string_to_metric_families`), the
+/// reference client's own parser: a malformed exposition fails the parse, and so the test.
+struct Exposition {
+    struct Family {
+        var type: String
+        var help: String
+        var samples: [(name: String, labels: [String: String], value: Double)]
+    }
+
+    /// By the name in the `# TYPE` line (the parser drops a counter's `_total`; this keeps it).
+    var families: [String: Family]
+    /// The exposition as served.
+    var text: String
+
+    static let parser = """
+        import json, sys
+        from prometheus_client.parser import text_string_to_metric_families
+        text = sys.stdin.read()
+        types = {}
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                _, _, name, kind = line.split(" ", 3)
+                types[name] = kind
+        out = {}
+        for family in text_string_to_metric_families(text):
+            name = family.name + "_total" if family.type == "counter" and family.name + "_total" in types else family.name
+            out[name] = {"type": family.type, "help": family.documentation,
+                         "samples": [[s.name, s.labels, s.value] for s in family.samples]}
+        print("PARSED " + json.dumps(out))
+        """
+
+    static func parse(_ text: String) async throws -> Exposition {
+        let child = try ChildProcess.start(URL(fileURLWithPath: TestEnvironment.python), ["-c", parser], label: "prometheus-parse", stdin: Data(text.utf8))
+        let exit = try await child.waitForExit(timeout: .seconds(30))
+        guard exit.status == 0, let line = child.output.split(separator: "\n").last(where: { $0.hasPrefix("PARSED ") }) else {
+            throw TimedOut(description: "prometheus_client could not parse the exposition (\(exit.status)):\n\(child.output)\n--- exposition ---\n\(text)")
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(line.dropFirst("PARSED ".count).utf8)) as? [String: [String: Any]] ?? [:]
+        var families: [String: Family] = [:]
+        for (name, family) in json {
+            let samples = (family["samples"] as? [[Any]] ?? []).map { sample in
+                (name: sample[0] as? String ?? "", labels: sample[1] as? [String: String] ?? [:], value: (sample[2] as? NSNumber)?.doubleValue ?? .nan)
+            }
+            families[name] = Family(type: family["type"] as? String ?? "", help: family["help"] as? String ?? "", samples: samples)
+        }
+        return Exposition(families: families, text: text)
+    }
+
+    static func scrape(port: Int) async throws -> Exposition {
+        let response = try await HTTPProbe.get(port: port, path: "/metrics")
+        guard response.status == 200 else { throw TimedOut(description: "GET /metrics on \(port): \(response.status)") }
+        return try await parse(response.body)
+    }
+
+    /// Families with a label whose values are known only when they happen (`kind` of a relay error): made on
+    /// first use, so absent until then.
+    static let madeOnFirstUse: Set<String> = [SagaKitMetrics.relayErrors]
+
+    /// The sum of the samples with that name and at least those labels; 0 for a family that exists without
+    /// such a sample yet (a labelled counter made on first use), nil when the name is unknown.
+    func value(_ sample: Sample) -> Double? {
+        let all = families.values.flatMap(\.samples).filter { $0.name == sample.name }
+        let matching = all.filter { candidate in sample.labels.allSatisfy { candidate.labels[$0.key] == $0.value } }
+        if matching.isEmpty {
+            return families[sample.name] != nil || !all.isEmpty || Self.madeOnFirstUse.contains(sample.name) ? 0 : nil
+        }
+        return matching.reduce(0) { $0 + $1.value }
+    }
+}
+
+// MARK: - A small HTTP client and ports
+
+/// Plain sockets, each call on a thread of its own (never the cooperative pool): enough HTTP/1.1 for the
+/// endpoints, with no client library between the test and the server.
+enum HTTPProbe {
+    struct Response: CustomStringConvertible, Sendable {
+        var status: Int
+        var body: String
+
+        /// `reasons` of a `/health/ready` body.
+        var reasons: [String] {
+            ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any])?["reasons"] as? [String] ?? []
+        }
+
+        var description: String { "\(status) \(body)" }
+    }
+
+    struct Refused: Error {}
+
+    /// A port nothing listens on now (the kernel's pick for port 0).
+    static func freePort() throws -> Int {
+        let (socket, port) = try listen()
+        close(socket)
+        return port
+    }
+
+    /// A socket listening on a free loopback port, and the port.
+    static func listen() throws -> (socket: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TimedOut(description: "socket: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddr in
+                bind(fd, sockaddr, length) == 0 && Glibc.listen(fd, 16) == 0 && getsockname(fd, sockaddr, &length) == 0
+            }
+        }
+        guard bound else { close(fd); throw TimedOut(description: "bind/listen on 127.0.0.1:0 failed: \(errno)") }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    static func get(port: Int, path: String) async throws -> Response {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try blockingGet(port: port, path: path) })
+            }
+        }
+    }
+
+    private static func blockingGet(port: Int, path: String) throws -> Response {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TimedOut(description: "socket: \(errno)") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw Refused() }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { throw Refused() }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 { throw TimedOut(description: "GET \(path) on \(port): recv failed (\(errno))") }
+            if count == 0 { break }
+            bytes += buffer[0..<count]
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let headerEnd = text.range(of: "\r\n\r\n"),
+              let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap({ Int($0) }) else {
+            throw TimedOut(description: "GET \(path) on \(port): not HTTP: \(text.prefix(200))")
+        }
+        let headers = text[..<headerEnd.lowerBound].lowercased()
+        var body = String(text[headerEnd.upperBound...])
+        if headers.contains("transfer-encoding: chunked") { body = dechunk(body) }
+        return Response(status: status, body: body)
+    }
+
+    private static func dechunk(_ text: String) -> String {
+        var rest = Substring(text)
+        var out = ""
+        while let lineEnd = rest.range(of: "\r\n"), let size = Int(rest[..<lineEnd.lowerBound].split(separator: ";")[0], radix: 16), size > 0 {
+            let start = lineEnd.upperBound
+            let utf8 = rest.utf8
+            let end = utf8.index(start, offsetBy: size, limitedBy: utf8.endIndex) ?? utf8.endIndex
+            out += rest[start..<end]
+            rest = rest[end...].dropFirst(2)
+        }
+        return out
+    }
+
+    /// Polls `/health/ready` from the moment the port accepts a connection until it answers 200; every answer
+    /// in order. Fails if the process exits meanwhile.
+    static func pollReadyUntilOK(port: Int, process: ChildProcess, timeout: Duration = .seconds(90)) async throws -> [Response] {
+        var answers: [Response] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw TimedOut(description: "\(process.label) exited:\n\(process.tail())") }
+            do {
+                let answer = try await get(port: port, path: "/health/ready")
+                answers.append(answer)
+                if answer.status == 200 { return answers }
+            } catch is Refused {
+                // Not listening yet.
+            }
+            try await Task.sleep(for: .milliseconds(answers.isEmpty ? 20 : 100))
+        }
+        throw TimedOut(description: "/health/ready on \(port) never answered 200; answers: \(answers.suffix(5))\n\(process.tail())")
+    }
+}
