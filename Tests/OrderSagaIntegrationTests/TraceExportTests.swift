@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import Synchronization
+import OrderSagaTestSupport
 import Testing
 import TestSupport
 

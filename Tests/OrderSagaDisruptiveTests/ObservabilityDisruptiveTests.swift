@@ -1,4 +1,5 @@
 import Foundation
+import OrderSagaTestSupport
 import Testing
 import TestSupport
 
