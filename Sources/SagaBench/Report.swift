@@ -197,7 +197,7 @@ struct Report: Encodable {
 
     static func stackEnvironment() -> [String: String] {
         var settings: [String: String] = [:]
-        for name in ["SAGAKIT_PARTITIONS", "SAGAKIT_RELAY_LINGER_MS", "SAGAKIT_TOPIC_PREFIX", "SAGAKIT_LOG_LEVEL"] {
+        for name in ["SAGAKIT_PARTITIONS", "SAGAKIT_RELAY_LINGER_MS", "SAGAKIT_TOPIC_PREFIX", "SAGAKIT_LOG_LEVEL", "SAGAKIT_METRICS", "SAGAKIT_SERVICE_INSTANCES"] {
             if let value = Environment.value(name) { settings[name] = value }
         }
         for name in ["SAGAKIT_KAFKA_PROPERTIES", "SAGAKIT_KAFKA_PRODUCER_PROPERTIES", "SAGAKIT_KAFKA_CONSUMER_PROPERTIES"] {
