@@ -9,6 +9,7 @@ CREATE TABLE sagakit_audit_log (
     saga_id    text,
     reason     text,                    -- why, in the operator's words (required for a skip)
     outcome    text NOT NULL,           -- done, failed: <error>, ...
-    detail     text NOT NULL DEFAULT '{}'  -- JSON object of strings: what else the action knew
+    detail     text NOT NULL DEFAULT '{}',  -- JSON object of strings: what else the action knew
+    request_id text UNIQUE              -- a request that arrived as a message (the console's): acted on once
 );
 CREATE INDEX sagakit_audit_log_saga ON sagakit_audit_log (saga_id) WHERE saga_id IS NOT NULL;

@@ -17,9 +17,11 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     /// `done`, or what went wrong.
     public var outcome: String
     public var detail: [String: String]
+    /// The request's id when the action came as a message (the console's), which makes it happen once.
+    public var requestID: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, at, actor, action, target, sagaID = "saga_id", reason, outcome, detail
+        case id, at, actor, action, target, sagaID = "saga_id", reason, outcome, detail, requestID = "request_id"
     }
 }
 
@@ -43,21 +45,27 @@ public enum AuditLog {
         return "unknown"
     }
 
-    /// Appends a row in the caller's transaction.
+    /// Appends a row in the caller's transaction. With a `requestID` already recorded, a unique violation
+    /// rolls the caller's transaction back: the request was acted on before.
     public static func record(
         actor: String, action: String, target: String, sagaID: String?, reason: String?, outcome: String,
-        detail: [String: String] = [:], on tx: isolated PGConnection
+        detail: [String: String] = [:], requestID: String? = nil, on tx: isolated PGConnection
     ) throws {
         try tx.query("""
-            INSERT INTO sagakit_audit_log (actor, action, target, saga_id, reason, outcome, detail)
-            VALUES (\(actor), \(action), \(target), \(sagaID), \(reason), \(outcome), \(encode(detail)))
+            INSERT INTO sagakit_audit_log (actor, action, target, saga_id, reason, outcome, detail, request_id)
+            VALUES (\(actor), \(action), \(target), \(sagaID), \(reason), \(outcome), \(encode(detail)), \(requestID))
             """)
+    }
+
+    /// Whether a request (by its id) was already acted on.
+    public static func hasRequest(_ requestID: String, on db: isolated PGConnection) throws -> Bool {
+        try !db.query("SELECT 1 FROM sagakit_audit_log WHERE request_id = \(requestID)").isEmpty
     }
 
     /// The newest entries first, for one saga or all.
     public static func entries(sagaID: String? = nil, limit: Int = 100, on db: PGConnection) async throws -> [AuditEntry] {
         let rows = try await db.query("""
-            SELECT id, at, actor, action, target, saga_id, reason, outcome, detail FROM sagakit_audit_log
+            SELECT id, at, actor, action, target, saga_id, reason, outcome, detail, request_id FROM sagakit_audit_log
             WHERE \(sagaID)::text IS NULL OR saga_id = \(sagaID)
             ORDER BY id DESC LIMIT \(limit)
             """)
@@ -65,7 +73,7 @@ public enum AuditLog {
             AuditEntry(
                 id: try row.decode("id"), at: try row.decode("at"), actor: try row.decode("actor"), action: try row.decode("action"),
                 target: try row.decode("target"), sagaID: try row.decode("saga_id"), reason: try row.decode("reason"),
-                outcome: try row.decode("outcome"), detail: decode(try row.decode("detail")))
+                outcome: try row.decode("outcome"), detail: decode(try row.decode("detail")), requestID: try row.decode("request_id"))
         }
     }
 
