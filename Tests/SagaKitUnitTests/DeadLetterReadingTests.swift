@@ -110,12 +110,9 @@ struct DeadLetterReadingTests {
     @Test("a dead letter holding part of its message is refused, naming where the whole one is")
     func redriveRefusesTruncated() throws {
         let big = try #require(StoredDeadLetter(Self.stored(value: Array(repeating: 0x78, count: DeadLetters.maxValueBytes + 1))))
-        #expect {
-            _ = try DeadLetterRedrive.message(for: big, actor: "alice")
-        } throws: { error in
-            let text = "\(error)"
-            return text.contains("orders partition 2 at offset 41") && text.contains("\(DeadLetters.maxValueBytes + 1)") && !text.contains("\n")
-        }
+        let refused = #expect(throws: DeadLetterRedrive.Refused.self) { _ = try DeadLetterRedrive.message(for: big, actor: "alice") }
+        let text = refused?.description ?? ""
+        #expect(text.contains("orders partition 2 at offset 41") && text.contains("\(DeadLetters.maxValueBytes + 1)") && !text.contains("\n"), "\(text)")
         let longKey = try #require(StoredDeadLetter(Self.stored(value: Array("x".utf8), key: String(repeating: "k", count: 1500))))
         #expect(throws: DeadLetterRedrive.Refused.self) { _ = try DeadLetterRedrive.message(for: longKey, actor: "alice") }
     }
