@@ -32,7 +32,7 @@ struct DeadLetterCommandTests {
     func subcommands() {
         let root = Probe.commandConfiguration(abstract: "probe")
         #expect(root.subcommands.contains { ObjectIdentifier($0) == ObjectIdentifier(DeadLettersCommand<Probe>.self) })
-        #expect(DeadLettersCommand<Probe>.configuration.subcommands.compactMap(\.configuration.commandName) == ["list", "show", "redrive"])
+        #expect(DeadLettersCommand<Probe>.configuration.subcommands.compactMap { $0.configuration.commandName } == ["list", "show", "redrive"])
     }
 
     @Test("bad ids, limits and combinations are usage errors")
