@@ -37,10 +37,12 @@ public enum DeadLetterRedrive {
         public var actor: String
         /// Redrives of the same dead letter recorded before this one (a repeat is harmless: the inbox skips it).
         public var previousRedrives: Int
+        /// The request (by its id) was acted on before: nothing was published or recorded this time.
+        public var repeatedRequest = false
 
         enum CodingKeys: String, CodingKey {
             case id, sagaID = "saga_id", eventID = "event_id", topic, partition, offset, dryRun = "dry_run", actor
-            case previousRedrives = "previous_redrives"
+            case previousRedrives = "previous_redrives", repeatedRequest = "repeated_request"
         }
     }
 
@@ -66,12 +68,14 @@ public enum DeadLetterRedrive {
 
     /// Redrives one dead letter: publishes it (unless `dryRun`), waits for the broker's acknowledgement, then
     /// records the action in `sagakit_audit_log`, in a transaction of its own that waits on nothing else. A
-    /// publish that fails is recorded too, then thrown. A dry run publishes and records nothing.
+    /// publish that fails is recorded too (without the request id, so the request can be tried again), then
+    /// thrown. A dry run publishes and records nothing.
     ///
     /// Takes what a running participant has (its producer, a connection to its database), so the operator
-    /// console can call it as the command line does.
+    /// console can call it as the command line does. A `requestID` (the console's) already in the audit log makes
+    /// the call a no-op (`repeatedRequest`): a request delivered twice redrives once.
     public static func redrive(
-        _ stored: StoredDeadLetter, actor: String, dryRun: Bool, producer: ProducerHandle, db: PGConnection
+        _ stored: StoredDeadLetter, actor: String, dryRun: Bool, requestID: String? = nil, producer: ProducerHandle, db: PGConnection
     ) async throws -> Outcome {
         let letter = stored.letter
         let outgoing = try Self.message(for: stored, actor: actor)
@@ -80,28 +84,33 @@ public enum DeadLetterRedrive {
             id: letter.id, sagaID: letter.sagaID ?? letter.key, eventID: letter.eventID, topic: letter.sourceTopic, partition: letter.sourcePartition,
             offset: nil, dryRun: dryRun, actor: actor, previousRedrives: previous)
         guard !dryRun else { return outcome }
+        if let requestID, try await db.withTransaction({ tx in try AuditLog.hasRequest(requestID, on: tx) }) {
+            outcome.repeatedRequest = true
+            return outcome
+        }
         var detail = ["source": letter.source, "refused_by": "\(letter.service)/\(letter.consumer)"]
         if let eventID = letter.eventID { detail["event_id"] = eventID }
         let report: KafkaDeliveryReport
         do {
             report = try await producer.send(outgoing)
         } catch {
-            try await record(letter, sagaID: outcome.sagaID, actor: actor, outcome: "failed: \(error)", detail: detail, on: db)
+            try await record(letter, sagaID: outcome.sagaID, actor: actor, outcome: "failed: \(error)", detail: detail, requestID: nil, on: db)
             throw error
         }
         outcome.offset = report.offset
         detail["redriven_to"] = DeadLetter.id(topic: report.topic, partition: report.partition, offset: report.offset)
-        try await record(letter, sagaID: outcome.sagaID, actor: actor, outcome: "done", detail: detail, on: db)
+        try await record(letter, sagaID: outcome.sagaID, actor: actor, outcome: "done", detail: detail, requestID: requestID, on: db)
         Counter(label: redrivenMetric, dimensions: [("service", letter.service)]).increment()
         return outcome
     }
 
     private static func record(
-        _ letter: DeadLetter, sagaID: String?, actor: String, outcome: String, detail: [String: String], on db: PGConnection
+        _ letter: DeadLetter, sagaID: String?, actor: String, outcome: String, detail: [String: String], requestID: String?,
+        on db: PGConnection
     ) async throws {
         try await db.withTransaction { tx in
             try AuditLog.record(actor: actor, action: AuditLog.Action.redriveDeadLetter, target: letter.id, sagaID: sagaID,
-                                reason: nil, outcome: outcome, detail: detail, on: tx)
+                                reason: nil, outcome: outcome, detail: detail, requestID: requestID, on: tx)
         }
     }
 }
