@@ -102,3 +102,27 @@ extension ProjectionStore {
                                                 p99Ms: try row.decode("p99"), maxMs: try row.decode("max")))
     }
 }
+
+/// A saga as `saga-tracker status` shows it: the status derived from its events, and how many dead letters the
+/// tracker recorded for it (kept apart from the derivation, which is a function of the events alone).
+public struct SagaStatusReport: Sendable, Encodable {
+    public var status: SagaStatus
+    public var deadLetters: Int
+
+    enum CodingKeys: String, CodingKey { case deadLetters = "dead_letters" }
+
+    /// The status's own members, plus `dead_letters`, in one object.
+    public func encode(to encoder: any Encoder) throws {
+        try status.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(deadLetters, forKey: .deadLetters)
+    }
+}
+
+extension ProjectionStore {
+    /// `status`, with the saga's dead-letter count; nil if the tracker has seen no event of the saga.
+    public static func statusReport(sagaID: String, on db: PGConnection) async throws -> SagaStatusReport? {
+        guard let status = try await status(sagaID: sagaID, on: db) else { return nil }
+        return SagaStatusReport(status: status, deadLetters: try await DeadLetterStore.count(sagaID: sagaID, on: db))
+    }
+}

@@ -33,6 +33,7 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
     public func run() async throws {
         let logger = logging.makeLogger(label: Service.name)
         try CrashPoint.validateEnvironment()
+        let deadLetterSagas = try FaultMatcher.resolve(flag: nil, option: DeadLetterFault.variable, variable: DeadLetterFault.variable)
         let httpAddress = try http.address()
         if let httpAddress { try ObservabilityServer.checkAvailable(httpAddress) }
         // Metrics and the tracer first: what the relay and consumers make below binds to them. Without the
@@ -62,6 +63,9 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
             services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger, health: health))
         }
         let definitions = runtime.noConsumers ? [] : try Service.consumers(options: service, topics: topics, logger: logger)
+        if !deadLetterSagas.isEmpty, !definitions.isEmpty {
+            logger.notice("fault option: dead-lettering every event of the sagas that match \(deadLetterSagas) (\(DeadLetterFault.variable))")
+        }
         for definition in definitions {
             var configuration = ConsumerConfiguration(
                 name: definition.name, groupID: topics.groupID(service: Service.name, consumer: definition.name),
@@ -70,12 +74,14 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
             configuration.batchSize = runtime.batchSize
             configuration.notifyOnEmit = !runtime.noNotify
             configuration.topicNames = topics
+            configuration.deadLetterSagas = deadLetterSagas
             services.append(EventConsumer(
                 configuration: configuration, serviceName: Service.name, kafka: kafkaConfiguration, database: db,
                 registry: Service.registry, handlers: definition.handlers, producer: producer, logger: logger, health: health
             ))
         }
-        services += try Service.backgroundServices(ParticipantContext(configuration: service.configuration(), topics: topics, logger: logger), database: db)
+        services += try Service.backgroundServices(
+            ParticipantContext(configuration: service.configuration(), topics: topics, logger: logger), database: db, kafka: kafkaConfiguration)
         logger.info("\(Service.name) starting", metadata: [
             "database": .string(db.redacted), "bootstrap_servers": .string(kafkaConfiguration.bootstrapServers),
             "topic_prefix": .string(topics.prefix),
