@@ -125,10 +125,13 @@ public enum ParkedCompensations {
     /// Runs parked compensation `id` again, now, with `handlers`. In one transaction: on success what it emits goes
     /// to the outbox, the row becomes `retried` and the audit log says so; when it fails again the row stays
     /// parked with one more attempt and the new reason, the audit log records the failure, and the outcome is
-    /// `failed`. Throws `ParkedCompensationError` when there is nothing to retry.
-    public static func retry(id: Int64, actor: String, handlers: CompensationHandlers, on db: PGConnection) async throws -> CompensationResolution {
+    /// `failed`. Throws `ParkedCompensationError` when there is nothing to retry. `requestID` (a console's
+    /// request, say) makes a request that arrives twice act once.
+    public static func retry(
+        id: Int64, actor: String, requestID: String? = nil, handlers: CompensationHandlers, on db: PGConnection
+    ) async throws -> CompensationResolution {
         try await db.withTransaction { tx in
-            let (found, event, registration, loaded) = try load(id, handlers, tx)
+            let (found, event, registration, loaded) = try load(id, handlers, requestID: requestID, tx)
             var (parked, context) = (found, loaded)
             let detail = ["compensation": parked.compensation, "consumer": parked.consumer, "event_id": parked.eventID.uuidString.lowercased()]
             do {
@@ -139,28 +142,31 @@ public enum ParkedCompensations {
                     WHERE id = \(id)
                     """)
                 try AuditLog.record(actor: actor, action: AuditLog.Action.retryCompensation, target: target(id), sagaID: parked.sagaID, reason: nil,
-                                    outcome: "failed: \(failure.reason)", detail: detail, on: tx)
+                                    outcome: "failed: \(failure.reason)", detail: detail, requestID: requestID, on: tx)
                 return CompensationResolution(id: id, sagaID: parked.sagaID, compensation: parked.compensation, outcome: "failed", emitted: [],
                                               reason: failure.reason, attempts: parked.attempts + 1)
             }
             parked.attempts += 1
             return try resolve(parked, as: "retried", resolution: nil, actor: actor, action: AuditLog.Action.retryCompensation,
-                               emitted: context.emitted, detail: detail, on: tx)
+                               emitted: context.emitted, detail: detail, requestID: requestID, on: tx)
         }
     }
 
     /// Records the operator's decision that parked compensation `id` will not run: emits the compensation's
     /// `skipped` event (so the saga goes on, the compensations before it in reverse order too), marks the row
     /// `skipped` with the reason, and writes the audit row, in one transaction. `reason` is required.
-    public static func skip(id: Int64, reason: String, actor: String, handlers: CompensationHandlers, on db: PGConnection) async throws -> CompensationResolution {
+    public static func skip(
+        id: Int64, reason: String, actor: String, requestID: String? = nil, handlers: CompensationHandlers, on db: PGConnection
+    ) async throws -> CompensationResolution {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw ParkedCompensationError(kind: .invalid, description: "a skip needs a reason") }
         return try await db.withTransaction { tx in
-            let (parked, event, registration, loaded) = try load(id, handlers, tx)
+            let (parked, event, registration, loaded) = try load(id, handlers, requestID: requestID, tx)
             var context = loaded
             try registration.skip(event, CompensationSkip(reason: reason, actor: actor), &context)
             return try resolve(parked, as: "skipped", resolution: reason, actor: actor, action: AuditLog.Action.skipCompensation,
-                               emitted: context.emitted, detail: ["compensation": parked.compensation, "consumer": parked.consumer], on: tx)
+                               emitted: context.emitted, detail: ["compensation": parked.compensation, "consumer": parked.consumer], requestID: requestID,
+                               on: tx)
         }
     }
 
@@ -168,8 +174,11 @@ public enum ParkedCompensations {
 
     /// Locks row `id` while it is parked, and rebuilds what its consumer had: the event, the compensation, a context.
     private static func load(
-        _ id: Int64, _ handlers: CompensationHandlers, _ tx: isolated PGConnection
+        _ id: Int64, _ handlers: CompensationHandlers, requestID: String?, _ tx: isolated PGConnection
     ) throws -> (ParkedCompensation, any SagaEvent, CompensationRegistration, EventContext) {
+        if let requestID, try AuditLog.hasRequest(requestID, on: tx) {
+            throw ParkedCompensationError(kind: .alreadyResolved, description: "request \(requestID) was already acted on")
+        }
         guard let row = try tx.query("SELECT \(unsafeRaw: columns), envelope FROM sagakit_parked_compensations WHERE id = \(id) FOR UPDATE").first else {
             throw ParkedCompensationError(kind: .notFound, description: "no parked compensation \(id)")
         }
@@ -195,7 +204,7 @@ public enum ParkedCompensations {
 
     private static func resolve(
         _ parked: ParkedCompensation, as status: String, resolution: String?, actor: String, action: String, emitted: [OutboxMessage],
-        detail: [String: String], on tx: isolated PGConnection
+        detail: [String: String], requestID: String?, on tx: isolated PGConnection
     ) throws -> CompensationResolution {
         try Outbox.append(emitted, notify: true, on: tx)
         tx.queue("""
@@ -208,7 +217,7 @@ public enum ParkedCompensations {
         var detail = detail
         detail["emitted"] = types.joined(separator: ",")
         try AuditLog.record(actor: actor, action: action, target: target(parked.id), sagaID: parked.sagaID, reason: resolution, outcome: "done",
-                            detail: detail, on: tx)
+                            detail: detail, requestID: requestID, on: tx)
         return CompensationResolution(id: parked.id, sagaID: parked.sagaID, compensation: parked.compensation, outcome: status, emitted: types,
                                       reason: resolution, attempts: parked.attempts)
     }
