@@ -98,7 +98,7 @@ struct CompensationTests {
             let db = try await cluster.connect(.payment)
             let audit = try await AuditLog.entries(on: db)
             await db.close()
-            #expect(audit.map { "\($0.action) \($0.actor) \($0.outcome)" }.reversed() == [
+            #expect(Array(audit.map { "\($0.action) \($0.actor) \($0.outcome)" }.reversed()) == [
                 "compensation.retry \(AuditLog.defaultActor()) failed: refund rejected by the payment provider for order \(Self.retried)",
                 "compensation.retry alice done", "compensation.skip bob done",
             ])
