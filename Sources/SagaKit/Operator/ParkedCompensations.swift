@@ -158,13 +158,13 @@ public enum ParkedCompensations {
     public static func skip(
         id: Int64, reason: String, actor: String, requestID: String? = nil, handlers: CompensationHandlers, on db: PGConnection
     ) async throws -> CompensationResolution {
-        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !reason.isEmpty else { throw ParkedCompensationError(kind: .invalid, description: "a skip needs a reason") }
+        let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw ParkedCompensationError(kind: .invalid, description: "a skip needs a reason") }
         return try await db.withTransaction { tx in
             let (parked, event, registration, loaded) = try load(id, handlers, requestID: requestID, tx)
             var context = loaded
-            try registration.skip(event, CompensationSkip(reason: reason, actor: actor), &context)
-            return try resolve(parked, as: "skipped", resolution: reason, actor: actor, action: AuditLog.Action.skipCompensation,
+            try registration.skip(event, CompensationSkip(reason: trimmed, actor: actor), &context)
+            return try resolve(parked, as: "skipped", resolution: trimmed, actor: actor, action: AuditLog.Action.skipCompensation,
                                emitted: context.emitted, detail: ["compensation": parked.compensation, "consumer": parked.consumer], requestID: requestID,
                                on: tx)
         }

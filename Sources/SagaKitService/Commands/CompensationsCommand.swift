@@ -151,7 +151,7 @@ public struct CompensationsSkipCommand<Service: CommandLineParticipant>: AsyncPa
     }
 
     public func run() async throws {
-        let (id, reason) = (options.id, reason)
+        let (id, reason) = (options.id, self.reason)
         try await options.perform { handlers, actor, db in
             try await ParkedCompensations.skip(id: id, reason: reason, actor: actor, handlers: handlers, on: db)
         }
