@@ -193,6 +193,10 @@ public struct SagaChecker: Sendable {
                 if !record.inFlight, record.impliedState == "completed", let order = record.order {
                     totals.soldBySKU[order.sku, default: 0] += order.quantity
                 }
+                // Units sold whose release an operator skipped are theirs to account for, not a completed saga's.
+                if !record.inFlight, record.releaseSkipped, let reservation = record.reservation, reservation.status == "fulfilled" {
+                    totals.soldBySKU[reservation.sku, default: 0] += reservation.quantity
+                }
             }
         }
     }
@@ -221,6 +225,11 @@ public struct SagaChecker: Sendable {
         try each(await db.payment.query("SELECT order_id FROM declines WHERE order_id = ANY(\(ids))")) { r, _ in r.declined = true }
         try each(await db.notification.query("SELECT order_id, status FROM confirmations WHERE order_id = ANY(\(ids))")) { r, row in
             r.confirmation = try row.decode("status")
+        }
+        for connection in [db.payment, db.inventory] {
+            for skip in try await ParkedCompensations.skipped(sagaIDs: ids, on: connection) {
+                records[skip.sagaID, default: SagaRecords(sagaID: skip.sagaID)].skipped.insert(skip.compensation)
+            }
         }
     }
 

@@ -39,13 +39,13 @@ extension CommandLineParticipant {
 
 extension CommandLineParticipant {
     /// The root command of the participant's binary, named after it: `run`, `migrate`, the binary's own
-    /// `commands`, `outbox`, `replay` and `dead-letters`.
+    /// `commands`, `outbox`, `compensations`, `replay` and `dead-letters`.
     public static func commandConfiguration(
         abstract: String, discussion: String = "", commands: [any ParsableCommand.Type] = []
     ) -> CommandConfiguration {
         CommandConfiguration(
             commandName: executableName, abstract: abstract, discussion: discussion,
-            subcommands: [RunCommand<Self>.self, MigrateCommand<Self>.self] + commands + [OutboxCommand<Self>.self, ReplayCommand<Self>.self, DeadLettersCommand<Self>.self]
+            subcommands: [RunCommand<Self>.self, MigrateCommand<Self>.self] + commands + [OutboxCommand<Self>.self, CompensationsCommand<Self>.self, ReplayCommand<Self>.self, DeadLettersCommand<Self>.self]
         )
     }
 }

@@ -412,6 +412,7 @@ public final class EventConsumer: Service, Sendable {
                         offset: event.message.offset, trace: event.trace, producer: serviceName, topics: topicNames
                     )
                     context.emitTrace = emitTraces?[index]
+                    context.consumer = consumerName
                     return context
                 }
                 try run.registration.run(run.indices.map { events[$0].event }, &contexts, tx)

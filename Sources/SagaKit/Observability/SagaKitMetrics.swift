@@ -23,6 +23,9 @@ public enum SagaKitMetrics {
     public static let eventsEmitted = "sagakit_events_emitted_total"
     public static let deadLetterPublishFailures = "sagakit_dead_letter_publish_failures_total"
     public static let deadLettersRedriven = DeadLetterRedrive.redrivenMetric
+    // Compensations.
+    public static let compensationsParked = "sagakit_compensations_parked"
+    public static let compensationsParkedTotal = "sagakit_compensations_parked_total"
 
     /// Help text per metric, for the exposition's `# HELP` lines.
     public static let help: [String: String] = [
@@ -42,5 +45,7 @@ public enum SagaKitMetrics {
         eventsEmitted: "Events emitted by handlers, by type, counted after their transaction commits.",
         deadLetterPublishFailures: "Dead-letter publishes that failed; the partition waits and retries.",
         deadLettersRedriven: "Dead letters put back on their source topic (`dead-letters redrive`), by the service that had refused them, counted once the broker acknowledged.",
+        compensationsParked: "Compensations parked and not yet retried or skipped (`compensations list`), sampled by the active relay every few seconds: each needs an operator.",
+        compensationsParkedTotal: "Compensations that failed for good and were parked, by consumer and compensation, counted after their transaction commits.",
     ]
 }
