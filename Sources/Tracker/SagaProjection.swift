@@ -45,6 +45,14 @@ public struct SagaStatus: Sendable, Hashable, Codable {
         public var at: Date
         /// Milliseconds since the previous entry; nil for the first.
         @ExplicitNull public var sincePreviousMs: Double?
+
+        public init(name: String, eventType: String, service: String, at: Date, sincePreviousMs: Double?) {
+            self.name = name
+            self.eventType = eventType
+            self.service = service
+            self.at = at
+            self.sincePreviousMs = sincePreviousMs
+        }
     }
 
     public var sagaID: String
