@@ -117,7 +117,23 @@ let package = Package(
             name: "Tracker", dependencies: domain + [.product(name: "Tracing", package: "swift-distributed-tracing")],
             resources: [.copy("Migrations")]
         ),
-        .executableTarget(name: "SagaTracker", dependencies: ["Tracker"] + executable),
+        // The operator console: server-rendered pages over the tracker's projection, on the tracker's HTTP server.
+        .target(
+            name: "Console",
+            dependencies: [
+                "Tracker", "SagaKit", "SagaKitService", "PGClient",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "SagaTracker",
+            dependencies: ["Tracker", "Console"] + executable + [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
 
         // The guide's example (docs/GUIDE.md): a participant that joins the order saga from outside, written against
         // SagaKit's public API only, as a package of its own would write it. Loyalty points, revoked on a refund.
@@ -215,6 +231,7 @@ let package = Package(
             name: "OrderSagaDisruptiveTests",
             dependencies: ["OrderSaga", "OrderSagaTestSupport", "Tracker", "SagaKit", "TestSupport"]
         ),
+        .testTarget(name: "ConsoleUnitTests", dependencies: ["Console", "Tracker"]),
         .testTarget(name: "LoyaltyUnitTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "TestSupport"]),
         .testTarget(name: "LoyaltyIntegrationTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "PGClient", "TestSupport"]),
     ]

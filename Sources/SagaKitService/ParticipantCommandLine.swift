@@ -1,5 +1,7 @@
 import ArgumentParser
+import Hummingbird
 import Logging
+import PGClient
 import SagaKit
 
 /// A participant's own flags: parsed by its executable, turned into the participant's plain `Configuration`.
@@ -28,6 +30,19 @@ public struct NoOptions: ParticipantOptions {
 /// module never sees ArgumentParser.
 public protocol CommandLineParticipant: SagaParticipant {
     associatedtype Options: ParticipantOptions = NoOptions where Options.Configuration == Configuration
+
+    /// Routes of the participant's own on the HTTP server `run` starts, beside `/metrics` and the health checks
+    /// (the tracker's console). None by default.
+    static func httpRoutes(options: Options, database: PGConfig, logger: Logger) throws -> HTTPRoutes
+}
+
+/// Adds routes to a router: what `CommandLineParticipant.httpRoutes` returns.
+public typealias HTTPRoutes = @Sendable (Router<BasicRequestContext>) -> Void
+
+extension CommandLineParticipant {
+    public static func httpRoutes(options: Options, database: PGConfig, logger: Logger) throws -> HTTPRoutes {
+        { _ in }
+    }
 }
 
 extension CommandLineParticipant {

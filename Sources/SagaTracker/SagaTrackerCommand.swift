@@ -19,7 +19,7 @@ struct SagaTrackerCommand: RootCommand {
             """,
         subcommands: [
             StartCommand.self, StatusCommand.self, ListCommand.self, StuckCommand.self, StatsCommand.self,
-            RunCommand<Tracker>.self, RebuildCommand.self, ReplayCommand<Tracker>.self, MigrateCommand<Tracker>.self, OutboxCommand<Tracker>.self,
+            RunCommand<Tracker>.self, ServeCommand.self, RebuildCommand.self, ReplayCommand<Tracker>.self, MigrateCommand<Tracker>.self, OutboxCommand<Tracker>.self,
             TrackerDeadLettersCommand.self,
         ]
     )
@@ -120,4 +120,3 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
-extension Tracker: CommandLineParticipant {}

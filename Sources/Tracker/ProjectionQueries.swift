@@ -20,6 +20,23 @@ public struct SagaSummary: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey {
         case sagaID = "sagaId", state, currentStep, waitingFor, startedAt, updatedAt, finishedAt, completedSteps, compensations, error, eventCount
     }
+
+    public init(
+        sagaID: String, state: String, currentStep: String?, waitingFor: String?, startedAt: Date?, updatedAt: Date, finishedAt: Date?,
+        completedSteps: [String], compensations: [String], error: String?, eventCount: Int
+    ) {
+        self.sagaID = sagaID
+        self.state = state
+        self.currentStep = currentStep
+        self.waitingFor = waitingFor
+        self.startedAt = startedAt
+        self.updatedAt = updatedAt
+        self.finishedAt = finishedAt
+        self.completedSteps = completedSteps
+        self.compensations = compensations
+        self.error = error
+        self.eventCount = eventCount
+    }
 }
 
 /// Counts per state and how long sagas take to finish.
@@ -41,11 +58,11 @@ public struct SagaStats: Sendable, Hashable, Encodable {
 }
 
 extension ProjectionStore {
-    private static let summaryColumns = """
+    static let summaryColumns = """
         saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps, compensations, error, event_count
         """
 
-    private static func summary(_ row: PGRow) throws -> SagaSummary {
+    static func summary(_ row: PGRow) throws -> SagaSummary {
         SagaSummary(
             sagaID: try row.decode("saga_id"), state: try row.decode("state"), currentStep: try row.decode("current_step"),
             waitingFor: try row.decode("waiting_for"), startedAt: try row.decode("started_at"), updatedAt: try row.decode("updated_at"),

@@ -47,6 +47,15 @@ public struct SagaStatus: Sendable, Hashable, Codable {
         @ExplicitNull public var sincePreviousMs: Double?
         /// What an operator decided, for the events that record a decision: `skipped by operator: <reason>`.
         @ExplicitNull public var note: String?
+
+        public init(name: String, eventType: String, service: String, at: Date, sincePreviousMs: Double?, note: String? = nil) {
+            self.name = name
+            self.eventType = eventType
+            self.service = service
+            self.at = at
+            self.sincePreviousMs = sincePreviousMs
+            self.note = note
+        }
     }
 
     public var sagaID: String

@@ -57,7 +57,8 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
         var services: [any ServiceLifecycle.Service] = []
         if let tracing { services.append(tracing) }
         if let httpAddress {
-            services.append(ObservabilityServer(address: httpAddress, registry: registry, health: health, database: db, logger: logger))
+            let routes = try Service.httpRoutes(options: service, database: db, logger: logger)
+            services.append(ObservabilityServer(address: httpAddress, registry: registry, health: health, database: db, logger: logger, routes: routes))
         }
         if !runtime.noRelay {
             services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger, health: health))

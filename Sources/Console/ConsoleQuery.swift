@@ -1,0 +1,89 @@
+import Foundation
+import SagaKit
+import SagaKitService
+import Tracker
+
+/// A request the console cannot answer as asked: a 400 with this one line, never a crash or a 500.
+struct ConsoleInputError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// The saga list's query string: `state`, `since`, `until` (RFC 3339 or an age such as `30m`), `prefix`, `page`.
+struct ListQuery: Sendable, Hashable {
+    static let pageSize = 50
+    static let maxPage = 10_000
+
+    var state: String?
+    var since: String?
+    var until: String?
+    var prefix: String?
+    var page = 1
+
+    init() {}
+
+    init(parameters: [String: String]) throws {
+        func value(_ name: String) -> String? {
+            guard let text = parameters[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        state = value("state")
+        if let state, SagaState(rawValue: state) == nil {
+            throw ConsoleInputError("state: '\(state)' is not one of \(SagaState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        since = value("since")
+        until = value("until")
+        prefix = value("prefix")
+        if let prefix, prefix.utf8.count > 128 { throw ConsoleInputError("prefix: at most 128 bytes") }
+        if let text = value("page") {
+            guard let number = Int(text), (1...Self.maxPage).contains(number) else {
+                throw ConsoleInputError("page: '\(text)' is not a number from 1 to \(Self.maxPage)")
+            }
+            page = number
+        }
+    }
+
+    func filter(now: Date = Date()) throws -> SagaFilter {
+        SagaFilter(
+            state: state, since: try since.map { try Self.time($0, name: "since", now: now) },
+            until: try until.map { try Self.time($0, name: "until", now: now) }, idPrefix: prefix,
+            limit: Self.pageSize, offset: (page - 1) * Self.pageSize)
+    }
+
+    /// The query string that gives this list again (what the pager and the state chips link to).
+    var encoded: String {
+        var parts: [String] = []
+        for (name, value) in [("state", state), ("since", since), ("until", until), ("prefix", prefix)] {
+            if let value { parts.append("\(name)=\(URLComponent.encode(value))") }
+        }
+        if page > 1 { parts.append("page=\(page)") }
+        return parts.joined(separator: "&")
+    }
+
+    static func time(_ text: String, name: String, now: Date) throws -> Date {
+        if let date = RFC3339.parse(text) { return date }
+        if let seconds = TimeArgument.parseAge(text), seconds.isFinite, seconds < 100 * 365 * 86400 {
+            return now.addingTimeInterval(-seconds)
+        }
+        throw ConsoleInputError("\(name): '\(text)' is neither RFC 3339 (2026-12-05T06:00:00Z) nor an age (90s, 30m, 2h, 7d)")
+    }
+}
+
+/// `older_than` for the stuck list: an age such as `30s` (default) or `5m`.
+struct StuckQuery: Sendable, Hashable {
+    var olderThan = "30s"
+    var seconds: Double = 30
+
+    init(parameters: [String: String]) throws {
+        if let text = parameters["older_than"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty {
+            guard let seconds = TimeArgument.parseAge(text), seconds.isFinite, seconds < 365 * 86400 else {
+                throw ConsoleInputError("older_than: '\(text)' is not an age (90s, 30m, 2h)")
+            }
+            olderThan = text
+            self.seconds = seconds
+        }
+    }
+}
