@@ -131,7 +131,8 @@ struct DeadLetterFollower: Service {
                     await db?.close()
                     db = nil
                     try? await consumer.seek(OffsetPlan(messages: messages) { _ in false }.seek)
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: backoff.delay(attempt: failures)) }
+                    let delay = backoff.delay(attempt: failures)
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
                     continue
                 }
             }

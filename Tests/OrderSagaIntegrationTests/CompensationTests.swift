@@ -24,7 +24,7 @@ struct CompensationTests {
     func refundParkedRetriedAndSkipped() async throws {
         try await SagaCluster.with { cluster in
             for service in SagaCluster.Service.allCases {
-                try await cluster.start(service, environment: service == .payment ? ["PAYMENT_FAIL_REFUNDS": "*-refundfail-*"] : [], waitUntilReady: false)
+                try await cluster.start(service, environment: service == .payment ? ["PAYMENT_FAIL_REFUNDS": "*-refundfail-*"] : [:], waitUntilReady: false)
             }
             for service in SagaCluster.Service.allCases { try await cluster.process(service).waitForOutput("partitions assigned", timeout: .seconds(60)) }
             try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "10"])

@@ -1,6 +1,7 @@
 import Foundation
 import OrderSaga
 import OrderSagaTestSupport
+import PGClient
 import SagaKit
 import Testing
 import TestSupport

@@ -201,8 +201,9 @@ public struct DeadLettersRedriveCommand<Service: CommandLineParticipant>: AsyncP
         }
         let actor = by ?? AuditLog.defaultActor()
         let kafkaConfiguration = try source.kafka.configuration()
+        let clientID = "\(Service.name)-redrive"
         let producer = try ProducerHandle(logger: logger) {
-            try KafkaProducer(configuration: kafkaConfiguration, clientID: "\(Service.name)-redrive", logger: logger)
+            try KafkaProducer(configuration: kafkaConfiguration, clientID: clientID, logger: logger)
         }
         var outcomes: [DeadLetterRedrive.Outcome] = []
         do {
