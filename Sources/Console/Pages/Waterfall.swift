@@ -24,10 +24,11 @@ struct Waterfall {
         }
     }
 
-    /// Milliseconds from the first event to each one.
+    /// Milliseconds from the first event to each one, to the microsecond the events carry (so 100 ms stored as
+    /// 100.00002 after the Date arithmetic is still a 100 ms axis, not a 200 ms one).
     var offsets: [Double] {
         guard let first = timeline.first?.at else { return [] }
-        return timeline.map { $0.at.timeIntervalSince(first) * 1000 }
+        return timeline.map { ($0.at.timeIntervalSince(first) * 1_000_000).rounded() / 1000 }
     }
 
     /// The time axis' extent: the last offset, rounded up to a round number so the ticks read well.
