@@ -50,6 +50,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // Already built for swift-otel's OTLP/HTTP exporter; the console forwards actions to the services with it.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries, reached only through the two wrapper modules below.
@@ -125,6 +127,7 @@ let package = Package(
                 "Tracker", "SagaKit", "SagaKitService", "PGClient",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -232,7 +235,10 @@ let package = Package(
             name: "OrderSagaDisruptiveTests",
             dependencies: ["OrderSaga", "OrderSagaTestSupport", "Tracker", "SagaKit", "TestSupport"]
         ),
-        .testTarget(name: "ConsoleUnitTests", dependencies: ["Console", "Tracker"]),
+        .testTarget(
+            name: "ConsoleUnitTests",
+            dependencies: ["Console", "Tracker", "SagaKitService", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "LoyaltyUnitTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "TestSupport"]),
         .testTarget(name: "LoyaltyIntegrationTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "PGClient", "TestSupport"]),
     ]

@@ -11,15 +11,18 @@ import Tracker
 /// The operator console: server-rendered pages over the tracker's projection, mounted on the HTTP server the
 /// tracker already runs for `/metrics` and the health checks (`saga-tracker run`, or `saga-tracker serve` for the
 /// console alone). Pages work without JavaScript; every page has a JSON twin under `/api` in the shapes of the
-/// CLI's `--json`. Read-only: nothing here changes a saga.
+/// CLI's `--json`. Read-only unless `actions` is given (`--allow-actions` with `SAGAKIT_CONSOLE_TOKEN`): then
+/// redrive, retry and skip forms appear, and each action is forwarded to the service that owns it.
 public struct Console: Sendable {
     let database: ConsoleDatabase
+    let actions: ConsoleActions?
     let logger: Logger
 
-    public init(database: PGConfig, logger: Logger) {
+    public init(database: PGConfig, actions: ConsoleActions? = nil, logger: Logger) {
         var logger = logger
         logger[metadataKey: "component"] = "console"
         self.database = ConsoleDatabase(config: database, logger: logger)
+        self.actions = actions
         self.logger = logger
     }
 
@@ -28,12 +31,18 @@ public struct Console: Sendable {
         router.get("/") { request, _ in await page(request) { try await listPage(request).html } }
         router.get("/api/sagas") { request, _ in await api(request) { try await listQuery(request).sagas } }
         router.get("/sagas/**") { request, _ in await page(request) { try await sagaPage(request).html } }
-        router.get("/api/sagas/**") { request, _ in await api(request) { try await sagaPage(request).status } }
+        router.get("/api/sagas/**") { request, _ in await api(request) { try await sagaPage(request).report } }
         router.get("/stuck") { request, _ in await page(request) { try await stuckPage(request).html } }
         router.get("/api/stuck") { request, _ in await api(request) { try await stuckPage(request).sagas } }
         router.get("/stats") { request, _ in await page(request) { try await statsPage(request).html } }
         router.get("/api/stats") { request, _ in await api(request) { try await statsPage(request).stats } }
         router.get("/api/stats/per-minute") { request, _ in await api(request) { try await statsPage(request).perMinute } }
+        router.get("/dead-letters") { request, _ in await page(request) { try await deadLettersPage(request).html } }
+        router.get("/api/dead-letters") { request, _ in await api(request) { try await deadLettersPage(request).letters } }
+        for action in ConsoleAction.allCases {
+            router.post(RouterPath("/actions/\(action.rawValue)")) { request, _ in await act(action, request, json: false) }
+            router.post(RouterPath("/api/actions/\(action.rawValue)")) { request, _ in await act(action, request, json: true) }
+        }
     }
 
     // MARK: - Pages
@@ -53,10 +62,19 @@ public struct Console: Sendable {
 
     private func sagaPage(_ request: Request) async throws -> SagaPage {
         let id = try Self.sagaID(path: request.uri.path)
-        guard let status = try await database.with({ try await ProjectionStore.status(sagaID: id, on: $0) }) else {
-            throw ConsoleNotFound("No saga \(id): the tracker has seen none of its events.")
+        let found = try await database.with { db -> (SagaStatusReport, [TrackedDeadLetter])? in
+            guard let report = try await ProjectionStore.statusReport(sagaID: id, on: db) else { return nil }
+            let letters = report.deadLetters == 0 ? [] : try await DeadLetterStore.list(sagaID: id, limit: 100, on: db)
+            return (report, letters)
         }
-        return SagaPage(status: status, refresh: refresh(request))
+        guard let (report, letters) = found else { throw ConsoleNotFound("No saga \(id): the tracker has seen none of its events.") }
+        return SagaPage(report: report, deadLetters: letters, actionsEnabled: actions != nil, refresh: refresh(request))
+    }
+
+    private func deadLettersPage(_ request: Request) async throws -> DeadLettersPage {
+        let query = try DeadLetterQuery(parameters: FormFields.parse(request.uri.query ?? ""))
+        let letters = try await database.with { try await DeadLetterStore.list(service: query.service, sagaID: query.saga, limit: query.limit, on: $0) }
+        return DeadLettersPage(query: query, letters: letters, actionsEnabled: actions != nil, refresh: refresh(request))
     }
 
     private func stuckPage(_ request: Request) async throws -> StuckPage {
@@ -91,6 +109,38 @@ public struct Console: Sendable {
             throw ConsoleInputError("the saga id in the path is not valid percent-encoding")
         }
         return id
+    }
+
+    // MARK: - Actions
+
+    /// A posted action: 403 unless actions are on and the token (bearer header or form field) is right; then the
+    /// owning service's answer, as a page or as its JSON reply.
+    private func act(_ action: ConsoleAction, _ request: Request, json: Bool) async -> Response {
+        let (status, reply) = await perform(action, request)
+        if json { return Self.json(status, (try? JSONOutput.string(reply)) ?? "{}") }
+        let title = reply.ok ? "Done" : (status == .forbidden ? "Forbidden" : "Not done")
+        return Self.html(status, MessagePage(title: title, message: reply.message).html)
+    }
+
+    private func perform(_ action: ConsoleAction, _ request: Request) async -> (HTTPResponse.Status, OperatorReply) {
+        guard let actions else {
+            return (.forbidden, OperatorReply(ok: false, message: "Actions are off: start the console with --allow-actions and SAGAKIT_CONSOLE_TOKEN."))
+        }
+        let form: ActionForm
+        do {
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            form = try ActionForm(fields: FormFields.parse(String(buffer: body)), authorization: request.headers[.authorization], kind: action)
+        } catch let error as ConsoleInputError {
+            return (.badRequest, OperatorReply(ok: false, message: error.description))
+        } catch {
+            return (.badRequest, OperatorReply(ok: false, message: "the body is not a form (application/x-www-form-urlencoded, at most 64 KiB)"))
+        }
+        guard actions.access.admits(authorization: form.token) else {
+            return (.forbidden, OperatorReply(ok: false, message: "A valid token is required for actions."))
+        }
+        let (status, reply) = await actions.forward(form.request, to: form.service, path: action.servicePath)
+        logger.notice("console action \(action.rawValue) by \(form.request.actor) via \(form.service): \(status.code)")
+        return (status, reply)
     }
 
     // MARK: - Responses

@@ -87,3 +87,73 @@ struct StuckQuery: Sendable, Hashable {
         }
     }
 }
+
+/// `/dead-letters`' query: `service`, `saga`, `limit` (1 to 1000, default 100).
+struct DeadLetterQuery: Sendable, Hashable {
+    var service: String?
+    var saga: String?
+    var limit = 100
+
+    init(parameters: [String: String]) throws {
+        func value(_ name: String) -> String? {
+            guard let text = parameters[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        service = value("service")
+        saga = value("saga")
+        if let service, service.utf8.count > 63 { throw ConsoleInputError("service: at most 63 bytes") }
+        if let saga, saga.utf8.count > 1024 { throw ConsoleInputError("saga: at most 1024 bytes") }
+        if let text = value("limit") {
+            guard let number = Int(text), (1...1000).contains(number) else { throw ConsoleInputError("limit: '\(text)' is not a number from 1 to 1000") }
+            limit = number
+        }
+    }
+}
+
+/// A posted action form (or an API call's form body): which action on what, who, and the request's id.
+struct ActionForm: Sendable, Hashable {
+    var service: String
+    var token: String?
+    var request: OperatorRequest
+
+    init(fields: [String: String], authorization: String?, kind: ConsoleAction) throws {
+        func value(_ name: String) -> String? {
+            guard let text = fields[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+            return text
+        }
+        token = authorization ?? value("token")
+        guard let service = value("service") else { throw ConsoleInputError("service: which service acts (inventory, payment, ...)") }
+        self.service = service
+        let by = value("by") ?? "console"
+        guard by.utf8.count <= 200 else { throw ConsoleInputError("by: at most 200 bytes") }
+        let requestID = value("request_id")
+        if let requestID, requestID.utf8.count > 200 { throw ConsoleInputError("request_id: at most 200 bytes") }
+        request = OperatorRequest(requestID: requestID, actor: by)
+        switch kind {
+        case .redrive:
+            guard let id = value("dead_letter_id") else { throw ConsoleInputError("dead_letter_id: which dead letter (<dlq topic>:<partition>:<offset>)") }
+            request.deadLetterID = id
+        case .retry, .skip:
+            guard let saga = value("saga_id") else { throw ConsoleInputError("saga_id: whose parked compensation") }
+            request.sagaID = saga
+            if kind == .skip {
+                guard let reason = value("reason") else { throw ConsoleInputError("reason: a skip needs one") }
+                guard reason.utf8.count <= 500 else { throw ConsoleInputError("reason: at most 500 bytes") }
+                request.reason = reason
+            }
+        }
+    }
+}
+
+/// The actions the console can request, and the service route each goes to.
+enum ConsoleAction: String, Sendable, CaseIterable {
+    case redrive, retry, skip
+
+    var servicePath: String {
+        switch self {
+        case .redrive: OperatorRoutes.redrivePath
+        case .retry: OperatorRoutes.retryPath
+        case .skip: OperatorRoutes.skipPath
+        }
+    }
+}

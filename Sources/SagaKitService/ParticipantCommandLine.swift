@@ -32,15 +32,15 @@ public protocol CommandLineParticipant: SagaParticipant {
     associatedtype Options: ParticipantOptions = NoOptions where Options.Configuration == Configuration
 
     /// Routes of the participant's own on the HTTP server `run` starts, beside `/metrics` and the health checks
-    /// (the tracker's console). None by default.
-    static func httpRoutes(options: Options, database: PGConfig, logger: Logger) throws -> HTTPRoutes
+    /// (the tracker's console). None by default. `access` is nil unless `run --allow-actions`.
+    static func httpRoutes(options: Options, database: PGConfig, access: OperatorAccess?, logger: Logger) throws -> HTTPRoutes
 }
 
 /// Adds routes to a router: what `CommandLineParticipant.httpRoutes` returns.
 public typealias HTTPRoutes = @Sendable (Router<BasicRequestContext>) -> Void
 
 extension CommandLineParticipant {
-    public static func httpRoutes(options: Options, database: PGConfig, logger: Logger) throws -> HTTPRoutes {
+    public static func httpRoutes(options: Options, database: PGConfig, access: OperatorAccess?, logger: Logger) throws -> HTTPRoutes {
         { _ in }
     }
 }

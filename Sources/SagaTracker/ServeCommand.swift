@@ -12,8 +12,8 @@ import Tracker
 
 extension Tracker: CommandLineParticipant {
     /// `run` serves the console beside `/metrics` and the health checks.
-    public static func httpRoutes(options: NoOptions, database: PGConfig, logger: Logger) throws -> HTTPRoutes {
-        let console = Console(database: database, logger: logger)
+    public static func httpRoutes(options: NoOptions, database: PGConfig, access: OperatorAccess?, logger: Logger) throws -> HTTPRoutes {
+        let console = Console(database: database, actions: access.map { ConsoleActions(access: $0) }, logger: logger)
         return { router in console.mount(on: router) }
     }
 }
@@ -26,11 +26,15 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             The console reads the projection that `saga-tracker run` keeps: sagas by state, time and id prefix; one \
             saga's timeline as a waterfall; stuck sagas; stats. `run` serves the same pages on its own address. \
-            Every page has a JSON twin under /api in the shapes of the CLI's --json. Read-only.
+            Every page has a JSON twin under /api in the shapes of the CLI's --json. Read-only unless \
+            --allow-actions (with SAGAKIT_CONSOLE_TOKEN): then dead letters can be redriven and parked compensations \
+            retried or skipped, each by the service that owns it, reached at <SERVICE>_HTTP_URL (default: its \
+            loopback port), which must run with --allow-actions and the same token.
             """)
 
     @OptionGroup var database: DatabaseOptions<Tracker>
     @OptionGroup var http: HTTPOptions<Tracker>
+    @OptionGroup var operatorOptions: OperatorOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -39,7 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
         try ObservabilityServer.checkAvailable(address)
         let registry = try http.metricsEnabled() ? PrometheusMetrics.bootstrap() : nil
         let db = try database.config()
-        let routes = try Tracker.httpRoutes(options: NoOptions(), database: db, logger: logger)
+        let access = try operatorOptions.access()
+        if access != nil { logger.notice("console actions: on (--allow-actions)") }
+        let routes = try Tracker.httpRoutes(options: NoOptions(), database: db, access: access, logger: logger)
         let server = ObservabilityServer(address: address, registry: registry, health: ServiceHealth(), database: db, logger: logger, routes: routes)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [ServiceGroupConfiguration.ServiceConfiguration(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

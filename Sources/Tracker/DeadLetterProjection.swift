@@ -24,6 +24,24 @@ public struct TrackedDeadLetter: Sendable, Hashable, Codable {
     @ExplicitNull public var eventID: UUID?
     @ExplicitNull public var time: Date?
 
+    public init(
+        id: String, sagaID: String?, service: String, consumer: String, reason: String, sourceTopic: String, sourcePartition: Int32,
+        sourceOffset: Int64, key: String?, eventType: String?, eventID: UUID?, time: Date?
+    ) {
+        self.id = id
+        self.sagaID = sagaID
+        self.service = service
+        self.consumer = consumer
+        self.reason = reason
+        self.sourceTopic = sourceTopic
+        self.sourcePartition = sourcePartition
+        self.sourceOffset = sourceOffset
+        self.key = key
+        self.eventType = eventType
+        self.eventID = eventID
+        self.time = time
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, sagaID = "saga_id", service, consumer, reason, sourceTopic = "source_topic", sourcePartition = "source_partition"
         case sourceOffset = "source_offset", key, eventType = "event_type", eventID = "event_id", time

@@ -126,6 +126,11 @@ public struct SagaStatusReport: Sendable, Encodable {
     public var status: SagaStatus
     public var deadLetters: Int
 
+    public init(status: SagaStatus, deadLetters: Int) {
+        self.status = status
+        self.deadLetters = deadLetters
+    }
+
     enum CodingKeys: String, CodingKey { case deadLetters = "dead_letters" }
 
     /// The status's own members, plus `dead_letters`, in one object.

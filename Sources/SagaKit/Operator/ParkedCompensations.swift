@@ -101,11 +101,14 @@ public enum ParkedCompensations {
         resolved_at, resolved_by, resolution
         """
 
-    /// Parked ones, oldest first; with `includeResolved`, the retried and skipped ones too.
-    public static func list(includeResolved: Bool = false, limit: Int = 1000, on db: PGConnection) async throws -> [ParkedCompensation] {
+    /// Parked ones, oldest first, of one saga or all; with `includeResolved`, the retried and skipped ones too.
+    public static func list(
+        includeResolved: Bool = false, sagaID: String? = nil, limit: Int = 1000, on db: PGConnection
+    ) async throws -> [ParkedCompensation] {
         try await db.query("""
             SELECT \(unsafeRaw: columns) FROM sagakit_parked_compensations
-            WHERE \(includeResolved)::boolean OR status = 'parked' ORDER BY id LIMIT \(limit)
+            WHERE (\(includeResolved)::boolean OR status = 'parked') AND (\(sagaID)::text IS NULL OR saga_id = \(sagaID))
+            ORDER BY id LIMIT \(limit)
             """).map { try decode($0) }
     }
 

@@ -26,6 +26,7 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
     @OptionGroup public var runtime: RuntimeOptions
     @OptionGroup public var service: Service.Options
     @OptionGroup public var http: HTTPOptions<Service>
+    @OptionGroup public var operatorOptions: OperatorOptions
     @OptionGroup public var logging: LoggingOptions
 
     public init() {}
@@ -57,8 +58,14 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
         var services: [any ServiceLifecycle.Service] = []
         if let tracing { services.append(tracing) }
         if let httpAddress {
-            let routes = try Service.httpRoutes(options: service, database: db, logger: logger)
-            services.append(ObservabilityServer(address: httpAddress, registry: registry, health: health, database: db, logger: logger, routes: routes))
+            let access = try operatorOptions.access()
+            if access != nil { logger.notice("operator actions: on (--allow-actions): POST /operator/... with the bearer token") }
+            let own = try Service.httpRoutes(options: service, database: db, access: access, logger: logger)
+            let operatorRoutes = try operatorRoutes(access: access, database: db, kafka: kafkaConfiguration, producer: producer, logger: logger)
+            services.append(ObservabilityServer(address: httpAddress, registry: registry, health: health, database: db, logger: logger) { router in
+                own(router)
+                operatorRoutes.mount(on: router)
+            })
         }
         if !runtime.noRelay {
             services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger, health: health))
@@ -100,6 +107,23 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
         }
         await producer.close()
         logger.info("\(Service.name) stopped")
+    }
+}
+
+extension RunCommand {
+    /// The actions the console forwards, with what `run` has: its producer, its handlers, its `.dlq` topics.
+    func operatorRoutes(
+        access: OperatorAccess?, database: PGConfig, kafka: KafkaConfiguration, producer: ProducerHandle, logger: Logger
+    ) throws -> OperatorRoutes {
+        // Built as `compensations retry` builds them: quietly, since `run` already logged the fault options.
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        let context = ParticipantContext(configuration: try service.configuration(), topics: self.kafka.topics, logger: quiet)
+        let handlers = try CompensationHandlers(Service.self, context: context)
+        let consumed = handlers.consumers.flatMap(\.topics).map { self.kafka.topics($0) }
+        let reader = DeadLetterReader(service: Service.name, consumedTopics: consumed, kafka: kafka, logger: logger)
+        return OperatorRoutes(
+            service: Service.name, access: access, database: database, producer: producer, reader: reader, handlers: handlers, logger: logger)
     }
 }
 
