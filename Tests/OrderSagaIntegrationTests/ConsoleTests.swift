@@ -71,6 +71,16 @@ struct ConsoleTests {
             #expect(try await HTTPProbe.get(port: port, path: "/api/sagas?since=yesterday").status == 400)
             #expect(try await HTTPProbe.get(port: port, path: "/sagas/ORD-9999").status == 404)
             #expect(try await HTTPProbe.get(port: port, path: "/stuck").status == 200)
+            let deadLetters = try await HTTPProbe.get(port: port, path: "/dead-letters")
+            #expect(deadLetters.status == 200 && deadLetters.body.contains("No dead letters."))
+            #expect(try await HTTPProbe.get(port: port, path: "/dead-letters?limit=0").status == 400)
+
+            // Read-only by default: no action forms, and an action is refused even with a token.
+            #expect(!saga.contains("method=\"post\""))
+            let refused = try await HTTPProbe.post(
+                port: port, path: "/api/actions/skip", form: ["service": "payment", "saga_id": "ORD-2002", "reason": "x"],
+                headers: ["Authorization": "Bearer some-token-0123456789"])
+            #expect(refused.status == 403 && refused.body.contains("Actions are off"), "\(refused)")
             let stats = try await Chromium.dumpDOM(base + "/stats")
             #expect(stats.contains("class=\"per-minute\"") && stats.contains("<rect"), "sagas per minute as a chart")
 

@@ -114,6 +114,10 @@ public struct OperatorRoutes: Sendable {
         let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if skip, reason.isEmpty { return (.badRequest, OperatorReply(ok: false, message: "a skip needs a reason")) }
         return try await PGConnection.withConnection(database, logger: logger) { db in
+            // A request seen before (a resubmitted form) was acted on then: say so, rather than "nothing parked".
+            if let requestID = request.requestID, try await db.withTransaction({ tx in try AuditLog.hasRequest(requestID, on: tx) }) {
+                return (.ok, OperatorReply(ok: true, message: "request already acted on: nothing more done for saga \(sagaID)"))
+            }
             // The oldest parked one: compensations park one at a time per saga, the next waiting on the settled one.
             guard let parked = try await ParkedCompensations.list(sagaID: sagaID, limit: 1, on: db).first else {
                 return (.notFound, OperatorReply(ok: false, message: "no parked compensation for saga \(sagaID) in the \(service) service"))
