@@ -9,7 +9,7 @@ import TestSupport
 /// Issue 18's console actions against the real stack: every process runs with `--allow-actions` and the token;
 /// the console forwards a skip and a redrive to the services that own them, refuses without the token, and a
 /// resubmitted form acts once.
-@Suite("Console actions: redrive and skip through the console, 403 without the token", .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(6)))
+@Suite("Console actions: redrive and skip through the console, 403 without the token", .enabled(if: TestEnvironment.hasStack && Chromium.isInstalled), .timeLimit(.minutes(6)))
 struct ConsoleActionTests {
     static let token = "test-console-token-0123456789"
     static let parked = "CA-failconfirm-refundfail-1"
@@ -53,6 +53,10 @@ struct ConsoleActionTests {
             #expect(letters.status == 200 && letters.body.contains("action=\"/actions/redrive\"") && letters.body.contains(letterID))
             let sagaPage = try await HTTPProbe.get(port: console, path: "/sagas/\(Self.parked)")
             #expect(sagaPage.body.contains("action=\"/actions/skip\"") && sagaPage.body.contains("value=\"payment\""), "\(sagaPage.body.prefix(300))")
+
+            let folder = TestEnvironment.value("SAGAKIT_CONSOLE_SCREENSHOTS") ?? FileManager.default.temporaryDirectory.path
+            try await Chromium.screenshot("http://127.0.0.1:\(console)/dead-letters", to: folder + "/console-dead-letters.png", height: 420)
+            try await Chromium.screenshot("http://127.0.0.1:\(console)/sagas/\(Self.parked)", to: folder + "/console-saga-parked.png", height: 760)
 
             // No token, a wrong one, or the service's own endpoint without one: 403, and nothing happens.
             let skip = ["service": "payment", "saga_id": Self.parked, "reason": "refunded by hand, ticket 4711", "by": "alice", "request_id": "req-skip-1"]

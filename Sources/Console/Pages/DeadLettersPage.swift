@@ -17,10 +17,10 @@ struct DeadLettersPage {
                 ? "<td class=\"actions\">\(ActionForms.redrive(id: letter.id, service: letter.service))</td>"
                 : .empty
             return """
-                <tr><td>\(Layout.time(letter.time))</td><td>\(letter.service) <span class="muted">\(letter.consumer)</span></td><td>\(saga)</td>
+                <tr><td>\(Layout.time(letter.time))</td><td>\(letter.service) <span class="muted">\(letter.consumer)</span></td><td class="nowrap">\(saga)</td>
                 <td class="error">\(letter.reason)</td>
                 <td><code>\(letter.sourceTopic):\(String(letter.sourcePartition)):\(String(letter.sourceOffset))</code></td>
-                <td>\(letter.key ?? "–")</td><td>\(letter.eventType ?? "–")</td><td class="muted"><code>\(letter.id)</code></td>\(action)</tr>
+                <td class="nowrap">\(letter.key ?? "–")</td><td>\(letter.eventType ?? "–")</td><td class="muted id"><code>\(letter.id)</code></td>\(action)</tr>
                 """
         }
         let actionHeader: HTML = actionsEnabled ? "<th>Redrive</th>" : .empty

@@ -91,6 +91,8 @@ enum Layout {
         .legend span { display:inline-block; margin-right:14px; font-size:12px; }
         .legend i { display:inline-block; width:10px; height:10px; margin-right:5px; border-radius:2px; vertical-align:-1px; }
         .actions form { display:inline-flex; gap:6px; margin:4px 8px 4px 0; }
+        td.actions form { display:flex; flex-direction:column; gap:4px; margin:0; } td.actions input { width:96px; } td.id { word-break:break-all; min-width:90px; }
+        td.nowrap { white-space:nowrap; }
         """
 }
 
@@ -106,6 +108,7 @@ enum Format {
 
     /// `850 ms`, `3.2 s`, `4 min 10 s`, `2 h 5 min`.
     static func duration(milliseconds ms: Double) -> String {
+        if ms == 0 { return "0 ms" }
         if ms < 10 { return String(format: "%.1f ms", ms) }
         if ms < 1000 { return String(format: "%.0f ms", ms) }
         let seconds = ms / 1000

@@ -79,7 +79,7 @@ struct SagaPage {
     private var deadLetterTable: HTML {
         guard !deadLetters.isEmpty else { return .empty }
         let rows = deadLetters.map { letter -> HTML in
-            let action: HTML = actionsEnabled ? "<td>\(ActionForms.redrive(id: letter.id, service: letter.service))</td>" : .empty
+            let action: HTML = actionsEnabled ? "<td class=\"actions\">\(ActionForms.redrive(id: letter.id, service: letter.service))</td>" : .empty
             return """
                 <tr><td>\(Layout.time(letter.time))</td><td>\(letter.service)</td><td class="error">\(letter.reason)</td>
                 <td><code>\(letter.sourceTopic):\(String(letter.sourcePartition)):\(String(letter.sourceOffset))</code></td><td class="muted"><code>\(letter.id)</code></td>\(action)</tr>
