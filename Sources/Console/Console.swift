@@ -48,7 +48,7 @@ public struct Console: Sendable {
     // MARK: - Pages
 
     private func listQuery(_ request: Request) async throws -> (query: ListQuery, filter: SagaFilter, sagas: [SagaSummary]) {
-        let query = try ListQuery(parameters: FormFields.parse(request.uri.query ?? ""))
+        let query = try ListQuery(parameters: ConsoleInput.fields(request.uri.query))
         let filter = try query.filter()
         let sagas = try await database.with { try await ProjectionStore.search(filter, on: $0) }
         return (query, filter, sagas)
@@ -72,13 +72,13 @@ public struct Console: Sendable {
     }
 
     private func deadLettersPage(_ request: Request) async throws -> DeadLettersPage {
-        let query = try DeadLetterQuery(parameters: FormFields.parse(request.uri.query ?? ""))
+        let query = try DeadLetterQuery(parameters: ConsoleInput.fields(request.uri.query))
         let letters = try await database.with { try await DeadLetterStore.list(service: query.service, sagaID: query.saga, limit: query.limit, on: $0) }
         return DeadLettersPage(query: query, letters: letters, actionsEnabled: actions != nil, refresh: refresh(request))
     }
 
     private func stuckPage(_ request: Request) async throws -> StuckPage {
-        let query = try StuckQuery(parameters: FormFields.parse(request.uri.query ?? ""))
+        let query = try StuckQuery(parameters: ConsoleInput.fields(request.uri.query))
         let now = Date()
         let sagas = try await database.with {
             try await ProjectionStore.stuck(defaultDeadline: .milliseconds(Int64(query.seconds * 1000)), now: now, on: $0)
@@ -108,6 +108,7 @@ public struct Console: Sendable {
         guard let id = raw.removingPercentEncoding, !id.isEmpty, id.utf8.count <= 1024 else {
             throw ConsoleInputError("the saga id in the path is not valid percent-encoding")
         }
+        guard !ConsoleInput.hasControlCharacters(id) else { throw ConsoleInputError("a saga id has no control characters") }
         return id
     }
 
@@ -129,7 +130,11 @@ public struct Console: Sendable {
         let form: ActionForm
         do {
             let body = try await request.body.collect(upTo: 64 * 1024)
-            form = try ActionForm(fields: FormFields.parse(String(buffer: body)), authorization: request.headers[.authorization], kind: action)
+            let fields = FormFields.parse(String(buffer: body))
+            if let (name, _) = fields.first(where: { $0.key != "reason" && ConsoleInput.hasControlCharacters($0.value) }) {
+                throw ConsoleInputError("\(name.prefix(40)): control characters are not allowed")
+            }
+            form = try ActionForm(fields: fields, authorization: request.headers[.authorization], kind: action)
         } catch let error as ConsoleInputError {
             return (.badRequest, OperatorReply(ok: false, message: error.description))
         } catch {
@@ -139,7 +144,9 @@ public struct Console: Sendable {
             return (.forbidden, OperatorReply(ok: false, message: "A valid token is required for actions."))
         }
         let (status, reply) = await actions.forward(form.request, to: form.service, path: action.servicePath)
-        logger.notice("console action \(action.rawValue) by \(form.request.actor) via \(form.service): \(status.code)")
+        logger.notice("console action", metadata: [
+            "action": "\(action.rawValue)", "actor": "\(form.request.actor)", "service": "\(form.service)", "status": "\(status.code)",
+        ])
         return (status, reply)
     }
 

@@ -31,6 +31,11 @@ actor ConsoleDatabase {
     private func open() async throws -> PGConnection {
         if let connection { return connection }
         let opened = try await PGConnection.connect(config, logger: logger)
+        // Another request may have connected while this one awaited (actor reentrancy): keep one, close the other.
+        if let connection {
+            await opened.close()
+            return connection
+        }
         connection = opened
         return opened
     }

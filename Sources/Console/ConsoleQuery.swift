@@ -121,11 +121,12 @@ struct ActionForm: Sendable, Hashable {
             guard let text = fields[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
             return text
         }
-        token = authorization ?? value("token")
+        // A proxy's `Authorization: Basic ...` is not ours: only a bearer header stands in for the form's token.
+        token = authorization.flatMap { $0.hasPrefix("Bearer ") ? $0 : nil } ?? value("token")
         guard let service = value("service") else { throw ConsoleInputError("service: which service acts (inventory, payment, ...)") }
         self.service = service
-        let by = value("by") ?? "console"
-        guard by.utf8.count <= 200 else { throw ConsoleInputError("by: at most 200 bytes") }
+        let by = value("by") ?? "operator"
+        guard by.utf8.count <= 200, !ConsoleInput.hasControlCharacters(by) else { throw ConsoleInputError("by: at most 200 bytes, no control characters") }
         let requestID = value("request_id")
         if let requestID, requestID.utf8.count > 200 { throw ConsoleInputError("request_id: at most 200 bytes") }
         request = OperatorRequest(requestID: requestID, actor: by)
@@ -155,5 +156,22 @@ enum ConsoleAction: String, Sendable, CaseIterable {
         case .retry: OperatorRoutes.retryPath
         case .skip: OperatorRoutes.skipPath
         }
+    }
+}
+
+/// Checks every value from a URL or a form shares.
+enum ConsoleInput {
+    /// Control characters (NUL above all, which PostgreSQL's text refuses) are never part of an id, a name or a reason.
+    static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    /// The query string's fields, refusing any value with a control character (400, not a database error).
+    static func fields(_ query: String?) throws -> [String: String] {
+        let fields = FormFields.parse(query ?? "")
+        if let (name, _) = fields.first(where: { hasControlCharacters($0.value) }) {
+            throw ConsoleInputError("\(name.prefix(40)): control characters are not allowed")
+        }
+        return fields
     }
 }

@@ -60,8 +60,11 @@ public enum DeadLetterStore {
     public static let topics = OrderSagaTopics.all.map(DeadLetters.topic(for:))
 
     /// Records dead letters, once per coordinates; returns the refusing service of each one newly recorded.
-    public static func record(_ letters: [DeadLetter], on db: isolated PGConnection) throws -> [String] {
-        guard !letters.isEmpty else { return [] }
+    public static func record(_ input: [DeadLetter], on db: isolated PGConnection) throws -> [String] {
+        guard !input.isEmpty else { return [] }
+        // A dead letter is malformed by definition: a NUL in its key or a header would make PostgreSQL refuse the
+        // whole batch, and the follower retry it for ever.
+        let letters = input.map(Self.withoutNUL)
         return try db.query("""
             INSERT INTO dead_letters (dlq_topic, dlq_partition, dlq_offset, saga_id, service, consumer, reason, source_topic,
                                       source_partition, source_offset, message_key, event_type, event_id, dead_lettered_at)
@@ -93,6 +96,19 @@ public enum DeadLetterStore {
                 sourceOffset: try row.decode("source_offset"), key: try row.decode("message_key"), eventType: try row.decode("event_type"),
                 eventID: try row.decode("event_id"), time: try row.decode("dead_lettered_at"))
         }
+    }
+
+    static func withoutNUL(_ letter: DeadLetter) -> DeadLetter {
+        func clean(_ text: String) -> String { text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text }
+        var letter = letter
+        letter.sagaID = letter.sagaID.map(clean)
+        letter.key = letter.key.map(clean)
+        letter.service = clean(letter.service)
+        letter.consumer = clean(letter.consumer)
+        letter.reason = clean(letter.reason)
+        letter.sourceTopic = clean(letter.sourceTopic)
+        letter.eventType = letter.eventType.map(clean)
+        return letter
     }
 
     /// How many dead letters the saga has.

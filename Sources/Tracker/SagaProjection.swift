@@ -225,9 +225,13 @@ public enum SagaProjection {
         PaymentRefundFailed.eventType, InventoryReleaseFailed.eventType, PaymentRefundSkipped.eventType, InventoryReleaseSkipped.eventType,
     ]
 
-    /// The events that say a compensation failed for good and was parked by its producer: where an operator's
-    /// retry or skip goes (the console's saga page).
-    public static let compensationFailureEventTypes: Set<String> = [PaymentRefundFailed.eventType, InventoryReleaseFailed.eventType]
+    /// The events that say a compensation failed for good and was parked by its producer (where an operator's
+    /// retry or skip goes: the console's saga page), each with the events that settle it (its later success, or
+    /// the operator's skip).
+    public static let compensationFailureSettledBy: [String: Set<String>] = [
+        PaymentRefundFailed.eventType: [PaymentRefunded.eventType, PaymentRefundSkipped.eventType],
+        InventoryReleaseFailed.eventType: [InventoryReleased.eventType, InventoryReleaseSkipped.eventType],
+    ]
 
     /// The events that say an operator skipped a compensation; the timeline notes their reason.
     static let skipEventTypes: Set<String> = [PaymentRefundSkipped.eventType, InventoryReleaseSkipped.eventType]

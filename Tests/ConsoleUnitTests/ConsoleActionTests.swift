@@ -45,8 +45,10 @@ struct ConsoleActionTests {
         #expect(skip.service == "payment" && skip.token == "t")
         #expect(skip.request == OperatorRequest(requestID: "r-1", actor: "alice", sagaID: "ORD-1", reason: "refunded by hand"))
         let redrive = try ActionForm(fields: ["service": "inventory", "dead_letter_id": "orders.dlq:0:4"], authorization: "Bearer x", kind: .redrive)
-        #expect(redrive.token == "Bearer x", "the header wins over a form field")
-        #expect(redrive.request.actor == "console" && redrive.request.deadLetterID == "orders.dlq:0:4")
+        #expect(redrive.token == "Bearer x", "a bearer header stands for the token")
+        let behindProxy = try ActionForm(fields: ["service": "inventory", "dead_letter_id": "orders.dlq:0:4", "token": "t"], authorization: "Basic YTpi", kind: .redrive)
+        #expect(behindProxy.token == "t", "a proxy's Basic header does not hide the form's token")
+        #expect(redrive.request.actor == "operator" && redrive.request.deadLetterID == "orders.dlq:0:4")
         #expect(throws: ConsoleInputError.self) { try ActionForm(fields: ["saga_id": "ORD-1"], authorization: nil, kind: .retry) }
         #expect(throws: ConsoleInputError.self) { try ActionForm(fields: ["service": "payment", "saga_id": "ORD-1"], authorization: nil, kind: .skip) }
         #expect(throws: ConsoleInputError.self) { try ActionForm(fields: ["service": "payment"], authorization: nil, kind: .redrive) }
@@ -62,6 +64,8 @@ struct ConsoleActionTests {
         #expect(actions.baseURL(service: "payment") == "http://10.0.0.7:8080")
         #expect(actions.baseURL(service: "inventory") == "http://127.0.0.1:9471")
         #expect(actions.baseURL(service: "evil.example.com/x") == nil)
+        #expect(actions.baseURL(service: "loyalty") == nil, "an unknown service needs its LOYALTY_HTTP_URL")
+        #expect(ConsoleActions(access: access, environment: ["LOYALTY_HTTP_URL": "http://127.0.0.1:9999"]).baseURL(service: "loyalty") == "http://127.0.0.1:9999")
         #expect(actions.baseURL(service: "Payment") == nil)
         #expect(actions.baseURL(service: "") == nil)
     }

@@ -10,11 +10,14 @@ struct SagaPage {
     var actionsEnabled: Bool
     var refresh: Int?
 
-    /// The services that parked a compensation of this saga (the producers of its failure events), newest first.
+    /// The services holding a parked compensation of this saga: the producers of its failure events that nothing
+    /// settled since (a later success or skip), newest first.
     var parkingServices: [String] {
         guard report.status.state == .compensationFailed else { return [] }
+        let types = Set(report.status.timeline.map(\.eventType))
         var seen: [String] = []
-        for entry in report.status.timeline.reversed() where SagaProjection.compensationFailureEventTypes.contains(entry.eventType) {
+        for entry in report.status.timeline.reversed() {
+            guard let settledBy = SagaProjection.compensationFailureSettledBy[entry.eventType], types.isDisjoint(with: settledBy) else { continue }
             if !seen.contains(entry.service) { seen.append(entry.service) }
         }
         return seen

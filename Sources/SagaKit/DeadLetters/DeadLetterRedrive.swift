@@ -84,22 +84,46 @@ public enum DeadLetterRedrive {
             id: letter.id, sagaID: letter.sagaID ?? letter.key, eventID: letter.eventID, topic: letter.sourceTopic, partition: letter.sourcePartition,
             offset: nil, dryRun: dryRun, actor: actor, previousRedrives: previous)
         guard !dryRun else { return outcome }
-        if let requestID, try await db.withTransaction({ tx in try AuditLog.hasRequest(requestID, on: tx) }) {
-            outcome.repeatedRequest = true
-            return outcome
+        guard let requestID else {
+            return try await publish(stored, outcome: outcome, requestID: nil, producer: producer, outgoing: outgoing, db: db)
         }
+        // The same request twice at once (a double click): a session-level advisory lock on the request id, held
+        // across the publish but outside any transaction, lets the second find the first's audit row and do nothing.
+        let lockKey = "sagakit.redrive:" + requestID
+        _ = try await db.query("SELECT pg_advisory_lock(hashtextextended(\(lockKey), 0))")
+        do {
+            if try await db.withTransaction({ tx in try AuditLog.hasRequest(requestID, on: tx) }) {
+                outcome.repeatedRequest = true
+            } else {
+                outcome = try await publish(stored, outcome: outcome, requestID: requestID, producer: producer, outgoing: outgoing, db: db)
+            }
+        } catch {
+            _ = try? await db.query("SELECT pg_advisory_unlock(hashtextextended(\(lockKey), 0))")
+            throw error
+        }
+        _ = try await db.query("SELECT pg_advisory_unlock(hashtextextended(\(lockKey), 0))")
+        return outcome
+    }
+
+    /// Publishes, waits for the acknowledgement, then audits; a failed publish is audited without the request id.
+    private static func publish(
+        _ stored: StoredDeadLetter, outcome start: Outcome, requestID: String?, producer: ProducerHandle, outgoing: KafkaOutgoingMessage,
+        db: PGConnection
+    ) async throws -> Outcome {
+        let letter = stored.letter
+        var outcome = start
         var detail = ["source": letter.source, "refused_by": "\(letter.service)/\(letter.consumer)"]
         if let eventID = letter.eventID { detail["event_id"] = eventID }
         let report: KafkaDeliveryReport
         do {
             report = try await producer.send(outgoing)
         } catch {
-            try await record(letter, sagaID: outcome.sagaID, actor: actor, outcome: "failed: \(error)", detail: detail, requestID: nil, on: db)
+            try await record(letter, sagaID: outcome.sagaID, actor: outcome.actor, outcome: "failed: \(error)", detail: detail, requestID: nil, on: db)
             throw error
         }
         outcome.offset = report.offset
         detail["redriven_to"] = DeadLetter.id(topic: report.topic, partition: report.partition, offset: report.offset)
-        try await record(letter, sagaID: outcome.sagaID, actor: actor, outcome: "done", detail: detail, requestID: requestID, on: db)
+        try await record(letter, sagaID: outcome.sagaID, actor: outcome.actor, outcome: "done", detail: detail, requestID: requestID, on: db)
         Counter(label: redrivenMetric, dimensions: [("service", letter.service)]).increment()
         return outcome
     }

@@ -73,7 +73,8 @@ public struct CompensationHandlers: Sendable {
 /// Why a retry or skip could not start: exit 1 for the command line, a 404 or 409 for a console.
 public struct ParkedCompensationError: Error, Sendable, CustomStringConvertible, Equatable {
     public enum Kind: Sendable, Equatable {
-        case notFound, alreadyResolved, noHandler, invalid
+        /// `repeatedRequest`: the request's id is in the audit log, so it was acted on before (nothing done now).
+        case notFound, alreadyResolved, repeatedRequest, noHandler, invalid
     }
 
     public let kind: Kind
@@ -129,7 +130,8 @@ public enum ParkedCompensations {
     /// to the outbox, the row becomes `retried` and the audit log says so; when it fails again the row stays
     /// parked with one more attempt and the new reason, the audit log records the failure, and the outcome is
     /// `failed`. Throws `ParkedCompensationError` when there is nothing to retry. `requestID` (a console's
-    /// request, say) makes a request that arrives twice act once.
+    /// request, say) makes a request that arrives twice act once (`repeatedRequest`); a retry that failed again
+    /// keeps no request id, so the same request can be sent again once the cause is fixed.
     public static func retry(
         id: Int64, actor: String, requestID: String? = nil, handlers: CompensationHandlers, on db: PGConnection
     ) async throws -> CompensationResolution {
@@ -145,7 +147,7 @@ public enum ParkedCompensations {
                     WHERE id = \(id)
                     """)
                 try AuditLog.record(actor: actor, action: AuditLog.Action.retryCompensation, target: target(id), sagaID: parked.sagaID, reason: nil,
-                                    outcome: "failed: \(failure.reason)", detail: detail, requestID: requestID, on: tx)
+                                    outcome: "failed: \(failure.reason)", detail: detail, requestID: nil, on: tx)
                 return CompensationResolution(id: id, sagaID: parked.sagaID, compensation: parked.compensation, outcome: "failed", emitted: [],
                                               reason: failure.reason, attempts: parked.attempts + 1)
             }
@@ -179,11 +181,12 @@ public enum ParkedCompensations {
     private static func load(
         _ id: Int64, _ handlers: CompensationHandlers, requestID: String?, _ tx: isolated PGConnection
     ) throws -> (ParkedCompensation, any SagaEvent, CompensationRegistration, EventContext) {
-        if let requestID, try AuditLog.hasRequest(requestID, on: tx) {
-            throw ParkedCompensationError(kind: .alreadyResolved, description: "request \(requestID) was already acted on")
-        }
         guard let row = try tx.query("SELECT \(unsafeRaw: columns), envelope FROM sagakit_parked_compensations WHERE id = \(id) FOR UPDATE").first else {
             throw ParkedCompensationError(kind: .notFound, description: "no parked compensation \(id)")
+        }
+        // After the row lock: the same request sent twice at once waits here for the first, then finds its audit row.
+        if let requestID, try AuditLog.hasRequest(requestID, on: tx) {
+            throw ParkedCompensationError(kind: .repeatedRequest, description: "request \(requestID) was already acted on")
         }
         let parked = try decode(row)
         guard parked.status == "parked" else {

@@ -54,6 +54,8 @@ public struct OperatorRoutes: Sendable {
     public static let redrivePath = "/operator/dead-letters/redrive"
     public static let retryPath = "/operator/compensations/retry"
     public static let skipPath = "/operator/compensations/skip"
+    /// What every actor of an action taken over HTTP starts with, in the audit log.
+    public static let actorPrefix = "console:"
 
     let service: String
     let access: OperatorAccess?
@@ -127,10 +129,12 @@ public struct OperatorRoutes: Sendable {
                 resolution = skip
                     ? try await ParkedCompensations.skip(id: parked.id, reason: reason, actor: request.actor, requestID: request.requestID, handlers: handlers, on: db)
                     : try await ParkedCompensations.retry(id: parked.id, actor: request.actor, requestID: request.requestID, handlers: handlers, on: db)
+            } catch let error as ParkedCompensationError where error.kind == .repeatedRequest {
+                return (.ok, OperatorReply(ok: true, message: "request already acted on: nothing more done for saga \(sagaID)"))
             } catch let error as ParkedCompensationError {
                 let status: HTTPResponse.Status = switch error.kind {
                 case .notFound: .notFound
-                case .alreadyResolved: .conflict
+                case .alreadyResolved, .repeatedRequest: .conflict
                 case .noHandler, .invalid: .unprocessableContent
                 }
                 return (status, OperatorReply(ok: false, message: error.description))
@@ -160,7 +164,7 @@ public struct OperatorRoutes: Sendable {
         guard access.admits(authorization: request.headers[.authorization]) else {
             return Self.reply(.forbidden, OperatorReply(ok: false, message: "a valid bearer token is required"))
         }
-        let decoded: OperatorRequest
+        var decoded: OperatorRequest
         do {
             let body = try await request.body.collect(upTo: 64 * 1024)
             decoded = try JSONDecoder().decode(OperatorRequest.self, from: Data(body.readableBytesView))
@@ -168,9 +172,12 @@ public struct OperatorRoutes: Sendable {
             return Self.reply(.badRequest, OperatorReply(ok: false, message: "the body is not an operator request (JSON, at most 64 KiB)"))
         }
         guard !decoded.actor.trimmingCharacters(in: .whitespaces).isEmpty, decoded.actor.utf8.count <= 200,
+              !decoded.actor.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
               (decoded.requestID?.utf8.count ?? 0) <= 200 else {
-            return Self.reply(.badRequest, OperatorReply(ok: false, message: "actor must be 1 to 200 bytes, request_id at most 200"))
+            return Self.reply(.badRequest, OperatorReply(ok: false, message: "actor must be 1 to 200 bytes without control characters, request_id at most 200"))
         }
+        // Whoever calls, the audit log says the action came over HTTP (`console:<name>`), apart from the commands'.
+        if !decoded.actor.hasPrefix(Self.actorPrefix) { decoded.actor = Self.actorPrefix + decoded.actor }
         do {
             let (status, reply) = try await action(decoded)
             return Self.reply(status, reply)
