@@ -49,6 +49,9 @@ let package = Package(
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // Already built for swift-otel's OTLP/HTTP exporter; the console forwards actions to the services with it.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries, reached only through the two wrapper modules below.
@@ -117,7 +120,24 @@ let package = Package(
             name: "Tracker", dependencies: domain + [.product(name: "Tracing", package: "swift-distributed-tracing")],
             resources: [.copy("Migrations")]
         ),
-        .executableTarget(name: "SagaTracker", dependencies: ["Tracker"] + executable),
+        // The operator console: server-rendered pages over the tracker's projection, on the tracker's HTTP server.
+        .target(
+            name: "Console",
+            dependencies: [
+                "Tracker", "SagaKit", "SagaKitService", "PGClient",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "SagaTracker",
+            dependencies: ["Tracker", "Console"] + executable + [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
 
         // The guide's example (docs/GUIDE.md): a participant that joins the order saga from outside, written against
         // SagaKit's public API only, as a package of its own would write it. Loyalty points, revoked on a refund.
@@ -214,6 +234,10 @@ let package = Package(
         .testTarget(
             name: "OrderSagaDisruptiveTests",
             dependencies: ["OrderSaga", "OrderSagaTestSupport", "Tracker", "SagaKit", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ConsoleUnitTests",
+            dependencies: ["Console", "Tracker", "SagaKitService", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "LoyaltyUnitTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "TestSupport"]),
         .testTarget(name: "LoyaltyIntegrationTests", dependencies: ["Loyalty", "OrderSaga", "SagaKit", "PGClient", "TestSupport"]),

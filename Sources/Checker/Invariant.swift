@@ -2,10 +2,11 @@
 public enum Invariant: String, CaseIterable, Codable, Sendable {
     /// Every saga ended (only with `--require-terminal`; otherwise sagas in flight are listed with their age).
     case sagaTerminal = "saga_terminal"
-    /// Per SKU: everything ever stocked is available, held for a live saga, or sold to a completed one.
+    /// Per SKU: everything ever stocked is available, held for a live saga, or sold to a completed one (or to a
+    /// saga whose release an operator skipped).
     case stockConserved = "stock_conserved"
-    /// Charges minus refunds equal what completed sagas cost; nothing is captured for a saga that failed before
-    /// payment, and a refund returns exactly its charge.
+    /// Charges minus refunds equal what completed sagas cost plus the refunds operators skipped; nothing is
+    /// captured for a saga that failed before payment, and a refund returns exactly its charge.
     case moneyConserved = "money_conserved"
     /// No effect applied twice: no service applied two events of one type for one saga, and the stock counters
     /// moved exactly as the reservations say.
@@ -23,7 +24,7 @@ public enum Invariant: String, CaseIterable, Codable, Sendable {
         switch self {
         case .sagaTerminal: "every saga reached a terminal state"
         case .stockConserved: "stock conserved per SKU: stocked = available + held for live sagas + sold to completed ones"
-        case .moneyConserved: "money conserved: charges - refunds = completed sagas' amounts; no capture for a saga that failed before payment"
+        case .moneyConserved: "money conserved: charges - refunds = completed sagas' amounts + skipped refunds; no capture for a saga that failed before payment"
         case .effectOnce: "no effect applied twice"
         case .outboxPublished: "every committed outbox row published"
         case .topicsHoldPublished: "the topics hold every event the outboxes published"

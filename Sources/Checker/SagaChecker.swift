@@ -193,6 +193,10 @@ public struct SagaChecker: Sendable {
                 if !record.inFlight, record.impliedState == "completed", let order = record.order {
                     totals.soldBySKU[order.sku, default: 0] += order.quantity
                 }
+                // Units sold whose release an operator skipped are theirs to account for, not a completed saga's.
+                if !record.inFlight, record.releaseSkipped, let reservation = record.reservation, reservation.status == "fulfilled" {
+                    totals.soldBySKU[reservation.sku, default: 0] += reservation.quantity
+                }
             }
         }
     }
@@ -221,6 +225,11 @@ public struct SagaChecker: Sendable {
         try each(await db.payment.query("SELECT order_id FROM declines WHERE order_id = ANY(\(ids))")) { r, _ in r.declined = true }
         try each(await db.notification.query("SELECT order_id, status FROM confirmations WHERE order_id = ANY(\(ids))")) { r, row in
             r.confirmation = try row.decode("status")
+        }
+        for connection in [db.payment, db.inventory] {
+            for skip in try await ParkedCompensations.skipped(sagaIDs: ids, on: connection) {
+                records[skip.sagaID, default: SagaRecords(sagaID: skip.sagaID)].skipped.insert(skip.compensation)
+            }
         }
     }
 
@@ -348,21 +357,12 @@ public struct SagaChecker: Sendable {
             throw error
         }
         await admin.close()
-        if !tails.isEmpty {
-            let reader = try KafkaConsumer(configuration: kafka, groupID: "saga-check-\(UUID().uuidString.prefix(8).lowercased())",
-                                           clientID: "saga-check", logger: logger)
-            try await reader.assign(tails)
-            var quietSince = ContinuousClock.now
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now - quietSince < .seconds(1), ContinuousClock.now < deadline {
-                let messages = try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200))
-                if !messages.isEmpty { quietSince = .now }
-                for message in messages {
-                    let partition = message.topicPartition
-                    ends[partition] = max(ends[partition] ?? 0, message.offset + 1)
-                }
-            }
-            await reader.close()
+        // From each partition's last reported record to its true end: only the batch the watermark misses is read.
+        var reader = KafkaTopicReader(configuration: kafka, groupID: "saga-check-\(UUID().uuidString.prefix(8).lowercased())",
+                                      clientID: "saga-check", logger: logger)
+        reader.timeout = .seconds(30)
+        try await reader.read(from: tails, highWatermarks: ends) { message in
+            ends[message.topicPartition] = max(ends[message.topicPartition] ?? 0, message.offset + 1)
         }
         for (partition, end) in ends { counts[partition.topic, default: 0] += end }
         for (topic, count) in published.sorted(by: { $0.key < $1.key }) where OrderSagaTopics.all.map({ topics($0) }).contains(topic) {

@@ -52,6 +52,12 @@ public struct SagaRecords: Sendable, Hashable {
     public var declined = false
     /// `awaiting_order`, `sent` or `failed`.
     public var confirmation: String?
+    /// Compensations an operator skipped (`refund_payment` in Payment's database, `release_inventory` in
+    /// Inventory's): settled by their decision, recorded in the audit log, not by the participant's records.
+    public var skipped: Set<String> = []
+
+    var refundSkipped: Bool { skipped.contains("refund_payment") }
+    var releaseSkipped: Bool { skipped.contains("release_inventory") }
 
     public init(sagaID: String) {
         self.sagaID = sagaID
@@ -66,10 +72,12 @@ public struct SagaRecords: Sendable, Hashable {
         if reservation?.status == "fulfilled" && charge?.status == "captured" && refundCents == nil && confirmation == "sent" {
             return "completed"
         }
-        if reservation?.status == "released" && declined && charge == nil { return "compensated" }
-        if reservation?.status == "released" && charge?.status == "refunded" && refundCents != nil && confirmation == "failed" {
-            return "compensated"
-        }
+        // A skipped compensation is settled as if it had run: the stock or the money stays where it was, by the
+        // operator's decision.
+        let released = reservation?.status == "released" || releaseSkipped
+        let refunded = (charge?.status == "refunded" && refundCents != nil) || (refundSkipped && refundCents == nil && charge?.status != "refunded")
+        if released && declined && charge == nil { return "compensated" }
+        if released && refunded && confirmation == "failed" { return "compensated" }
         return nil
     }
 
@@ -94,6 +102,9 @@ public struct SagaRecords: Sendable, Hashable {
         if let refundCents { rows.append("payment.refunds order_id=\(sagaID) amount_cents=\(refundCents)") }
         if declined { rows.append("payment.declines order_id=\(sagaID)") }
         if let confirmation { rows.append("notification.confirmations order_id=\(sagaID) status=\(confirmation)") }
+        for compensation in skipped.sorted() {
+            rows.append("\(compensation == "refund_payment" ? "payment" : "inventory").sagakit_parked_compensations saga_id=\(sagaID) compensation=\(compensation) status=skipped")
+        }
         return rows
     }
 
@@ -113,7 +124,10 @@ public struct SagaRecords: Sendable, Hashable {
             if rejected || declined {
                 violations.append(Violation(.moneyConserved, saga: sagaID,
                     "\(charge.status) charge for a saga that failed before payment (\(rejected ? "inventory rejected it" : "payment declined it"))", rows: rows))
-            } else if finished, state != "compensation_failed", charge.status == "captured", impliedState != "completed" {
+            } else if finished, state != "compensation_failed", charge.status == "captured", impliedState != "completed",
+                      !(refundSkipped && state == "compensated") {
+                // A captured charge is the customer's money kept: only a completed saga may keep it, or one whose
+                // refund an operator skipped (refunded outside the system, or accepted).
                 violations.append(Violation(.moneyConserved, saga: sagaID, "captured charge for a saga that ended \(state)", rows: rows))
             }
             if let order, charge.amountCents != order.amountCents {

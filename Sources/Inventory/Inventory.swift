@@ -21,11 +21,25 @@ public enum Inventory: SagaParticipant {
         handlers.count(emitted: InventoryReleaseFailed.self, as: "inventory_release_failures_total", help: "Releases that could not apply: an operator must act.")
         handlers.beforeEachBatch(lockStock)
         handlers.onBatch(OrderPlaced.self, reserve)
-        handlers.on(PaymentDeclined.self) { event, context, db in try release(orderID: event.orderID, trigger: PaymentDeclined.eventType, &context, db) }
-        handlers.on(PaymentRefunded.self) { event, context, db in try release(orderID: event.orderID, trigger: PaymentRefunded.eventType, &context, db) }
+        // Released after a decline, after a refund, and after an operator skipped the refund: the compensations go
+        // on in reverse order whichever way the one before was settled.
+        releases(on: PaymentDeclined.self, { $0.orderID }, &handlers)
+        releases(on: PaymentRefunded.self, { $0.orderID }, &handlers)
+        releases(on: PaymentRefundSkipped.self, { $0.orderID }, &handlers)
         handlers.onBatch(ConfirmationSent.self, fulfil)
         return [ConsumerDefinition(
             name: "saga", topics: [OrderSagaTopics.orders, OrderSagaTopics.payment, OrderSagaTopics.notification], handlers: handlers)]
+    }
+
+    /// `release_inventory` when `E` arrives; parked (and `InventoryReleaseFailed`) when it cannot apply.
+    static func releases<E: SagaEvent>(on type: E.Type, _ orderID: @escaping @Sendable (E) -> String, _ handlers: inout EventHandlers) {
+        handlers.compensation(
+            type, name: SagaStep.releaseInventory.rawValue,
+            failed: { event, reason in InventoryReleaseFailed(orderID: orderID(event), reason: reason) },
+            skipped: { event, skip in InventoryReleaseSkipped(orderID: orderID(event), reason: skip.reason, skippedBy: skip.actor) }
+        ) { event, context, db in
+            try release(orderID: orderID(event), trigger: E.eventType, &context, db)
+        }
     }
 
     /// Locks, in SKU order, every `stock` row the batch may change: the new orders' products and those of the
@@ -41,6 +55,7 @@ public enum Inventory: SagaParticipant {
             case let sent as ConfirmationSent: orderIDs.append(sent.orderID)
             case let declined as PaymentDeclined: orderIDs.append(declined.orderID)
             case let refunded as PaymentRefunded: orderIDs.append(refunded.orderID)
+            case let skipped as PaymentRefundSkipped: orderIDs.append(skipped.orderID)
             default: break
             }
         }
@@ -127,23 +142,19 @@ public enum Inventory: SagaParticipant {
     }
 
     /// The compensation: put held stock back. Only a reservation still held is released, so a repeated or late
-    /// trigger changes nothing.
+    /// trigger changes nothing. None to release, or one already sold, throws `CompensationFailure`: SagaKit parks
+    /// it and emits `InventoryReleaseFailed`.
     static func release(orderID: String, trigger: String, _ context: inout EventContext, _ db: isolated PGConnection) throws {
-        context.compensating("release_inventory")
         let rows = try db.query("SELECT sku, quantity, status FROM reservations WHERE order_id = \(orderID) FOR UPDATE")
         guard let row = rows.first else {
-            try context.emit(InventoryReleaseFailed(orderID: orderID, reason: "no reservation for order \(orderID) to release after \(trigger)"))
-            context.outcome = "release failed"
-            return
+            throw CompensationFailure("no reservation for order \(orderID) to release after \(trigger)")
         }
         let status: String = try row.decode("status")
         guard status == "reserved" else {
             if status == "fulfilled" {
-                try context.emit(InventoryReleaseFailed(orderID: orderID, reason: "order \(orderID) was already fulfilled; cannot release after \(trigger)"))
-                context.outcome = "release failed"
-            } else {
-                context.outcome = "already released"
+                throw CompensationFailure("order \(orderID) was already fulfilled; cannot release after \(trigger)")
             }
+            context.outcome = "already released"
             return
         }
         let sku: String = try row.decode("sku")

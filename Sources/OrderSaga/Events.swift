@@ -273,7 +273,8 @@ public struct ConfirmationFailed: SagaEvent, Hashable {
     }
 }
 
-/// Payment could not refund and will not retry (no captured charge to refund): an operator must act.
+/// Payment could not refund (the provider rejected it, or no captured charge to refund) and parked the refund: an
+/// operator must retry or skip it (`payment-service compensations`).
 public struct PaymentRefundFailed: SagaEvent, Hashable {
     public static let eventType = "PaymentRefundFailed"
     public static let schemaVersion = 1
@@ -295,7 +296,8 @@ public struct PaymentRefundFailed: SagaEvent, Hashable {
     }
 }
 
-/// Inventory could not release and will not retry (no held stock for the order): an operator must act.
+/// Inventory could not release (no held stock for the order, or it was already fulfilled) and parked the release: an
+/// operator must retry or skip it (`inventory-service compensations`).
 public struct InventoryReleaseFailed: SagaEvent, Hashable {
     public static let eventType = "InventoryReleaseFailed"
     public static let schemaVersion = 1
@@ -317,12 +319,69 @@ public struct InventoryReleaseFailed: SagaEvent, Hashable {
     }
 }
 
+/// Payment: an operator decided the parked refund will not happen (refunded outside the system, or accepted), and
+/// why. The compensation is settled: Inventory releases next, as after a refund.
+public struct PaymentRefundSkipped: SagaEvent, Hashable {
+    public static let eventType = "PaymentRefundSkipped"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.payment
+
+    public var orderID: String
+    /// The operator's reason.
+    public var reason: String
+    /// Who decided.
+    public var skippedBy: String
+
+    public init(orderID: String, reason: String, skippedBy: String) {
+        self.orderID = orderID
+        self.reason = reason
+        self.skippedBy = skippedBy
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", reason, skippedBy }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(reason, "reason")
+        try Validate.nonEmpty(skippedBy, "skipped_by")
+    }
+}
+
+/// Inventory: an operator decided the parked release will not happen (restocked by hand, or accepted), and why.
+/// The saga's compensation is settled.
+public struct InventoryReleaseSkipped: SagaEvent, Hashable {
+    public static let eventType = "InventoryReleaseSkipped"
+    public static let schemaVersion = 1
+    public static let topic = OrderSagaTopics.inventory
+
+    public var orderID: String
+    /// The operator's reason.
+    public var reason: String
+    /// Who decided.
+    public var skippedBy: String
+
+    public init(orderID: String, reason: String, skippedBy: String) {
+        self.orderID = orderID
+        self.reason = reason
+        self.skippedBy = skippedBy
+    }
+
+    enum CodingKeys: String, CodingKey { case orderID = "orderId", reason, skippedBy }
+
+    public func validate() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(reason, "reason")
+        try Validate.nonEmpty(skippedBy, "skipped_by")
+    }
+}
+
 public enum OrderSagaEvents {
     /// Every event type of the saga, at the version producers write.
     public static let all: [any SagaEvent.Type] = [
         OrderPlaced.self, InventoryReserved.self, InventoryRejected.self, InventoryReleased.self,
         PaymentCaptured.self, PaymentDeclined.self, PaymentRefunded.self,
         ConfirmationSent.self, ConfirmationFailed.self, PaymentRefundFailed.self, InventoryReleaseFailed.self,
+        PaymentRefundSkipped.self, InventoryReleaseSkipped.self,
     ]
 
     /// Older versions still read, for their deprecation window (schemas/README.md).

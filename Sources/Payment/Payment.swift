@@ -17,10 +17,14 @@ public enum Payment: SagaParticipant {
         public var maxAmount: Money
         /// Fault option, for demos and tests: the orders it matches are declined as a card would be.
         public var declineOrders: FaultMatcher
+        /// Fault option, for demos and tests: the refunds of the orders it matches are rejected as a payment
+        /// provider would, so the refund is parked for an operator.
+        public var failRefunds: FaultMatcher
 
-        public init(maxAmount: Money = Money(cents: 1_000_000), declineOrders: FaultMatcher = .none) {
+        public init(maxAmount: Money = Money(cents: 1_000_000), declineOrders: FaultMatcher = .none, failRefunds: FaultMatcher = .none) {
             self.maxAmount = maxAmount
             self.declineOrders = declineOrders
+            self.failRefunds = failRefunds
         }
     }
 
@@ -34,6 +38,10 @@ public enum Payment: SagaParticipant {
         if !decline.isEmpty {
             context.logger.notice("fault option: declining the orders that match \(decline)", metadata: ["decline_orders": "\(decline)"])
         }
+        let failRefunds = context.configuration.failRefunds
+        if !failRefunds.isEmpty {
+            context.logger.notice("fault option: rejecting the refunds of the orders that match \(failRefunds)", metadata: ["fail_refunds": "\(failRefunds)"])
+        }
         var handlers = EventHandlers()
         handlers.count(emitted: PaymentCaptured.self, as: "payment_charges_total", help: "Payments captured.")
         handlers.count(emitted: PaymentDeclined.self, as: "payment_declines_total", help: "Payments declined (over the limit, not positive, or the card declined).")
@@ -42,7 +50,13 @@ public enum Payment: SagaParticipant {
         handlers.onBatch(InventoryReserved.self) { events, contexts, db in
             try charge(events, limit: limit, decline: decline, &contexts, db)
         }
-        handlers.on(ConfirmationFailed.self, refund)
+        handlers.compensation(
+            ConfirmationFailed.self, name: SagaStep.refundPayment.rawValue,
+            failed: { event, reason in PaymentRefundFailed(orderID: event.orderID, reason: reason) },
+            skipped: { event, skip in PaymentRefundSkipped(orderID: event.orderID, reason: skip.reason, skippedBy: skip.actor) }
+        ) { event, context, db in
+            try refund(event, failRefunds: failRefunds, &context, db)
+        }
         return [ConsumerDefinition(name: "saga", topics: [OrderSagaTopics.inventory, OrderSagaTopics.notification], handlers: handlers)]
     }
 
@@ -97,18 +111,20 @@ public enum Payment: SagaParticipant {
         }
     }
 
-    /// The compensation for a failed confirmation: refund the captured charge, once.
-    static func refund(_ event: ConfirmationFailed, _ context: inout EventContext, _ db: isolated PGConnection) throws {
-        context.compensating("refund_payment")
+    /// The compensation for a failed confirmation: refund the captured charge, once. A refund that cannot happen
+    /// (nothing captured, or the provider rejects it: `failRefunds` is the fault option that makes it) throws
+    /// `CompensationFailure`, and SagaKit parks it and emits `PaymentRefundFailed`.
+    static func refund(_ event: ConfirmationFailed, failRefunds: FaultMatcher = .none, _ context: inout EventContext, _ db: isolated PGConnection) throws {
         let rows = try db.query("SELECT charge_id, amount_cents, currency, status FROM charges WHERE order_id = \(event.orderID) FOR UPDATE")
         guard let row = rows.first else {
-            try context.emit(PaymentRefundFailed(orderID: event.orderID, reason: "no captured payment for order \(event.orderID) to refund"))
-            context.outcome = "refund failed"
-            return
+            throw CompensationFailure("no captured payment for order \(event.orderID) to refund")
         }
         guard try row.decode("status", as: String.self) == "captured" else {
             context.outcome = "already refunded"
             return
+        }
+        if failRefunds.matches(event.orderID) {
+            throw CompensationFailure("refund rejected by the payment provider for order \(event.orderID)")
         }
         let chargeID: UUID = try row.decode("charge_id")
         let amount: Int64 = try row.decode("amount_cents")

@@ -9,7 +9,7 @@ import SagaKitService
 struct PaymentServiceCommand: RootCommand {
     static let configuration = Payment.commandConfiguration(
         abstract: "The order saga's Payment service: captures payments and refunds them on compensation.",
-        discussion: "Captures or declines on InventoryReserved, refunds on ConfirmationFailed.",
+        discussion: "Captures or declines on InventoryReserved, refunds on ConfirmationFailed (a refund that cannot apply is parked: 'compensations').",
         commands: [LedgerCommand.self]
     )
 }
@@ -45,6 +45,9 @@ public struct PaymentOptions: ParticipantOptions {
     @Option(help: "Fault option, for demos and tests only: decline the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2003,*-decline-*', as a card declined. Unset, it changes nothing. [env: PAYMENT_DECLINE_ORDERS] (default: none)")
     var declineOrders: String?
 
+    @Option(help: "Fault option, for demos and tests only: reject the refunds of the orders whose id matches one of these comma-separated globs, as a payment provider would, so the refund is parked for an operator ('compensations'). Unset, it changes nothing. [env: PAYMENT_FAIL_REFUNDS] (default: none)")
+    var failRefunds: String?
+
     public func configuration() throws -> Payment.Configuration {
         let maxAmount: Money
         do {
@@ -54,6 +57,7 @@ public struct PaymentOptions: ParticipantOptions {
         }
         return Payment.Configuration(
             maxAmount: maxAmount,
-            declineOrders: try FaultMatcher.resolve(flag: declineOrders, option: "--decline-orders", variable: "PAYMENT_DECLINE_ORDERS"))
+            declineOrders: try FaultMatcher.resolve(flag: declineOrders, option: "--decline-orders", variable: "PAYMENT_DECLINE_ORDERS"),
+            failRefunds: try FaultMatcher.resolve(flag: failRefunds, option: "--fail-refunds", variable: "PAYMENT_FAIL_REFUNDS"))
     }
 }

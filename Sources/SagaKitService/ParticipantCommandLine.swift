@@ -1,5 +1,7 @@
 import ArgumentParser
+import Hummingbird
 import Logging
+import PGClient
 import SagaKit
 
 /// A participant's own flags: parsed by its executable, turned into the participant's plain `Configuration`.
@@ -28,6 +30,19 @@ public struct NoOptions: ParticipantOptions {
 /// module never sees ArgumentParser.
 public protocol CommandLineParticipant: SagaParticipant {
     associatedtype Options: ParticipantOptions = NoOptions where Options.Configuration == Configuration
+
+    /// Routes of the participant's own on the HTTP server `run` starts, beside `/metrics` and the health checks
+    /// (the tracker's console). None by default. `access` is nil unless `run --allow-actions`.
+    static func httpRoutes(options: Options, database: PGConfig, access: OperatorAccess?, logger: Logger) throws -> HTTPRoutes
+}
+
+/// Adds routes to a router: what `CommandLineParticipant.httpRoutes` returns.
+public typealias HTTPRoutes = @Sendable (Router<BasicRequestContext>) -> Void
+
+extension CommandLineParticipant {
+    public static func httpRoutes(options: Options, database: PGConfig, access: OperatorAccess?, logger: Logger) throws -> HTTPRoutes {
+        { _ in }
+    }
 }
 
 extension CommandLineParticipant {
@@ -39,13 +54,13 @@ extension CommandLineParticipant {
 
 extension CommandLineParticipant {
     /// The root command of the participant's binary, named after it: `run`, `migrate`, the binary's own
-    /// `commands`, `outbox` and `replay`.
+    /// `commands`, `outbox`, `compensations`, `replay` and `dead-letters`.
     public static func commandConfiguration(
         abstract: String, discussion: String = "", commands: [any ParsableCommand.Type] = []
     ) -> CommandConfiguration {
         CommandConfiguration(
             commandName: executableName, abstract: abstract, discussion: discussion,
-            subcommands: [RunCommand<Self>.self, MigrateCommand<Self>.self] + commands + [OutboxCommand<Self>.self, ReplayCommand<Self>.self]
+            subcommands: [RunCommand<Self>.self, MigrateCommand<Self>.self] + commands + [OutboxCommand<Self>.self, CompensationsCommand<Self>.self, ReplayCommand<Self>.self, DeadLettersCommand<Self>.self]
         )
     }
 }

@@ -19,7 +19,8 @@ struct SagaTrackerCommand: RootCommand {
             """,
         subcommands: [
             StartCommand.self, StatusCommand.self, ListCommand.self, StuckCommand.self, StatsCommand.self,
-            RunCommand<Tracker>.self, RebuildCommand.self, ReplayCommand<Tracker>.self, MigrateCommand<Tracker>.self, OutboxCommand<Tracker>.self,
+            RunCommand<Tracker>.self, ServeCommand.self, RebuildCommand.self, ReplayCommand<Tracker>.self, MigrateCommand<Tracker>.self, OutboxCommand<Tracker>.self,
+            TrackerDeadLettersCommand.self,
         ]
     )
 }
@@ -103,16 +104,19 @@ struct StatusCommand: AsyncParsableCommand {
     )
 
     @Argument(help: "The saga id (the order id).") var sagaId: String
-    @Flag(help: "Print JSON: saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps, compensations, error, event_count, timeline.")
+    @Flag(help: "Print JSON: saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps, compensations, error, event_count, timeline, dead_letters.")
     var json = false
     @OptionGroup var database: DatabaseOptions<Tracker>
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let status = try await database.withConnection(logging: logging) { try await ProjectionStore.status(sagaID: sagaId, on: $0) }
-        guard let status else { throw CommandFailure("saga \(sagaId) not found") }
-        print(json ? try JSONOutput.string(status) : StatusText.status(status))
+        let report = try await database.withConnection(logging: logging) { try await ProjectionStore.statusReport(sagaID: sagaId, on: $0) }
+        guard let report else { throw CommandFailure("saga \(sagaId) not found") }
+        var text = StatusText.status(report.status)
+        if report.deadLetters > 0 {
+            text += "\ndead letters: \(report.deadLetters) (saga-tracker dead-letters --saga \(sagaId))"
+        }
+        print(json ? try JSONOutput.string(report) : text)
     }
 }
 
-extension Tracker: CommandLineParticipant {}

@@ -19,8 +19,11 @@ enum StatusText {
             row("waiting for", "\(step) (\(s.waitingFor ?? "?"))")
         }
         lines.append("timeline")
-        let table = Table(["  TIME", "+SINCE PREVIOUS", "STEP / EVENT", "SERVICE"], s.timeline.map { entry in
+        // A note column only when an entry has one (an operator's skip), so the usual timeline stays as narrow.
+        let notes = s.timeline.contains { $0.note != nil }
+        let table = Table(["  TIME", "+SINCE PREVIOUS", "STEP / EVENT", "SERVICE"] + (notes ? ["NOTE"] : []), s.timeline.map { entry in
             ["  " + RFC3339.format(entry.at), entry.sincePreviousMs.map { duration($0 / 1000) } ?? "", entry.name, entry.service]
+                + (notes ? [entry.note ?? ""] : [])
         })
         lines.append(table.rendered)
         return lines.joined(separator: "\n")

@@ -20,6 +20,23 @@ public struct SagaSummary: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey {
         case sagaID = "sagaId", state, currentStep, waitingFor, startedAt, updatedAt, finishedAt, completedSteps, compensations, error, eventCount
     }
+
+    public init(
+        sagaID: String, state: String, currentStep: String?, waitingFor: String?, startedAt: Date?, updatedAt: Date, finishedAt: Date?,
+        completedSteps: [String], compensations: [String], error: String?, eventCount: Int
+    ) {
+        self.sagaID = sagaID
+        self.state = state
+        self.currentStep = currentStep
+        self.waitingFor = waitingFor
+        self.startedAt = startedAt
+        self.updatedAt = updatedAt
+        self.finishedAt = finishedAt
+        self.completedSteps = completedSteps
+        self.compensations = compensations
+        self.error = error
+        self.eventCount = eventCount
+    }
 }
 
 /// Counts per state and how long sagas take to finish.
@@ -41,11 +58,11 @@ public struct SagaStats: Sendable, Hashable, Encodable {
 }
 
 extension ProjectionStore {
-    private static let summaryColumns = """
+    static let summaryColumns = """
         saga_id, state, current_step, waiting_for, started_at, updated_at, finished_at, completed_steps, compensations, error, event_count
         """
 
-    private static func summary(_ row: PGRow) throws -> SagaSummary {
+    static func summary(_ row: PGRow) throws -> SagaSummary {
         SagaSummary(
             sagaID: try row.decode("saga_id"), state: try row.decode("state"), currentStep: try row.decode("current_step"),
             waitingFor: try row.decode("waiting_for"), startedAt: try row.decode("started_at"), updatedAt: try row.decode("updated_at"),
@@ -100,5 +117,34 @@ extension ProjectionStore {
             total: byState.values.reduce(0, +), byState: byState,
             timeToTerminal: SagaStats.Durations(count: try row.decode("n"), p50Ms: try row.decode("p50"), p95Ms: try row.decode("p95"),
                                                 p99Ms: try row.decode("p99"), maxMs: try row.decode("max")))
+    }
+}
+
+/// A saga as `saga-tracker status` shows it: the status derived from its events, and how many dead letters the
+/// tracker recorded for it (kept apart from the derivation, which is a function of the events alone).
+public struct SagaStatusReport: Sendable, Encodable {
+    public var status: SagaStatus
+    public var deadLetters: Int
+
+    public init(status: SagaStatus, deadLetters: Int) {
+        self.status = status
+        self.deadLetters = deadLetters
+    }
+
+    enum CodingKeys: String, CodingKey { case deadLetters = "dead_letters" }
+
+    /// The status's own members, plus `dead_letters`, in one object.
+    public func encode(to encoder: any Encoder) throws {
+        try status.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(deadLetters, forKey: .deadLetters)
+    }
+}
+
+extension ProjectionStore {
+    /// `status`, with the saga's dead-letter count; nil if the tracker has seen no event of the saga.
+    public static func statusReport(sagaID: String, on db: PGConnection) async throws -> SagaStatusReport? {
+        guard let status = try await status(sagaID: sagaID, on: db) else { return nil }
+        return SagaStatusReport(status: status, deadLetters: try await DeadLetterStore.count(sagaID: sagaID, on: db))
     }
 }

@@ -41,7 +41,9 @@ public enum ProjectionRebuild {
     /// The schema the new projection is built in; dropped after the swap, or before a new attempt.
     static let schema = "tracker_rebuild"
     /// The projection's tables a rebuild writes; SagaKit adds the consumer's own (inbox, and the outbox: the
-    /// projection emits nothing, but whatever a consumer emits must not reach the live outbox).
+    /// projection emits nothing, but whatever a consumer emits must not reach the live outbox). `dead_letters` is
+    /// left out: its own consumer fills it from the `.dlq` topics, keyed by their coordinates, and a rebuild of the
+    /// saga projection neither stops that consumer nor needs to redo its work.
     static let tables = ["saga_events", "sagas"]
 
     /// Refuses while the tracker's projection consumer runs; builds the projection anew from the topics in a

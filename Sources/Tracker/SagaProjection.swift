@@ -45,6 +45,17 @@ public struct SagaStatus: Sendable, Hashable, Codable {
         public var at: Date
         /// Milliseconds since the previous entry; nil for the first.
         @ExplicitNull public var sincePreviousMs: Double?
+        /// What an operator decided, for the events that record a decision: `skipped by operator: <reason>`.
+        @ExplicitNull public var note: String?
+
+        public init(name: String, eventType: String, service: String, at: Date, sincePreviousMs: Double?, note: String? = nil) {
+            self.name = name
+            self.eventType = eventType
+            self.service = service
+            self.at = at
+            self.sincePreviousMs = sincePreviousMs
+            self.note = note
+        }
     }
 
     public var sagaID: String
@@ -119,7 +130,8 @@ public enum SagaProjection {
         return completed
     }
 
-    /// Compensations run in reverse order of the steps: refund, then release.
+    /// Compensations run in reverse order of the steps: refund, then release. Only those that ran are listed: one
+    /// an operator skipped is in the timeline, with the reason.
     private static func compensations(_ set: EventSet) -> [String] {
         var compensations: [String] = []
         if set.has(PaymentRefunded.self) != nil { compensations.append(SagaStep.refundPayment.rawValue) }
@@ -139,10 +151,14 @@ public enum SagaProjection {
             let rejected = set.has(InventoryRejected.self)
             let declined = set.has(PaymentDeclined.self)
             let confirmationFailed = set.has(ConfirmationFailed.self)
-            let compensationFailure = [set.has(PaymentRefundFailed.self), set.has(InventoryReleaseFailed.self)].compactMap { $0 }
-                .min { $0.occurredAt < $1.occurredAt }
-            let released = set.has(InventoryReleased.self) != nil
-            let refunded = set.has(PaymentRefunded.self) != nil
+            // A compensation is settled when it ran (after a retry too) or an operator skipped it; its failure is
+            // then superseded. Presence, not order: a success or skip can only follow the failure it settles.
+            let refund = set.has(PaymentRefunded.self) ?? set.has(PaymentRefundSkipped.self)
+            let release = set.has(InventoryReleased.self) ?? set.has(InventoryReleaseSkipped.self)
+            let compensationFailure = [refund == nil ? set.has(PaymentRefundFailed.self) : nil, release == nil ? set.has(InventoryReleaseFailed.self) : nil]
+                .compactMap { $0 }.min { $0.occurredAt < $1.occurredAt }
+            let released = release != nil
+            let refunded = refund != nil
 
             error = reason(rejected) ?? reason(declined) ?? reason(confirmationFailed)
             if let rejected {
@@ -159,7 +175,7 @@ public enum SagaProjection {
             } else if declined != nil {
                 if released {
                     state = .compensated
-                    terminal = set.has(InventoryReleased.self)
+                    terminal = release
                 } else {
                     state = .compensating
                     (current, waiting) = (.releaseInventory, "inventory")
@@ -167,7 +183,7 @@ public enum SagaProjection {
             } else if confirmationFailed != nil {
                 if refunded && released {
                     state = .compensated
-                    terminal = [set.has(PaymentRefunded.self)!, set.has(InventoryReleased.self)!].max { $0.occurredAt < $1.occurredAt }
+                    terminal = [refund!, release!].max { $0.occurredAt < $1.occurredAt }
                 } else if !refunded {
                     state = .compensating
                     (current, waiting) = (.refundPayment, "payment")
@@ -195,7 +211,8 @@ public enum SagaProjection {
         for event in events {
             timeline.append(SagaStatus.TimelineEntry(
                 name: stepName(event.eventType) ?? event.eventType, eventType: event.eventType, service: event.producer,
-                at: event.occurredAt, sincePreviousMs: previous.map { (event.occurredAt.timeIntervalSince($0) * 1000 * 1000).rounded() / 1000 }
+                at: event.occurredAt, sincePreviousMs: previous.map { (event.occurredAt.timeIntervalSince($0) * 1000 * 1000).rounded() / 1000 },
+                note: skipEventTypes.contains(event.eventType) ? reason(event).map { "skipped by operator: \($0)" } : nil
             ))
             previous = event.occurredAt
         }
@@ -205,8 +222,19 @@ public enum SagaProjection {
     /// The events whose payload's `reason` a status shows; the derivation reads no other payload.
     public static let reasonEventTypes: Set<String> = [
         InventoryRejected.eventType, PaymentDeclined.eventType, ConfirmationFailed.eventType,
-        PaymentRefundFailed.eventType, InventoryReleaseFailed.eventType,
+        PaymentRefundFailed.eventType, InventoryReleaseFailed.eventType, PaymentRefundSkipped.eventType, InventoryReleaseSkipped.eventType,
     ]
+
+    /// The events that say a compensation failed for good and was parked by its producer (where an operator's
+    /// retry or skip goes: the console's saga page), each with the events that settle it (its later success, or
+    /// the operator's skip).
+    public static let compensationFailureSettledBy: [String: Set<String>] = [
+        PaymentRefundFailed.eventType: [PaymentRefunded.eventType, PaymentRefundSkipped.eventType],
+        InventoryReleaseFailed.eventType: [InventoryReleased.eventType, InventoryReleaseSkipped.eventType],
+    ]
+
+    /// The events that say an operator skipped a compensation; the timeline notes their reason.
+    static let skipEventTypes: Set<String> = [PaymentRefundSkipped.eventType, InventoryReleaseSkipped.eventType]
 
     /// The step or compensation an event completes.
     static func stepName(_ eventType: String) -> String? {
@@ -214,8 +242,8 @@ public enum SagaProjection {
         case InventoryReserved.eventType: SagaStep.reserveInventory.rawValue
         case PaymentCaptured.eventType: SagaStep.chargePayment.rawValue
         case ConfirmationSent.eventType: SagaStep.sendConfirmation.rawValue
-        case PaymentRefunded.eventType: SagaStep.refundPayment.rawValue
-        case InventoryReleased.eventType: SagaStep.releaseInventory.rawValue
+        case PaymentRefunded.eventType, PaymentRefundSkipped.eventType: SagaStep.refundPayment.rawValue
+        case InventoryReleased.eventType, InventoryReleaseSkipped.eventType: SagaStep.releaseInventory.rawValue
         default: nil
         }
     }
@@ -228,8 +256,10 @@ public enum SagaProjection {
         case PaymentCaptured.eventType, PaymentDeclined.eventType: 2
         case ConfirmationSent.eventType, ConfirmationFailed.eventType: 3
         case PaymentRefunded.eventType, PaymentRefundFailed.eventType: 4
-        case InventoryReleased.eventType, InventoryReleaseFailed.eventType: 5
-        default: 6
+        case PaymentRefundSkipped.eventType: 5
+        case InventoryReleased.eventType, InventoryReleaseFailed.eventType: 6
+        case InventoryReleaseSkipped.eventType: 7
+        default: 8
         }
     }
 }

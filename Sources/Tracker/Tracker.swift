@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import KafkaClient
 import OrderSaga
 import PGClient
 import SagaKit
@@ -45,6 +46,14 @@ public enum Tracker: SagaParticipant {
     /// The gauges of sagas by state and stuck sagas.
     public static func backgroundServices(_ context: ParticipantContext<NoConfiguration>, database: PGConfig) throws -> [any Service] {
         [TrackerGauges(database: database, logger: context.logger, interval: .seconds(5), stuckAfter: .seconds(30))]
+    }
+
+    /// The gauges, and the projection of every service's dead letters (`DeadLetterStore`).
+    public static func backgroundServices(
+        _ context: ParticipantContext<NoConfiguration>, database: PGConfig, kafka: KafkaConfiguration
+    ) throws -> [any Service] {
+        try backgroundServices(context, database: database)
+            + [DeadLetterFollower(database: database, kafka: kafka, topics: context.topics, logger: context.logger)]
     }
 }
 

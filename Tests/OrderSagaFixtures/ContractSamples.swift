@@ -17,6 +17,8 @@ public enum ContractSamples {
         PaymentRefundFailed(orderID: "ORD-1", reason: "no captured payment"),
         ConfirmationSent(orderID: "ORD-1", messageID: "ORD-1.confirmation@sagakit.invalid"),
         ConfirmationFailed(orderID: "ORD-1", reason: "Confirmation dispatch failed for order ORD-1"),
+        PaymentRefundSkipped(orderID: "ORD-1", reason: "refunded by hand", skippedBy: "ops"),
+        InventoryReleaseSkipped(orderID: "ORD-1", reason: "restocked by hand", skippedBy: "ops"),
     ]
 
     public static func envelope(_ event: any SagaEvent, causation: UUID? = UUID()) throws -> String {

@@ -45,7 +45,27 @@ public enum ProjectionSamples {
                            (ConfirmationFailed(orderID: "S", reason: "Confirmation dispatch failed for order S"), "notification"),
                            (PaymentRefundFailed(orderID: "S", reason: "no captured payment"), "payment")],
          .compensationFailed, ["reserve_inventory", "charge_payment"], [], "Confirmation dispatch failed for order S; then no captured payment"),
+        // A parked refund retried with success: its failure is superseded, and Inventory releases after it.
+        ("refund failed, then retried", [(placed, "tracker"), (reserved, "inventory"), (captured, "payment"), (confirmationFailed, "notification"),
+                                         (refundFailed, "payment"), (refunded, "payment"), (releasedAfterRefund, "inventory")],
+         .compensated, ["reserve_inventory", "charge_payment"], ["refund_payment", "release_inventory"], "Confirmation dispatch failed for order S"),
+        // A parked refund skipped by an operator: settled, and Inventory still releases.
+        ("refund failed, then skipped", [(placed, "tracker"), (reserved, "inventory"), (captured, "payment"), (confirmationFailed, "notification"),
+                                         (refundFailed, "payment"), (refundSkipped, "payment"),
+                                         (InventoryReleased(orderID: "S", sku: "w", quantity: 1, trigger: "PaymentRefundSkipped"), "inventory")],
+         .compensated, ["reserve_inventory", "charge_payment"], ["release_inventory"], "Confirmation dispatch failed for order S"),
+        ("release failed, then skipped", [(placed, "tracker"), (reserved, "inventory"), (declined, "payment"),
+                                          (InventoryReleaseFailed(orderID: "S", reason: "no reservation"), "inventory"),
+                                          (InventoryReleaseSkipped(orderID: "S", reason: "restocked by hand", skippedBy: "ops"), "inventory")],
+         .compensated, ["reserve_inventory"], [], "card declined"),
     ]
+
+    public static let confirmationFailed = ConfirmationFailed(orderID: "S", reason: "Confirmation dispatch failed for order S")
+    public static let refundFailed = PaymentRefundFailed(orderID: "S", reason: "refund rejected by the payment provider for order S")
+    public static let refunded = PaymentRefunded(orderID: "S", chargeID: "c", refundID: "r", amountCents: 100, currency: "USD")
+    public static let releasedAfterRefund = InventoryReleased(orderID: "S", sku: "w", quantity: 1, trigger: "PaymentRefunded")
+    public static let refundSkipped = PaymentRefundSkipped(orderID: "S", reason: "refunded by hand, ticket 42", skippedBy: "ops")
+    public static let declined = PaymentDeclined(orderID: "S", amountCents: 100, currency: "USD", reason: "card declined")
 
     public static func permutations<T>(_ items: [T]) -> [[T]] {
         guard items.count > 1 else { return [items] }

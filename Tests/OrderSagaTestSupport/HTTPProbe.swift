@@ -49,14 +49,27 @@ public enum HTTPProbe {
     }
 
     public static func get(port: Int, path: String) async throws -> Response {
+        try await request("GET", port: port, path: path)
+    }
+
+    /// A form post (`application/x-www-form-urlencoded`), with extra headers such as `Authorization`.
+    public static func post(port: Int, path: String, form: [String: String], headers: [String: String] = [:]) async throws -> Response {
+        let body = form.sorted { $0.key < $1.key }.map { name, value in
+            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+        }.joined(separator: "&")
+        let extra = headers.merging(["Content-Type": "application/x-www-form-urlencoded"]) { first, _ in first }
+        return try await request("POST", port: port, path: path, headers: extra, body: body)
+    }
+
+    static func request(_ method: String, port: Int, path: String, headers: [String: String] = [:], body: String = "") async throws -> Response {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Result { try blockingGet(port: port, path: path) })
+                continuation.resume(with: Result { try blockingRequest(method, port: port, path: path, headers: headers, body: body) })
             }
         }
     }
 
-    private static func blockingGet(port: Int, path: String) throws -> Response {
+    private static func blockingRequest(_ method: String, port: Int, path: String, headers extra: [String: String], body requestBody: String) throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TimedOut(description: "socket: \(errno)") }
         defer { close(fd) }
@@ -71,20 +84,23 @@ public enum HTTPProbe {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { throw Refused() }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (name, value) in extra.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        if method != "GET" { head += "Content-Length: \(requestBody.utf8.count)\r\n" }
+        let request = Array((head + "\r\n" + requestBody).utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { throw Refused() }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 { throw TimedOut(description: "GET \(path) on \(port): recv failed (\(errno))") }
+            if count < 0 { throw TimedOut(description: "\(method) \(path) on \(port): recv failed (\(errno))") }
             if count == 0 { break }
             bytes += buffer[0..<count]
         }
         let text = String(decoding: bytes, as: UTF8.self)
         guard let headerEnd = text.range(of: "\r\n\r\n"),
               let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap({ Int($0) }) else {
-            throw TimedOut(description: "GET \(path) on \(port): not HTTP: \(text.prefix(200))")
+            throw TimedOut(description: "\(method) \(path) on \(port): not HTTP: \(text.prefix(200))")
         }
         let headers = text[..<headerEnd.lowerBound].lowercased()
         var body = String(text[headerEnd.upperBound...])

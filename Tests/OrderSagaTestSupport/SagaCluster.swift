@@ -221,6 +221,8 @@ public struct StatusJSON: Decodable, Equatable {
         public var name: String
         public var eventType: String
         public var service: String
+        /// An operator's decision, such as a skipped compensation's `skipped by operator: <reason>`.
+        public var note: String?
     }
 
     enum CodingKeys: String, CodingKey {
@@ -229,7 +231,7 @@ public struct StatusJSON: Decodable, Equatable {
 }
 
 extension StatusJSON.Entry {
-    enum CodingKeys: String, CodingKey { case name, eventType = "event_type", service }
+    enum CodingKeys: String, CodingKey { case name, eventType = "event_type", service, note }
 }
 
 /// One run of the `saga-check` binary: exit status, output, and the JSON report's violations.

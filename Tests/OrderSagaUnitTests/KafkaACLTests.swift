@@ -73,10 +73,19 @@ struct KafkaACLTests {
                 for topic in consumer.topics {
                     acls.insert(ACL(principal: service.name, operation: "Read", resource: "topic", name: topic))
                     acls.insert(ACL(principal: service.name, operation: "Write", resource: "topic", name: DeadLetters.topic(for: topic)))
+                    // `<service> dead-letters` reads them back (holding nothing the topics it reads do not).
+                    acls.insert(ACL(principal: service.name, operation: "Read", resource: "topic", name: DeadLetters.topic(for: topic)))
                 }
             }
             acls.insert(ACL(principal: service.name, operation: "Read", resource: "group prefix", name: Replay.inspectGroupPrefix))
+            acls.insert(ACL(principal: service.name, operation: "Read", resource: "group prefix", name: DeadLetterReader.groupPrefix))
         }
+        // The tracker projects every dead-letter topic through a group of its own.
+        for topic in DeadLetterStore.topics {
+            acls.insert(ACL(principal: Tracker.name, operation: "Read", resource: "topic", name: topic))
+        }
+        acls.insert(ACL(principal: Tracker.name, operation: "Read", resource: "group",
+                        name: TopicNames().groupID(service: Tracker.name, consumer: DeadLetterStore.consumerName)))
         // The tracker's rebuild reads through a group of its own beside the live one, and deletes it afterwards.
         let rebuildGroups = TopicNames().groupID(service: Tracker.name, consumer: "projection") + ProjectionRebuild.groupSuffix
         acls.insert(ACL(principal: Tracker.name, operation: "Read", resource: "group prefix", name: rebuildGroups))

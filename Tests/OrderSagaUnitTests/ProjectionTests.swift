@@ -58,6 +58,37 @@ struct ProjectionTests {
         #expect(full.timeline[0].sincePreviousMs == nil && full.timeline[1].sincePreviousMs == 10)
     }
 
+    @Test("a parked compensation: failed alone is compensation_failed with the reason; a retry's success or a skip settles it, in any order")
+    func parkedCompensations() throws {
+        typealias P = ProjectionSamples
+        let head: [(any SagaEvent, String)] = [(P.placed, "tracker"), (P.reserved, "inventory"), (P.captured, "payment"), (P.confirmationFailed, "notification")]
+        let failed = try P.events(head + [(P.refundFailed, "payment")])
+        let parked = try #require(SagaProjection.derive(sagaID: "S", events: failed))
+        #expect(parked.state == .compensationFailed)
+        #expect(parked.error == "Confirmation dispatch failed for order S; then refund rejected by the payment provider for order S")
+        #expect(parked.finishedAt == failed.last?.occurredAt)
+
+        // Skipped: still compensating until Inventory releases, then compensated, with the operator's note.
+        let skipped = try P.events(head + [(P.refundFailed, "payment"), (P.refundSkipped, "payment")])
+        for permutation in P.permutations(skipped) {
+            let status = try #require(SagaProjection.derive(sagaID: "S", events: permutation + permutation.prefix(2)))
+            #expect(status.state == .compensating && status.currentStep == "release_inventory" && status.waitingFor == "inventory")
+        }
+        let settled = try #require(SagaProjection.derive(sagaID: "S", events: try P.events(P.sequences.first { $0.name == "refund failed, then skipped" }!.events)))
+        #expect(settled.state == .compensated && settled.error == "Confirmation dispatch failed for order S")
+        #expect(settled.timeline.map(\.name) == ["OrderPlaced", "reserve_inventory", "charge_payment", "ConfirmationFailed", "PaymentRefundFailed",
+                                                 "refund_payment", "release_inventory"])
+        #expect(settled.timeline.map(\.note) == [nil, nil, nil, nil, nil, "skipped by operator: refunded by hand, ticket 42", nil])
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(settled)) as? [String: Any]
+        let entries = try #require(json?["timeline"] as? [[String: Any]])
+        #expect(entries.allSatisfy { $0.keys.contains("note") }, "every entry carries the note member, null when none")
+        #expect(entries[5]["note"] as? String == "skipped by operator: refunded by hand, ticket 42")
+
+        // Retried: the later success supersedes the failure; the release after it ends the saga.
+        let retried = try P.events(head + [(P.refundFailed, "payment"), (P.refunded, "payment")])
+        #expect(SagaProjection.derive(sagaID: "S", events: retried.reversed())?.state == .compensating)
+    }
+
     @Test("no events: no projection")
     func empty() {
         #expect(SagaProjection.derive(sagaID: "S", events: []) == nil)

@@ -39,6 +39,38 @@ struct SagaRecordsTests {
         }
     }
 
+    @Test("a compensation an operator skipped is settled: a kept charge or an unreleased reservation then breaks nothing, and only then")
+    func skippedCompensations() {
+        // The refund parked, then skipped; Inventory released after the skip.
+        var refundSkipped = Self.completed()
+        refundSkipped.trackerState = "compensated"
+        refundSkipped.reservation?.status = "released"
+        refundSkipped.confirmation = "failed"
+        #expect(refundSkipped.check(requireTerminal: true).map(\.invariant).contains(.moneyConserved), "a kept charge without the skip")
+        refundSkipped.skipped = ["refund_payment"]
+        #expect(refundSkipped.impliedState == "compensated")
+        #expect(refundSkipped.check(requireTerminal: true).isEmpty, "\(refundSkipped.check(requireTerminal: true))")
+        // Parked and not yet resolved: compensation_failed, which the operator owns.
+        var parked = refundSkipped
+        parked.skipped = []
+        parked.trackerState = "compensation_failed"
+        parked.reservation?.status = "reserved"
+        #expect(parked.check(requireTerminal: true).isEmpty)
+        // A skipped refund does not excuse a refund that differs from its charge.
+        var partial = refundSkipped
+        partial.refundCents = 400
+        #expect(partial.check(requireTerminal: false).contains { $0.invariant == .moneyConserved })
+        // The release parked (nothing to release after the decline), then skipped.
+        var releaseSkipped = SagaRecords(sagaID: "S")
+        releaseSkipped.order = Self.completed().order
+        releaseSkipped.trackerState = "compensated"
+        releaseSkipped.declined = true
+        #expect(releaseSkipped.impliedState == nil)
+        releaseSkipped.skipped = ["release_inventory"]
+        #expect(releaseSkipped.impliedState == "compensated")
+        #expect(releaseSkipped.check(requireTerminal: true).isEmpty)
+    }
+
     @Test("completed in the tracker before Inventory marked the stock sold: in flight, not a disagreement")
     func settling() {
         var record = Self.completed()

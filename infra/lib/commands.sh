@@ -166,6 +166,8 @@ usage: infra/dev COMMAND
                    saga-check. Report: .stack/chaos/<time>/report.json (--json-out FILE); exit 1 on any violation
   services         show the service processes demo started
   stop-services    stop them (SIGTERM: they finish, commit and exit)
+  start-services   start them again from the debug build (after stop-services, or with new settings such as
+                   SAGAKIT_ALLOW_ACTIONS=on and SAGAKIT_CONSOLE_TOKEN for the console's actions)
   pg-restart       stop PostgreSQL immediately (as a crash would) and start it again
   pg-stop, pg-start  stop PostgreSQL (fast shutdown) and leave it stopped; start it again (for outage drills)
   broker-restart   restart Tansu (its memory storage loses every topic and offset; topics are recreated empty),
@@ -203,6 +205,7 @@ main() {
         chaos) cmd_chaos "$@" ;;
         services) services_status ;;
         stop-services) services_stop ;;
+        start-services) services_start ;;
         pg-restart) pg_restart ;;
         pg-stop) pg_stop ;;
         pg-start) pg_start ;;

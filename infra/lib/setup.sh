@@ -1,7 +1,8 @@
 # `infra/dev setup`: installs what the stack needs on Debian bookworm, and does nothing when all is present.
 
 # libjemalloc2: the allocator the services run on (see services.sh).
-APT_PACKAGES=(postgresql-15 postgresql-contrib libpq-dev pkg-config python3-venv unzip ca-certificates libjemalloc2)
+APT_PACKAGES=(postgresql-15 postgresql-contrib libpq-dev pkg-config python3-venv unzip ca-certificates libjemalloc2 chromium fonts-dejavu-core)
+# chromium: the console tests drive it headless (--dump-dom, --screenshot).
 # kcat links against librdkafka1: installed after the backport so it never pulls bookworm's 2.0.2 in.
 APT_PACKAGES_AFTER_LIBRDKAFKA=(kcat)
 

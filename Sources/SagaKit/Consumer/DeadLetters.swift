@@ -10,6 +10,8 @@ import KafkaClient
 /// under that, and headers say what was cut; the whole message stays on its source topic at the offset named.
 public enum DeadLetters {
     public static let suffix = ".dlq"
+    /// Every header the dead-lettering adds starts with this; a redrive removes them.
+    public static let headerPrefix = "sagakit-dlq-"
     public static let reasonHeader = "sagakit-dlq-reason"
     public static let sourceTopicHeader = "sagakit-dlq-source-topic"
     public static let sourcePartitionHeader = "sagakit-dlq-source-partition"

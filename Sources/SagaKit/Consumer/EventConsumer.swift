@@ -33,6 +33,9 @@ public struct ConsumerConfiguration: Sendable {
     public var stopWhenCaughtUpFor: Duration?
     /// How often the lag gauges are refreshed (from what librdkafka already knows: no request).
     public var lagSampleInterval: Duration = .seconds(5)
+    /// The fault option `SAGAKIT_DEAD_LETTER_SAGAS` (`DeadLetterFault`): events of these sagas are dead-lettered
+    /// unread. None by default.
+    public var deadLetterSagas: FaultMatcher = .none
 
     public init(name: String, groupID: String, topics: [String]) {
         self.name = name
@@ -221,6 +224,8 @@ public final class EventConsumer: Service, Sendable {
             return .poison(reason)
         case .ignored(let envelope):
             return .ignored(envelope)
+        case .event(let envelope, _) where configuration.deadLetterSagas.matches(envelope.sagaID):
+            return .poison(DeadLetterFault.reason)
         case .event(let envelope, let event):
             return .event(DecodedEvent(
                 message: message, envelope: envelope, event: event,
@@ -407,6 +412,7 @@ public final class EventConsumer: Service, Sendable {
                         offset: event.message.offset, trace: event.trace, producer: serviceName, topics: topicNames
                     )
                     context.emitTrace = emitTraces?[index]
+                    context.consumer = consumerName
                     return context
                 }
                 try run.registration.run(run.indices.map { events[$0].event }, &contexts, tx)

@@ -15,6 +15,8 @@ public struct EventContext: Sendable {
     /// This service's name, stamped as the producer of emitted events.
     public let producer: String
     public let topics: TopicNames
+    /// The consumer handling the event (its inbox name), where a parked compensation is filed.
+    public internal(set) var consumer = ""
     public private(set) var emitted: [OutboxMessage] = []
     /// A short word for the log line ("reserved", "declined"); the emitted event types are logged anyway.
     public var outcome: String?
@@ -67,6 +69,22 @@ public struct EventContext: Sendable {
         try emit(event, causedBy: envelope.eventID)
     }
 
+    /// What a compensation had done to the context when it began, to undo on its failure.
+    struct Mark {
+        let emitted: Int
+        let afterCommit: Int
+        let outcome: String?
+    }
+
+    var mark: Mark { Mark(emitted: emitted.count, afterCommit: afterCommit.count, outcome: outcome) }
+
+    /// Forgets what was emitted and scheduled since `mark`: its transaction work was rolled back to a savepoint.
+    mutating func rollBack(to mark: Mark) {
+        emitted.removeSubrange(mark.emitted...)
+        afterCommit.removeSubrange(mark.afterCommit...)
+        outcome = mark.outcome
+    }
+
     /// Emits with another event of the same saga as the cause: when the event that completes a pair is not the
     /// one that logically caused the outcome.
     public mutating func emit<E: SagaEvent>(_ event: E, causedBy causationID: UUID) throws {
@@ -110,6 +128,9 @@ public struct EventHandlers: Sendable {
     private(set) var preparation: BatchPreparation?
     /// Domain counters: emitted event type → metric name, counted after commit.
     private(set) var emittedCounters: [String: String] = [:]
+    /// Compensations declared with `compensation(_:name:failed:skipped:_:)`, by name and triggering event type:
+    /// what `ParkedCompensations` runs again or skips.
+    private(set) var compensations: [String: CompensationRegistration] = [:]
 
     public init() {}
 
@@ -167,7 +188,101 @@ public struct EventHandlers: Sendable {
 
     public var eventTypes: [String] { registrations.keys.sorted() }
 
+    func compensation(named name: String, eventType: String) -> CompensationRegistration? {
+        compensations[Self.compensationKey(name, eventType)]
+    }
+
+    private static func compensationKey(_ name: String, _ eventType: String) -> String { "\(name) \(eventType)" }
+
     func registration(for eventType: String) -> Registration? { registrations[eventType] }
+}
+
+// MARK: - Compensations
+
+/// Thrown by a compensation that cannot apply and will not by being retried as it stands (a refund the provider
+/// rejected, nothing left to release): the compensation is parked for an operator, not retried or dead-lettered.
+public struct CompensationFailure: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+
+    public init(_ reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// An operator's decision not to run a parked compensation: why, and who decided.
+public struct CompensationSkip: Sendable, Hashable {
+    public var reason: String
+    public var actor: String
+
+    public init(reason: String, actor: String) {
+        self.reason = reason
+        self.actor = actor
+    }
+}
+
+/// A declared compensation, runnable again outside the consumer (`ParkedCompensations.retry`, `skip`).
+struct CompensationRegistration: Sendable {
+    let name: String
+    /// The body in a savepoint; throws `CompensationFailure` with the transaction and the context as they were.
+    let attempt: @Sendable (any SagaEvent, inout EventContext, isolated PGConnection) throws -> Void
+    /// Emits the event that says the operator skipped it.
+    let skip: @Sendable (any SagaEvent, CompensationSkip, inout EventContext) throws -> Void
+}
+
+extension EventHandlers {
+    /// Declares a compensation: `body` undoes an earlier step when `type` arrives, and throws `CompensationFailure`
+    /// when it cannot. Then nothing `body` did is kept (its statements are rolled back to a savepoint, its emitted
+    /// events dropped), the compensation is parked in `sagakit_parked_compensations` with the triggering event, and
+    /// the event `failed` makes is emitted, all in the consumer's transaction: the parked row and the failure
+    /// event commit together or not at all. An operator then retries it (`body` again, in the same way) or skips
+    /// it, which emits the event `skipped` makes so the saga can go on.
+    ///
+    ///     handlers.compensation(ConfirmationFailed.self, name: "refund_payment",
+    ///                           failed: { event, reason in PaymentRefundFailed(orderID: event.orderID, reason: reason) },
+    ///                           skipped: { event, skip in PaymentRefundSkipped(orderID: event.orderID, reason: skip.reason, skippedBy: skip.actor) },
+    ///                           refund)
+    ///
+    /// The name is the one `EventContext.compensating(_:)` records for the trace. One name may answer several
+    /// event types (a release after a decline or after a refund), each declared on its own.
+    public mutating func compensation<E: SagaEvent, Failed: SagaEvent, Skipped: SagaEvent>(
+        _ type: E.Type, name: String,
+        failed: @escaping @Sendable (_ event: E, _ reason: String) -> Failed,
+        skipped: @escaping @Sendable (_ event: E, _ skip: CompensationSkip) -> Skipped,
+        _ body: @escaping Handler<E>
+    ) {
+        let attempt: @Sendable (E, inout EventContext, isolated PGConnection) throws -> Void = { event, context, db in
+            context.compensating(name)
+            let mark = context.mark
+            db.queue("SAVEPOINT sagakit_compensation")
+            do {
+                try body(event, &context, db)
+            } catch let failure as CompensationFailure {
+                try db.query("ROLLBACK TO SAVEPOINT sagakit_compensation")
+                db.queue("RELEASE SAVEPOINT sagakit_compensation")
+                context.rollBack(to: mark)
+                throw failure
+            }
+            db.queue("RELEASE SAVEPOINT sagakit_compensation")
+        }
+        compensations[Self.compensationKey(name, E.eventType)] = CompensationRegistration(
+            name: name,
+            attempt: { event, context, db in try attempt(try Self.cast(event, to: E.self), &context, db) },
+            skip: { event, skip, context in try context.emit(skipped(try Self.cast(event, to: E.self), skip)) }
+        )
+        on(type) { event, context, db in
+            do {
+                try attempt(event, &context, db)
+            } catch let failure as CompensationFailure {
+                ParkedCompensations.park(name, reason: failure.reason, context: context, on: db)
+                try context.emit(failed(event, failure.reason))
+                context.outcome = "compensation parked"
+                let consumer = context.consumer
+                context.onCommit { CompensationMetrics.parked.increment([consumer, name]) }
+            }
+        }
+    }
 }
 
 /// An error worth retrying as it is: the event stays at the head of its partition and is tried again after a

@@ -4,12 +4,13 @@ import KafkaClient
 ///
 /// Within a partition messages are handled in order, so a partition's done messages form a prefix: its offset
 /// to store is the last done offset + 1, and, if anything after it is not done, the first not-done offset is
-/// where to seek so that it is delivered again, in order.
-struct OffsetPlan: Equatable {
-    var store: [KafkaTopicPartitionOffset] = []
-    var seek: [KafkaTopicPartitionOffset] = []
+/// where to seek so that it is delivered again, in order. Public for consumers that are not `EventConsumer`s
+/// (the tracker's dead-letter projection).
+public struct OffsetPlan: Equatable, Sendable {
+    public var store: [KafkaTopicPartitionOffset] = []
+    public var seek: [KafkaTopicPartitionOffset] = []
 
-    init(messages: [KafkaMessage], done: (Int) -> Bool) {
+    public init(messages: [KafkaMessage], done: (Int) -> Bool) {
         var lastDone: [KafkaTopicPartition: Int64] = [:]
         var firstPending: [KafkaTopicPartition: Int64] = [:]
         var order: [KafkaTopicPartition] = []

@@ -12,6 +12,7 @@ struct RelayMetrics: Sendable {
     let takeovers = Counter(label: SagaKitMetrics.relayLeaseTakeovers)
     let pendingRows = Gauge(label: SagaKitMetrics.outboxPendingRows)
     let oldestPendingAge = Gauge(label: SagaKitMetrics.outboxOldestPendingAge)
+    let parkedCompensations = Gauge(label: SagaKitMetrics.compensationsParked)
 
     func delivered(topics: [String]) {
         var perTopic: [String: Int] = [:]

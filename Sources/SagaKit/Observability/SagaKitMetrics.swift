@@ -22,6 +22,10 @@ public enum SagaKitMetrics {
     public static let consumerLag = "sagakit_consumer_lag_messages"
     public static let eventsEmitted = "sagakit_events_emitted_total"
     public static let deadLetterPublishFailures = "sagakit_dead_letter_publish_failures_total"
+    public static let deadLettersRedriven = DeadLetterRedrive.redrivenMetric
+    // Compensations.
+    public static let compensationsParked = "sagakit_compensations_parked"
+    public static let compensationsParkedTotal = "sagakit_compensations_parked_total"
 
     /// Help text per metric, for the exposition's `# HELP` lines.
     public static let help: [String: String] = [
@@ -40,5 +44,8 @@ public enum SagaKitMetrics {
         consumerLag: "Messages behind the partition's high watermark, per assigned partition, from the last fetch (0 once the partition moved to another member). The local broker (Tansu) keeps its high watermark a batch short of the log end, so the lag reads low there.",
         eventsEmitted: "Events emitted by handlers, by type, counted after their transaction commits.",
         deadLetterPublishFailures: "Dead-letter publishes that failed; the partition waits and retries.",
+        deadLettersRedriven: "Dead letters put back on their source topic (`dead-letters redrive`), by the service that had refused them, counted once the broker acknowledged.",
+        compensationsParked: "Compensations parked and not yet retried or skipped (`compensations list`), sampled by the active relay every few seconds: each needs an operator.",
+        compensationsParkedTotal: "Compensations that failed for good and were parked, by consumer and compensation, counted after their transaction commits.",
     ]
 }

@@ -135,6 +135,7 @@ public final class OutboxRelay: Service, Sendable {
                         let backlog = try await Outbox.backlog(on: db)
                         metrics.pendingRows.record(backlog.rows)
                         metrics.oldestPendingAge.record(backlog.oldestAge.seconds)
+                        metrics.parkedCompensations.record(try await ParkedCompensations.parkedCount(on: db))
                     }
                 }
                 if lease == nil, let through = configuration.drainThrough, try await Outbox.pendingCount(through: through, on: db) == 0 { break }

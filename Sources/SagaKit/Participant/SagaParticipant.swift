@@ -1,3 +1,4 @@
+import KafkaClient
 import Logging
 import PGClient
 import ServiceLifecycle
@@ -23,6 +24,8 @@ public protocol SagaParticipant {
     static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition]
     /// Anything else `run` keeps going beside the consumers and the relay (the tracker's gauges); none by default.
     static func backgroundServices(_ context: ParticipantContext<Configuration>, database: PGConfig) throws -> [any Service]
+    /// The same, for services that also need Kafka (the tracker's dead-letter projection); by default the above.
+    static func backgroundServices(_ context: ParticipantContext<Configuration>, database: PGConfig, kafka: KafkaConfiguration) throws -> [any Service]
 }
 
 /// Nothing to configure.
@@ -66,6 +69,12 @@ extension SagaParticipant {
     public static var executableName: String { "\(name)-service" }
 
     public static func backgroundServices(_ context: ParticipantContext<Configuration>, database: PGConfig) throws -> [any Service] { [] }
+
+    public static func backgroundServices(
+        _ context: ParticipantContext<Configuration>, database: PGConfig, kafka: KafkaConfiguration
+    ) throws -> [any Service] {
+        try backgroundServices(context, database: database)
+    }
 
     /// SagaKit's migrations, then the participant's.
     public static func allMigrators() throws -> [PGMigrator] {

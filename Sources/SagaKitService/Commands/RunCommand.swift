@@ -26,6 +26,7 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
     @OptionGroup public var runtime: RuntimeOptions
     @OptionGroup public var service: Service.Options
     @OptionGroup public var http: HTTPOptions<Service>
+    @OptionGroup public var operatorOptions: OperatorOptions
     @OptionGroup public var logging: LoggingOptions
 
     public init() {}
@@ -33,6 +34,7 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
     public func run() async throws {
         let logger = logging.makeLogger(label: Service.name)
         try CrashPoint.validateEnvironment()
+        let deadLetterSagas = try FaultMatcher.resolve(flag: nil, option: DeadLetterFault.variable, variable: DeadLetterFault.variable)
         let httpAddress = try http.address()
         if let httpAddress { try ObservabilityServer.checkAvailable(httpAddress) }
         // Metrics and the tracer first: what the relay and consumers make below binds to them. Without the
@@ -56,12 +58,22 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
         var services: [any ServiceLifecycle.Service] = []
         if let tracing { services.append(tracing) }
         if let httpAddress {
-            services.append(ObservabilityServer(address: httpAddress, registry: registry, health: health, database: db, logger: logger))
+            let access = try operatorOptions.access()
+            if access != nil { logger.notice("operator actions: on (--allow-actions): POST /operator/... with the bearer token") }
+            let own = try Service.httpRoutes(options: service, database: db, access: access, logger: logger)
+            let operatorRoutes = try operatorRoutes(access: access, database: db, kafka: kafkaConfiguration, producer: producer, logger: logger)
+            services.append(ObservabilityServer(address: httpAddress, registry: registry, health: health, database: db, logger: logger) { router in
+                own(router)
+                operatorRoutes.mount(on: router)
+            })
         }
         if !runtime.noRelay {
             services.append(OutboxRelay(configuration: runtime.relayConfiguration, database: db, producer: producer, logger: logger, health: health))
         }
         let definitions = runtime.noConsumers ? [] : try Service.consumers(options: service, topics: topics, logger: logger)
+        if !deadLetterSagas.isEmpty, !definitions.isEmpty {
+            logger.notice("fault option: dead-lettering every event of the sagas that match \(deadLetterSagas) (\(DeadLetterFault.variable))")
+        }
         for definition in definitions {
             var configuration = ConsumerConfiguration(
                 name: definition.name, groupID: topics.groupID(service: Service.name, consumer: definition.name),
@@ -70,12 +82,14 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
             configuration.batchSize = runtime.batchSize
             configuration.notifyOnEmit = !runtime.noNotify
             configuration.topicNames = topics
+            configuration.deadLetterSagas = deadLetterSagas
             services.append(EventConsumer(
                 configuration: configuration, serviceName: Service.name, kafka: kafkaConfiguration, database: db,
                 registry: Service.registry, handlers: definition.handlers, producer: producer, logger: logger, health: health
             ))
         }
-        services += try Service.backgroundServices(ParticipantContext(configuration: service.configuration(), topics: topics, logger: logger), database: db)
+        services += try Service.backgroundServices(
+            ParticipantContext(configuration: service.configuration(), topics: topics, logger: logger), database: db, kafka: kafkaConfiguration)
         logger.info("\(Service.name) starting", metadata: [
             "database": .string(db.redacted), "bootstrap_servers": .string(kafkaConfiguration.bootstrapServers),
             "topic_prefix": .string(topics.prefix),
@@ -93,6 +107,23 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
         }
         await producer.close()
         logger.info("\(Service.name) stopped")
+    }
+}
+
+extension RunCommand {
+    /// The actions the console forwards, with what `run` has: its producer, its handlers, its `.dlq` topics.
+    func operatorRoutes(
+        access: OperatorAccess?, database: PGConfig, kafka: KafkaConfiguration, producer: ProducerHandle, logger: Logger
+    ) throws -> OperatorRoutes {
+        // Built as `compensations retry` builds them: quietly, since `run` already logged the fault options.
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        let context = ParticipantContext(configuration: try service.configuration(), topics: self.kafka.topics, logger: quiet)
+        let handlers = try CompensationHandlers(Service.self, context: context)
+        let consumed = handlers.consumers.flatMap(\.topics).map { self.kafka.topics($0) }
+        let reader = DeadLetterReader(service: Service.name, consumedTopics: consumed, kafka: kafka, logger: logger)
+        return OperatorRoutes(
+            service: Service.name, access: access, database: database, producer: producer, reader: reader, handlers: handlers, logger: logger)
     }
 }
 

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+
+/// Reads partitions to their true end without joining a consumer group or committing anything: for tools that
+/// look at a topic (saga-check, the dead-letter commands), never for consuming.
+///
+/// "The end" is the high watermark **and** a quiet spell with no new message: some brokers (Tansu) report the last
+/// batch's base offset + 1 as the high watermark, so a reader that stopped there would miss up to a batch.
+public struct KafkaTopicReader: Sendable {
+    public var configuration: KafkaConfiguration
+    /// librdkafka needs a group id even for a manual assignment; nothing is joined or committed under it, but a
+    /// cluster with ACLs must still grant `Read` on it (so callers use a fixed prefix).
+    public var groupID: String
+    public var clientID: String
+    /// How long no new message must arrive, once every partition reached its high watermark.
+    public var quietPeriod: Duration = .seconds(1)
+    /// The whole read's bound; beyond it the read fails rather than returning a partial picture.
+    public var timeout: Duration = .seconds(60)
+    public var logger: Logger
+
+    public init(configuration: KafkaConfiguration, groupID: String, clientID: String, logger: Logger) {
+        self.configuration = configuration
+        self.groupID = groupID
+        self.clientID = clientID
+        self.logger = logger
+    }
+
+    /// Reads every partition from its start offset to its true end, handing each message to `body` in the order
+    /// polled. `highWatermarks` are the ends as the broker reports them; a partition whose start is at or past
+    /// its high watermark is still read for the quiet period (it may hold the batch the watermark misses).
+    public func read(
+        from starts: [KafkaTopicPartitionOffset], highWatermarks: [KafkaTopicPartition: Int64], _ body: (KafkaMessage) throws -> Void
+    ) async throws {
+        guard !starts.isEmpty else { return }
+        var pending = Set(starts.filter { (highWatermarks[$0.topicPartition] ?? 0) > $0.offset }.map(\.topicPartition))
+        let reader = try KafkaConsumer(configuration: configuration, groupID: groupID, clientID: clientID, logger: logger)
+        do {
+            try await reader.assign(starts)
+            var quietSince = ContinuousClock.now
+            let deadline = ContinuousClock.now + timeout
+            while !pending.isEmpty || ContinuousClock.now - quietSince < quietPeriod {
+                guard ContinuousClock.now < deadline else {
+                    throw KafkaError(code: .timeout, message: "could not read \(Set(starts.map(\.topic)).sorted().joined(separator: ", ")) to its end within \(timeout)")
+                }
+                let messages = try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200))
+                if !messages.isEmpty { quietSince = .now }
+                for message in messages {
+                    if message.offset + 1 >= highWatermarks[message.topicPartition] ?? 0 { pending.remove(message.topicPartition) }
+                    try body(message)
+                }
+            }
+        } catch {
+            await reader.close()
+            throw error
+        }
+        await reader.close()
+    }
+
+    /// Reads every message the topics hold, from each partition's low watermark; a topic that does not exist
+    /// holds none.
+    public func readAll(topics: [String], admin: KafkaAdmin, _ body: (KafkaMessage) throws -> Void) async throws {
+        var starts: [KafkaTopicPartitionOffset] = []
+        var highs: [KafkaTopicPartition: Int64] = [:]
+        for topic in topics {
+            for partition in try await admin.partitions(of: topic) {
+                let marks = try await admin.watermarks(topic: topic, partition: partition)
+                starts.append(KafkaTopicPartitionOffset(topic: topic, partition: partition, offset: marks.low))
+                highs[KafkaTopicPartition(topic: topic, partition: partition)] = marks.high
+            }
+        }
+        // An empty partition still gets the quiet period: its high watermark may be the one that lags.
+        try await read(from: starts, highWatermarks: highs, body)
+    }
+}

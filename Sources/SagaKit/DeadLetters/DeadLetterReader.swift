@@ -1,0 +1,61 @@
+import Foundation
+import KafkaClient
+import Logging
+
+/// Reads what one service dead-lettered: its consumers' `<topic>.dlq` topics, whole, without a consumer group.
+///
+/// Several services can share a `.dlq` topic (Inventory and Notification both read `orders`), so each letter is
+/// kept only if its `sagakit-dlq-service` header names this service. Reading everything is the honest cost of
+/// Kafka having no index by header; dead-letter topics are small, and the commands run by hand.
+public struct DeadLetterReader: Sendable {
+    /// The start of the group id the reader carries. It never joins or commits, but librdkafka looks up the group's
+    /// coordinator, so a cluster with ACLs grants `Read` on groups with this prefix (docs/OPERATIONS.md).
+    public static let groupPrefix = "sagakit-dead-letters-inspect-"
+
+    public var service: String
+    /// The physical `.dlq` topics to read.
+    public var topics: [String]
+    public var kafka: KafkaConfiguration
+    public var logger: Logger
+
+    /// The dead-letter topics of the (physical) topics a service's consumers read.
+    public init(service: String, consumedTopics: [String], kafka: KafkaConfiguration, logger: Logger) {
+        self.service = service
+        topics = Set(consumedTopics).sorted().map(DeadLetters.topic(for:))
+        self.kafka = kafka
+        self.logger = logger
+    }
+
+    /// Every dead letter of this service, in the topics' order.
+    public func read() async throws -> [StoredDeadLetter] {
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        let reader = KafkaTopicReader(configuration: kafka, groupID: Self.groupPrefix + UUID().uuidString.prefix(8).lowercased(),
+                                      clientID: "\(service)-dead-letters", logger: logger)
+        var found: [StoredDeadLetter] = []
+        do {
+            try await reader.readAll(topics: topics, admin: admin) { message in
+                if let stored = StoredDeadLetter(message), stored.letter.service == service { found.append(stored) }
+            }
+        } catch {
+            await admin.close()
+            throw error
+        }
+        await admin.close()
+        return found
+    }
+
+    /// The dead letters with these ids, in the order asked; throws `NotFound` naming the first missing one.
+    public func find(_ ids: [String]) async throws -> [StoredDeadLetter] {
+        let all = Dictionary(try await read().map { ($0.letter.id, $0) }) { first, _ in first }
+        return try ids.map { id in
+            guard let stored = all[id] else { throw NotFound(id: id, service: service) }
+            return stored
+        }
+    }
+
+    public struct NotFound: Error, CustomStringConvertible {
+        public let id: String
+        public let service: String
+        public var description: String { "no dead letter \(id) of the \(service) service" }
+    }
+}
