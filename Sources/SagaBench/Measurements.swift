@@ -30,6 +30,12 @@ struct LatencySummary: Encodable, Sendable {
 /// One hop of the saga: an event from its producer's outbox commit, to the broker's acknowledgement (the relay
 /// marks the row right after), to the consumer's transaction (its inbox row). All three stamps come from the one
 /// PostgreSQL server's clock.
+///
+/// The stages split the same path by the message's own stamps (issue 19): commit → relay pick-up (the Kafka
+/// message's timestamp, set when the relay hands it to librdkafka) → broker acknowledgement (the relay marks the row)
+/// and, separately, pick-up → the consumer's poll → its inbox claim (the batch transaction's first statement).
+/// Acknowledgement and poll race (a consumer can read a message before the relay has marked it), so they are two
+/// branches from the pick-up, not one chain. Events consumed before the inbox kept these stamps count in no stage.
 struct HopSummary: Encodable, Sendable {
     var eventType: String
     var from: String
@@ -37,6 +43,14 @@ struct HopSummary: Encodable, Sendable {
     var commitToAck: LatencySummary
     var ackToConsumer: LatencySummary
     var commitToConsumer: LatencySummary
+    var stages: Stages
+
+    struct Stages: Encodable, Sendable {
+        var commitToPickup: LatencySummary
+        var pickupToAck: LatencySummary
+        var pickupToPoll: LatencySummary
+        var pollToClaim: LatencySummary
+    }
 }
 
 /// What the databases say about a run, read after it.
@@ -78,17 +92,41 @@ struct RunResults: Sendable {
             var commitToAck: [UInt64] = []
             var ackToConsumer: [UInt64] = []
             var total: [UInt64] = []
-            for (eventID, processed) in try await Inbox.processedTimes(consumer: consumerName, eventType: hop.eventType, sagaIDLike: pattern, on: consumer) {
+            var stages = StageSamples()
+            for (eventID, times) in try await Inbox.processedTimes(consumer: consumerName, eventType: hop.eventType, sagaIDLike: pattern, on: consumer) {
                 guard let out = outbox[eventID], let published = out.published else { continue }
                 commitToAck.append(micros(published.timeIntervalSince(out.created)))
-                ackToConsumer.append(micros(processed.timeIntervalSince(published)))
-                total.append(micros(processed.timeIntervalSince(out.created)))
+                ackToConsumer.append(micros(times.processedAt.timeIntervalSince(published)))
+                total.append(micros(times.processedAt.timeIntervalSince(out.created)))
+                stages.add(created: out.created, published: published, times: times)
             }
             results.hops.append(HopSummary(
                 eventType: hop.eventType, from: hop.producer, to: hop.consumer, commitToAck: LatencySummary(micros: commitToAck),
-                ackToConsumer: LatencySummary(micros: ackToConsumer), commitToConsumer: LatencySummary(micros: total)))
+                ackToConsumer: LatencySummary(micros: ackToConsumer), commitToConsumer: LatencySummary(micros: total), stages: stages.summary))
         }
         return results
+    }
+}
+
+/// One hop's stage durations, in microseconds, from the events that carry every stamp.
+struct StageSamples {
+    var commitToPickup: [UInt64] = []
+    var pickupToAck: [UInt64] = []
+    var pickupToPoll: [UInt64] = []
+    var pollToClaim: [UInt64] = []
+
+    mutating func add(created: Date, published: Date, times: Inbox.StageTimes) {
+        guard let produced = times.producedAt, let polled = times.polledAt else { return }
+        commitToPickup.append(micros(produced.timeIntervalSince(created)))
+        pickupToAck.append(micros(published.timeIntervalSince(produced)))
+        pickupToPoll.append(micros(polled.timeIntervalSince(produced)))
+        pollToClaim.append(micros(times.processedAt.timeIntervalSince(polled)))
+    }
+
+    var summary: HopSummary.Stages {
+        HopSummary.Stages(
+            commitToPickup: LatencySummary(micros: commitToPickup), pickupToAck: LatencySummary(micros: pickupToAck),
+            pickupToPoll: LatencySummary(micros: pickupToPoll), pollToClaim: LatencySummary(micros: pollToClaim))
     }
 }
 

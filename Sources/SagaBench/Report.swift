@@ -183,6 +183,13 @@ struct Report: Encodable {
              f(hop.ackToConsumer.p99Ms), f(hop.commitToConsumer.p50Ms), f(hop.commitToConsumer.p99Ms)]
         }).rendered)
         lines.append("")
+        lines.append("per hop by stage (ms, p50 / p99): commit → relay pick-up → broker ack; pick-up → consumer poll → inbox claim")
+        lines.append(Table(["HOP", "COMMIT→PICK-UP", "PICK-UP→ACK", "PICK-UP→POLL", "POLL→CLAIM"], hops.map { hop in
+            let s = hop.stages
+            func pair(_ summary: LatencySummary) -> String { summary.count == 0 ? "-" : "\(f(summary.p50Ms)) / \(f(summary.p99Ms))" }
+            return ["\(hop.eventType) \(hop.from)→\(hop.to)", pair(s.commitToPickup), pair(s.pickupToAck), pair(s.pickupToPoll), pair(s.pollToClaim)]
+        }).rendered)
+        lines.append("")
         lines.append("processes (CPU over the measuring window)")
         lines.append(Table(["PROCESS", "CPU S", "CPU MS/SAGA", "PEAK RSS MIB", "PSS FIRST→LAST", "PSS SLOPE MIB/MIN"], processes.map { p in
             [p.name, f(p.cpuSeconds), p.cpuMsPerSaga.map(f) ?? "-", f(p.peakRssMib),

@@ -40,6 +40,19 @@ struct BenchSmokeTests {
             let hops = try #require(report["hops"] as? [[String: Any]])
             let hopTypes = Set(hops.compactMap { $0["event_type"] as? String })
             #expect(hopTypes.isSuperset(of: ["OrderPlaced", "InventoryReserved", "PaymentCaptured", "ConfirmationSent"]), "hops: \(hopTypes)")
+            // Each hop split by stage from the messages' own stamps: every stage measured, each p50 within its hop's total.
+            for hop in hops where ["OrderPlaced", "InventoryReserved", "PaymentCaptured", "ConfirmationSent"].contains(hop["event_type"] as? String ?? "") {
+                let stages = try #require(hop["stages"] as? [String: [String: Any]], "\(hop)")
+                let toConsumer = try #require((hop["commit_to_consumer"] as? [String: Any])?["max_ms"] as? Double)
+                let toAck = try #require((hop["commit_to_ack"] as? [String: Any])?["max_ms"] as? Double)
+                // The chain to the consumer lies within commit → consumer; pick-up → ack within commit → ack.
+                for (name, bound) in [("commit_to_pickup", toConsumer), ("pickup_to_poll", toConsumer), ("poll_to_claim", toConsumer), ("pickup_to_ack", toAck)] {
+                    let stage = try #require(stages[name], "\(name) in \(hop)")
+                    #expect((stage["count"] as? Int ?? 0) > 0, "\(name) of \(hop["event_type"] ?? "?") counts its events")
+                    let p50 = try #require(stage["p50_ms"] as? Double)
+                    #expect(p50 <= bound + 1, "\(name) p50 \(p50) ms within the longest of its whole, \(bound) ms")
+                }
+            }
             let processes = try #require(report["processes"] as? [[String: Any]])
             let names = Set(processes.compactMap { $0["name"] as? String })
             #expect(names.isSuperset(of: ["inventory-service", "payment-service", "notification-service", "saga-tracker"]), "processes: \(names)")

@@ -203,6 +203,8 @@ public final class EventConsumer: Service, Sendable {
         let envelope: EventEnvelope
         let event: any SagaEvent
         let trace: TraceContext?
+        /// When the batch was polled (decoded right after), for the inbox's per-stage times.
+        let polledAt: Date
     }
 
     private enum Outcome: Sendable {
@@ -218,7 +220,7 @@ public final class EventConsumer: Service, Sendable {
         case retry
     }
 
-    private func decode(_ message: KafkaMessage) -> Item {
+    private func decode(_ message: KafkaMessage, polledAt: Date) -> Item {
         switch IncomingMessage.classify(message, registry: registry, handlers: handlers) {
         case .invalid(let reason):
             return .poison(reason)
@@ -229,14 +231,15 @@ public final class EventConsumer: Service, Sendable {
         case .event(let envelope, let event):
             return .event(DecodedEvent(
                 message: message, envelope: envelope, event: event,
-                trace: message.headers.string(TraceContext.headerName).flatMap(TraceContext.init(traceparent:))
+                trace: message.headers.string(TraceContext.headerName).flatMap(TraceContext.init(traceparent:)), polledAt: polledAt
             ))
         }
     }
 
     /// Handles a polled batch; on failure, rewinds what is unfinished so it is polled again in order.
     private func handle(_ messages: [KafkaMessage], consumer: KafkaConsumer, db: PGConnection, state: inout RunState) async {
-        let items = messages.map(decode)
+        let polledAt = Date()
+        let items = messages.map { decode($0, polledAt: polledAt) }
         CrashPoint.consumerAfterPollBeforeTransaction.hit()
         var result = await processBatch(messages, items, consumer: consumer, db: db, state: &state)
         var unfinishedFrom = 0
@@ -385,7 +388,8 @@ public final class EventConsumer: Service, Sendable {
             var fresh = try Inbox.claim(events.map { event in
                 Inbox.Entry(
                     eventID: event.envelope.eventID, eventType: event.envelope.eventType, sagaID: event.envelope.sagaID,
-                    topic: event.message.topic, partition: event.message.partition, offset: event.message.offset
+                    topic: event.message.topic, partition: event.message.partition, offset: event.message.offset,
+                    producedAt: event.message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1000) }, polledAt: event.polledAt
                 )
             }, consumer: consumerName, on: tx)
             // New events, in order, cut into runs that share a handler: each run is one handler call.

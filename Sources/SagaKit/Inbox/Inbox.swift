@@ -11,14 +11,23 @@ public enum Inbox {
         public var topic: String
         public var partition: Int32
         public var offset: Int64
+        /// The message's timestamp (when its producer handed it to librdkafka), for the per-stage latency.
+        public var producedAt: Date?
+        /// When this consumer polled it.
+        public var polledAt: Date?
 
-        public init(eventID: UUID, eventType: String, sagaID: String, topic: String, partition: Int32, offset: Int64) {
+        public init(
+            eventID: UUID, eventType: String, sagaID: String, topic: String, partition: Int32, offset: Int64, producedAt: Date? = nil,
+            polledAt: Date? = nil
+        ) {
             self.eventID = eventID
             self.eventType = eventType
             self.sagaID = sagaID
             self.topic = topic
             self.partition = partition
             self.offset = offset
+            self.producedAt = producedAt
+            self.polledAt = polledAt
         }
     }
 
@@ -30,16 +39,16 @@ public enum Inbox {
         if entries.count == 1 {
             let e = entries[0]
             rows = try tx.query("""
-                INSERT INTO sagakit_inbox (consumer, event_id, event_type, saga_id, topic, kafka_partition, kafka_offset)
-                VALUES (\(consumer), \(e.eventID), \(e.eventType), \(e.sagaID), \(e.topic), \(e.partition), \(e.offset))
+                INSERT INTO sagakit_inbox (consumer, event_id, event_type, saga_id, topic, kafka_partition, kafka_offset, produced_at, polled_at)
+                VALUES (\(consumer), \(e.eventID), \(e.eventType), \(e.sagaID), \(e.topic), \(e.partition), \(e.offset), \(e.producedAt), \(e.polledAt))
                 ON CONFLICT DO NOTHING RETURNING event_id
                 """)
         } else {
             rows = try tx.query("""
-                INSERT INTO sagakit_inbox (consumer, event_id, event_type, saga_id, topic, kafka_partition, kafka_offset)
+                INSERT INTO sagakit_inbox (consumer, event_id, event_type, saga_id, topic, kafka_partition, kafka_offset, produced_at, polled_at)
                 SELECT \(consumer), * FROM unnest(\(entries.map(\.eventID))::uuid[], \(entries.map(\.eventType))::text[],
                     \(entries.map(\.sagaID))::text[], \(entries.map(\.topic))::text[], \(entries.map(\.partition))::int[],
-                    \(entries.map(\.offset))::bigint[])
+                    \(entries.map(\.offset))::bigint[], \(PGArray(entries.map(\.producedAt)))::timestamptz[], \(PGArray(entries.map(\.polledAt)))::timestamptz[])
                 ON CONFLICT DO NOTHING RETURNING event_id
                 """)
         }
@@ -86,12 +95,21 @@ extension Inbox {
 
     /// When each of a consumer's applied events of one type, for sagas whose id matches a LIKE pattern, was
     /// processed: the consumer end of a hop, for benchmarks.
-    public static func processedTimes(consumer: String, eventType: String, sagaIDLike pattern: String, on db: PGConnection) async throws -> [UUID: Date] {
-        var times: [UUID: Date] = [:]
+    /// When a consumer's applied events were produced, polled and processed (inside the handler transaction).
+    public struct StageTimes: Sendable, Hashable {
+        public var producedAt: Date?
+        public var polledAt: Date?
+        public var processedAt: Date
+    }
+
+    public static func processedTimes(consumer: String, eventType: String, sagaIDLike pattern: String, on db: PGConnection) async throws -> [UUID: StageTimes] {
+        var times: [UUID: StageTimes] = [:]
         for row in try await db.query("""
-            SELECT event_id, processed_at FROM sagakit_inbox WHERE consumer = \(consumer) AND event_type = \(eventType) AND saga_id LIKE \(pattern)
+            SELECT event_id, produced_at, polled_at, processed_at FROM sagakit_inbox
+            WHERE consumer = \(consumer) AND event_type = \(eventType) AND saga_id LIKE \(pattern)
             """) {
-            times[try row.decode("event_id")] = try row.decode("processed_at")
+            times[try row.decode("event_id")] = StageTimes(
+                producedAt: try row.decode("produced_at"), polledAt: try row.decode("polled_at"), processedAt: try row.decode("processed_at"))
         }
         return times
     }
