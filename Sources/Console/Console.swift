@@ -14,14 +14,17 @@ import Tracker
 /// CLI's `--json`. Read-only unless `actions` is given (`--allow-actions` with `SAGAKIT_CONSOLE_TOKEN`): then
 /// redrive, retry and skip forms appear, and each action is forwarded to the service that owns it.
 public struct Console: Sendable {
-    let database: ConsoleDatabase
+    /// The tracker's database. One connection serves every page: an operator's pages make a few short queries each.
+    let database: PGReconnectingConnection
     let actions: ConsoleActions?
     let logger: Logger
 
     public init(database: PGConfig, actions: ConsoleActions? = nil, logger: Logger) {
         var logger = logger
         logger[metadataKey: "component"] = "console"
-        self.database = ConsoleDatabase(config: database, logger: logger)
+        var config = database
+        config.connectTimeoutSeconds = 3
+        self.database = PGReconnectingConnection(config: config, logger: logger)
         self.actions = actions
         self.logger = logger
     }

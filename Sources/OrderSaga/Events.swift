@@ -93,7 +93,7 @@ public struct InventoryReserved: SagaEvent, Hashable {
 }
 
 /// Inventory: the order cannot be served (unknown SKU, not enough stock, invalid quantity). Nothing was held.
-public struct InventoryRejected: SagaEvent, Hashable {
+public struct InventoryRejected: OrderReasonEvent, Hashable {
     public static let eventType = "InventoryRejected"
     public static let schemaVersion = 1
     public static let topic = OrderSagaTopics.inventory
@@ -111,11 +111,6 @@ public struct InventoryRejected: SagaEvent, Hashable {
     }
 
     enum CodingKeys: String, CodingKey { case orderID = "orderId", sku, quantity, reason }
-
-    public func validate() throws {
-        try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(reason, "reason")
-    }
 }
 
 /// Inventory's compensation: the held stock is available again.
@@ -174,7 +169,7 @@ public struct PaymentCaptured: SagaEvent, Hashable {
 }
 
 /// Payment: the charge was refused. Nothing was captured.
-public struct PaymentDeclined: SagaEvent, Hashable {
+public struct PaymentDeclined: OrderReasonEvent, Hashable {
     public static let eventType = "PaymentDeclined"
     public static let schemaVersion = 1
     public static let topic = OrderSagaTopics.payment
@@ -192,11 +187,6 @@ public struct PaymentDeclined: SagaEvent, Hashable {
     }
 
     enum CodingKeys: String, CodingKey { case orderID = "orderId", amountCents, currency, reason }
-
-    public func validate() throws {
-        try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(reason, "reason")
-    }
 }
 
 /// Payment's compensation: the captured amount was refunded.
@@ -252,7 +242,7 @@ public struct ConfirmationSent: SagaEvent, Hashable {
 }
 
 /// Notification: the confirmation could not be delivered; Payment refunds, then Inventory releases.
-public struct ConfirmationFailed: SagaEvent, Hashable {
+public struct ConfirmationFailed: OrderReasonEvent, Hashable {
     public static let eventType = "ConfirmationFailed"
     public static let schemaVersion = 1
     public static let topic = OrderSagaTopics.notification
@@ -266,16 +256,11 @@ public struct ConfirmationFailed: SagaEvent, Hashable {
     }
 
     enum CodingKeys: String, CodingKey { case orderID = "orderId", reason }
-
-    public func validate() throws {
-        try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(reason, "reason")
-    }
 }
 
 /// Payment could not refund (the provider rejected it, or no captured charge to refund) and parked the refund: an
 /// operator must retry or skip it (`payment-service compensations`).
-public struct PaymentRefundFailed: SagaEvent, Hashable {
+public struct PaymentRefundFailed: OrderReasonEvent, Hashable {
     public static let eventType = "PaymentRefundFailed"
     public static let schemaVersion = 1
     public static let topic = OrderSagaTopics.payment
@@ -289,16 +274,11 @@ public struct PaymentRefundFailed: SagaEvent, Hashable {
     }
 
     enum CodingKeys: String, CodingKey { case orderID = "orderId", reason }
-
-    public func validate() throws {
-        try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(reason, "reason")
-    }
 }
 
 /// Inventory could not release (no held stock for the order, or it was already fulfilled) and parked the release: an
 /// operator must retry or skip it (`inventory-service compensations`).
-public struct InventoryReleaseFailed: SagaEvent, Hashable {
+public struct InventoryReleaseFailed: OrderReasonEvent, Hashable {
     public static let eventType = "InventoryReleaseFailed"
     public static let schemaVersion = 1
     public static let topic = OrderSagaTopics.inventory
@@ -312,16 +292,11 @@ public struct InventoryReleaseFailed: SagaEvent, Hashable {
     }
 
     enum CodingKeys: String, CodingKey { case orderID = "orderId", reason }
-
-    public func validate() throws {
-        try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(reason, "reason")
-    }
 }
 
 /// Payment: an operator decided the parked refund will not happen (refunded outside the system, or accepted), and
 /// why. The compensation is settled: Inventory releases next, as after a refund.
-public struct PaymentRefundSkipped: SagaEvent, Hashable {
+public struct PaymentRefundSkipped: OrderReasonEvent, Hashable {
     public static let eventType = "PaymentRefundSkipped"
     public static let schemaVersion = 1
     public static let topic = OrderSagaTopics.payment
@@ -341,15 +316,14 @@ public struct PaymentRefundSkipped: SagaEvent, Hashable {
     enum CodingKeys: String, CodingKey { case orderID = "orderId", reason, skippedBy }
 
     public func validate() throws {
-        try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(reason, "reason")
+        try validateReason()
         try Validate.nonEmpty(skippedBy, "skipped_by")
     }
 }
 
 /// Inventory: an operator decided the parked release will not happen (restocked by hand, or accepted), and why.
 /// The saga's compensation is settled.
-public struct InventoryReleaseSkipped: SagaEvent, Hashable {
+public struct InventoryReleaseSkipped: OrderReasonEvent, Hashable {
     public static let eventType = "InventoryReleaseSkipped"
     public static let schemaVersion = 1
     public static let topic = OrderSagaTopics.inventory
@@ -369,8 +343,7 @@ public struct InventoryReleaseSkipped: SagaEvent, Hashable {
     enum CodingKeys: String, CodingKey { case orderID = "orderId", reason, skippedBy }
 
     public func validate() throws {
-        try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(reason, "reason")
+        try validateReason()
         try Validate.nonEmpty(skippedBy, "skipped_by")
     }
 }
@@ -391,6 +364,25 @@ public enum OrderSagaEvents {
         registry.register(InventoryReservedV1.self, upcastingTo: InventoryReserved.self) { $0.upcast() }
         return registry
     }()
+}
+
+/// An event that says why an order could not go on as planned, or why an operator settled it: the order and a
+/// reason, which the tracker shows as the saga's error or the operator's note. Both are checked alike.
+public protocol OrderReasonEvent: SagaEvent {
+    var orderID: String { get }
+    var reason: String { get }
+}
+
+extension OrderReasonEvent {
+    public func validate() throws {
+        try validateReason()
+    }
+
+    /// What every reason event checks; one with more fields checks them after.
+    func validateReason() throws {
+        try Validate.identifier(orderID, "order_id")
+        try Validate.nonEmpty(reason, "reason")
+    }
 }
 
 enum Validate {

@@ -7,18 +7,15 @@ import SagaKit
 // became fault options of Payment and Notification. The upcast ignores the switches: an old event that asked for a
 // failure is processed as an ordinary order unless the participant's fault option matches its id.
 
-/// OrderPlaced as version 1 wrote it (`schemas/events/OrderPlaced.v1.schema.json`).
+/// OrderPlaced as version 1 wrote it (`schemas/events/OrderPlaced.v1.schema.json`): version 2's fields and the two
+/// switches, side by side in one JSON object.
 public struct OrderPlacedV1: SagaEvent, Hashable {
     public static let eventType = OrderPlaced.eventType
     public static let schemaVersion = 1
     public static let topic = OrderPlaced.topic
 
-    public var orderID: String
-    public var sku: String
-    public var quantity: Int
-    public var amountCents: Int64
-    public var currency: String
-    public var customerEmail: String
+    /// Everything but the switches: what `upcast` returns.
+    public var order: OrderPlaced
     /// Read because version 1 requires it; ignored.
     public var failPayment: Bool
     /// Read because version 1 requires it; ignored.
@@ -26,63 +23,69 @@ public struct OrderPlacedV1: SagaEvent, Hashable {
 
     public init(orderID: String, sku: String, quantity: Int, amountCents: Int64, currency: String, customerEmail: String,
                 failPayment: Bool, failConfirmation: Bool) {
-        self.orderID = orderID
-        self.sku = sku
-        self.quantity = quantity
-        self.amountCents = amountCents
-        self.currency = currency
-        self.customerEmail = customerEmail
+        order = OrderPlaced(orderID: orderID, sku: sku, quantity: quantity, amountCents: amountCents, currency: currency, customerEmail: customerEmail)
         self.failPayment = failPayment
         self.failConfirmation = failConfirmation
     }
 
-    enum CodingKeys: String, CodingKey {
-        case orderID = "orderId", sku, quantity, amountCents, currency, customerEmail, failPayment, failConfirmation
+    enum CodingKeys: String, CodingKey { case failPayment, failConfirmation }
+
+    public init(from decoder: any Decoder) throws {
+        order = try OrderPlaced(from: decoder)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        failPayment = try container.decode(Bool.self, forKey: .failPayment)
+        failConfirmation = try container.decode(Bool.self, forKey: .failConfirmation)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try order.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(failPayment, forKey: .failPayment)
+        try container.encode(failConfirmation, forKey: .failConfirmation)
     }
 
     public func validate() throws {
-        try upcast().validate()
+        try order.validate()
     }
 
     /// Version 2: the same order, without the switches.
-    public func upcast() -> OrderPlaced {
-        OrderPlaced(orderID: orderID, sku: sku, quantity: quantity, amountCents: amountCents, currency: currency, customerEmail: customerEmail)
-    }
+    public func upcast() -> OrderPlaced { order }
 }
 
-/// InventoryReserved as version 1 wrote it (`schemas/events/InventoryReserved.v1.schema.json`).
+/// InventoryReserved as version 1 wrote it (`schemas/events/InventoryReserved.v1.schema.json`): version 2's fields
+/// and the switch, side by side in one JSON object.
 public struct InventoryReservedV1: SagaEvent, Hashable {
     public static let eventType = InventoryReserved.eventType
     public static let schemaVersion = 1
     public static let topic = InventoryReserved.topic
 
-    public var orderID: String
-    public var sku: String
-    public var quantity: Int
-    public var amountCents: Int64
-    public var currency: String
+    /// Everything but the switch: what `upcast` returns.
+    public var reservation: InventoryReserved
     /// Read because version 1 requires it; ignored.
     public var failPayment: Bool
 
     public init(orderID: String, sku: String, quantity: Int, amountCents: Int64, currency: String, failPayment: Bool) {
-        self.orderID = orderID
-        self.sku = sku
-        self.quantity = quantity
-        self.amountCents = amountCents
-        self.currency = currency
+        reservation = InventoryReserved(orderID: orderID, sku: sku, quantity: quantity, amountCents: amountCents, currency: currency)
         self.failPayment = failPayment
     }
 
-    enum CodingKeys: String, CodingKey {
-        case orderID = "orderId", sku, quantity, amountCents, currency, failPayment
+    enum CodingKeys: String, CodingKey { case failPayment }
+
+    public init(from decoder: any Decoder) throws {
+        reservation = try InventoryReserved(from: decoder)
+        failPayment = try decoder.container(keyedBy: CodingKeys.self).decode(Bool.self, forKey: .failPayment)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try reservation.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(failPayment, forKey: .failPayment)
     }
 
     public func validate() throws {
-        try upcast().validate()
+        try reservation.validate()
     }
 
     /// Version 2: the same reservation, without the switch.
-    public func upcast() -> InventoryReserved {
-        InventoryReserved(orderID: orderID, sku: sku, quantity: quantity, amountCents: amountCents, currency: currency)
-    }
+    public func upcast() -> InventoryReserved { reservation }
 }

@@ -207,6 +207,15 @@ enum PGTimestamp {
             if i + 3 < b.count, b[i + 3] == UInt8(ascii: ":") { om = num(i + 4, 2) ?? 0 }
             offsetSeconds = sign * (oh * 3600 + om * 60)
         }
+        return Date(utcYear: year, month: month, day: day, hour: hour, minute: minute, second: second, micros: micros,
+                    offsetSeconds: offsetSeconds)
+    }
+}
+
+extension Date {
+    /// The instant a date and time in a zone `offsetSeconds` east of UTC names: where both timestamp parsers end,
+    /// PostgreSQL's text form's here and SagaKit's `RFC3339`. The caller checks the fields' ranges.
+    package init(utcYear year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, micros: Int, offsetSeconds: Int) {
         var t = tm()
         t.tm_year = Int32(year - 1900)
         t.tm_mon = Int32(month - 1)
@@ -214,7 +223,6 @@ enum PGTimestamp {
         t.tm_hour = Int32(hour)
         t.tm_min = Int32(minute)
         t.tm_sec = Int32(second)
-        let epoch = timegm(&t) - offsetSeconds
-        return Date(timeIntervalSince1970: Double(epoch) + Double(micros) / 1_000_000)
+        self.init(timeIntervalSince1970: Double(timegm(&t) - offsetSeconds) + Double(micros) / 1_000_000)
     }
 }

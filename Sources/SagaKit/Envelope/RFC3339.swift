@@ -1,4 +1,5 @@
 import Foundation
+import PGClient
 
 /// RFC 3339 date-times in UTC with microseconds.
 public enum RFC3339 {
@@ -67,13 +68,6 @@ public enum RFC3339 {
             return nil
         }
         guard i == b.count else { return nil }
-        var t = tm()
-        t.tm_year = Int32(year - 1900)
-        t.tm_mon = Int32(month - 1)
-        t.tm_mday = Int32(day)
-        t.tm_hour = Int32(hour)
-        t.tm_min = Int32(minute)
-        t.tm_sec = Int32(second)
-        return Date(timeIntervalSince1970: Double(timegm(&t) - offset) + Double(micros) / 1_000_000)
+        return Date(utcYear: year, month: month, day: day, hour: hour, minute: minute, second: second, micros: micros, offsetSeconds: offset)
     }
 }

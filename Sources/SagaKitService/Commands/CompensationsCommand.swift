@@ -63,10 +63,7 @@ public struct CompensationActionOptions<Service: CommandLineParticipant>: Parsab
     @Argument(help: "The parked compensation's id (`compensations list`).") public var id: Int64
     @Option(help: "Who acts, for the audit log. (default: SAGAKIT_OPERATOR, else the OS user)") public var by: String?
     @Flag(help: "Print JSON.") public var json = false
-    @OptionGroup public var database: DatabaseOptions<Service>
-    @OptionGroup public var kafka: KafkaOptions
-    @OptionGroup public var service: Service.Options
-    @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var participant: ParticipantCommandOptions<Service>
 
     public init() {}
 
@@ -79,17 +76,17 @@ public struct CompensationActionOptions<Service: CommandLineParticipant>: Parsab
     func perform(
         _ action: @Sendable (_ handlers: CompensationHandlers, _ actor: String, _ db: PGConnection) async throws -> CompensationResolution
     ) async throws {
-        let logger = logging.makeLogger(label: Service.name)
+        let logger = participant.makeLogger()
         // Building the handlers is `run`'s start-up, whose notices (a fault option set) would make a failure more
         // than its one line; the outcome says what happened.
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
         let handlers = try CompensationHandlers(
-            Service.self, context: ParticipantContext(configuration: service.configuration(), topics: kafka.topics, logger: quiet))
+            Service.self, context: ParticipantContext(configuration: participant.service.configuration(), topics: participant.kafka.topics, logger: quiet))
         let actor = by ?? AuditLog.defaultActor()
         let resolution: CompensationResolution
         do {
-            resolution = try await PGConnection.withConnection(try database.config(), logger: logger) { try await action(handlers, actor, $0) }
+            resolution = try await PGConnection.withConnection(try participant.database.config(), logger: logger) { try await action(handlers, actor, $0) }
         } catch let error as ParkedCompensationError {
             throw CommandFailure(error.description)
         }

@@ -89,10 +89,7 @@ public struct OutboxRecoverCommand<Service: CommandLineParticipant>: AsyncParsab
     @Option(help: "Seconds to wait for the outbox to drain before giving up.")
     public var timeout: Int = 300
 
-    @OptionGroup public var database: DatabaseOptions<Service>
-    @OptionGroup public var kafka: KafkaOptions
-    @OptionGroup public var service: Service.Options
-    @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var participant: ParticipantCommandOptions<Service>
 
     public init() {}
 
@@ -101,10 +98,10 @@ public struct OutboxRecoverCommand<Service: CommandLineParticipant>: AsyncParsab
     }
 
     public func run() async throws {
-        let logger = logging.makeLogger(label: Service.name)
-        let config = try database.config()
-        let kafkaConfiguration = try kafka.configuration()
-        let topics = kafka.topics
+        let logger = participant.makeLogger()
+        let config = try participant.database.config()
+        let kafkaConfiguration = try participant.kafka.configuration()
+        let topics = participant.kafka.topics
         let (marked, through) = try await PGConnection.withConnection(config, logger: logger) { db in
             (try await Outbox.republish(since: since?.date ?? Date(timeIntervalSince1970: 0), on: db), try await Outbox.lastID(on: db))
         }
@@ -135,7 +132,7 @@ public struct OutboxRecoverCommand<Service: CommandLineParticipant>: AsyncParsab
 
         let admin = try KafkaAdmin(configuration: kafkaConfiguration, logger: logger)
         var reset: [String] = []
-        for definition in try Service.consumers(options: service, topics: topics, logger: logger) {
+        for definition in try participant.consumers(logger: logger) {
             let group = topics.groupID(service: Service.name, consumer: definition.name)
             guard try await !admin.describeGroup(group).isActive else { continue }
             let physical = definition.topics.map { topics($0) }

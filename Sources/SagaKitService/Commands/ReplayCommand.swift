@@ -52,27 +52,24 @@ public struct ReplayCommand<Service: CommandLineParticipant>: AsyncParsableComma
     @Flag(help: "Print JSON.")
     public var json = false
 
-    @OptionGroup public var database: DatabaseOptions<Service>
-    @OptionGroup public var kafka: KafkaOptions
-    @OptionGroup public var service: Service.Options
-    @OptionGroup public var logging: LoggingOptions
+    @OptionGroup public var participant: ParticipantCommandOptions<Service>
 
     public init() {}
 
     public func run() async throws {
-        let logger = logging.makeLogger(label: Service.name)
-        let topics = kafka.topics
-        let definitions = try Service.consumers(options: service, topics: topics, logger: logger)
+        let logger = participant.makeLogger()
+        let topics = participant.kafka.topics
+        let definitions = try participant.consumers(logger: logger)
         guard let definition = definitions.first(where: { $0.topics.contains(topic) }) else {
             let consumed = Set(definitions.flatMap(\.topics)).sorted().joined(separator: ", ")
             throw ValidationError("the \(Service.name) service does not consume \(topic); it consumes \(consumed)")
         }
-        let kafkaConfiguration = try kafka.configuration()
+        let kafkaConfiguration = try participant.kafka.configuration()
         let group = topics.groupID(service: Service.name, consumer: definition.name)
         // The inbox horizon lives in SagaKit's tables: bring them up to date, as `run` would.
-        _ = try await Service.migrate(try database.config(), logger: logger)
+        _ = try await Service.migrate(try participant.database.config(), logger: logger)
         let admin = try KafkaAdmin(configuration: kafkaConfiguration, logger: logger)
-        let db = try await PGConnection.connect(try database.config(), logger: logger)
+        let db = try await PGConnection.connect(try participant.database.config(), logger: logger)
         do {
             try await replay(definition: definition, group: group, kafka: kafkaConfiguration, admin: admin, db: db)
         } catch {
@@ -85,8 +82,8 @@ public struct ReplayCommand<Service: CommandLineParticipant>: AsyncParsableComma
     }
 
     private func replay(definition: ConsumerDefinition, group: String, kafka kafkaConfiguration: KafkaConfiguration, admin: KafkaAdmin, db: PGConnection) async throws {
-        let logger = logging.makeLogger(label: Service.name)
-        let topics = kafka.topics
+        let logger = participant.makeLogger()
+        let topics = participant.kafka.topics
         let description = try await admin.describeGroup(group)
         if description.isActive && !dryRun {
             throw CommandFailure("refusing to replay: \(description.memberCount) consumer(s) of \(Service.name) are running in group \(group); stop `\(Service.executableName) run` first")

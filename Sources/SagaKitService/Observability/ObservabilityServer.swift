@@ -98,27 +98,23 @@ public struct ObservabilityServer: Service {
 
 /// Asks the database for `SELECT 1` on a connection kept between checks (reconnecting when it broke), so a
 /// readiness probe costs one round trip, not a connection.
-actor DatabaseProbe {
-    private let config: PGConfig
-    private let logger: Logger
-    private var connection: PGConnection?
+struct DatabaseProbe {
+    private let connection: PGReconnectingConnection
 
     init(config: PGConfig, logger: Logger) {
         var config = config
         config.connectTimeoutSeconds = 2
-        self.config = config
-        self.logger = logger
+        connection = PGReconnectingConnection(config: config, logger: logger)
     }
 
     /// Nil when the database answered; else why not, in a few words (no connection string).
     func check() async -> String? {
         do {
-            if connection == nil { connection = try await PGConnection.connect(config, logger: logger) }
-            _ = try await connection!.query("SELECT 1")
+            try await connection.with { _ = try await $0.query("SELECT 1") }
             return nil
         } catch {
-            if let connection { await connection.close() }
-            connection = nil
+            // Whatever failed, the next check starts from a new connection.
+            await connection.reset()
             return "unreachable (\(CommandRunner.oneLine(PGConfig.redact("\(error)"))))"
         }
     }
