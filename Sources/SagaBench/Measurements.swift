@@ -89,33 +89,31 @@ struct RunResults: Sendable {
             guard let producer = databases[hop.producer], let consumer = databases[hop.consumer] else { continue }
             let outbox = try await Outbox.publicationTimes(eventType: hop.eventType, keyLike: pattern, on: producer)
             let consumerName = hop.consumer == "tracker" ? "projection" : "saga"
-            var commitToAck: [UInt64] = []
-            var ackToConsumer: [UInt64] = []
-            var total: [UInt64] = []
-            var stages = StageSamples()
+            var samples = HopSamples()
             for (eventID, times) in try await Inbox.processedTimes(consumer: consumerName, eventType: hop.eventType, sagaIDLike: pattern, on: consumer) {
                 guard let out = outbox[eventID], let published = out.published else { continue }
-                commitToAck.append(micros(published.timeIntervalSince(out.created)))
-                ackToConsumer.append(micros(times.processedAt.timeIntervalSince(published)))
-                total.append(micros(times.processedAt.timeIntervalSince(out.created)))
-                stages.add(created: out.created, published: published, times: times)
+                samples.add(created: out.created, published: published, times: times)
             }
-            results.hops.append(HopSummary(
-                eventType: hop.eventType, from: hop.producer, to: hop.consumer, commitToAck: LatencySummary(micros: commitToAck),
-                ackToConsumer: LatencySummary(micros: ackToConsumer), commitToConsumer: LatencySummary(micros: total), stages: stages.summary))
+            results.hops.append(samples.summary(eventType: hop.eventType, from: hop.producer, to: hop.consumer))
         }
         return results
     }
 }
 
-/// One hop's stage durations, in microseconds, from the events that carry every stamp.
-struct StageSamples {
+/// One hop's durations, in microseconds; the stages only from the events that carry every stamp.
+struct HopSamples {
+    var commitToAck: [UInt64] = []
+    var ackToConsumer: [UInt64] = []
+    var commitToConsumer: [UInt64] = []
     var commitToPickup: [UInt64] = []
     var pickupToAck: [UInt64] = []
     var pickupToPoll: [UInt64] = []
     var pollToClaim: [UInt64] = []
 
     mutating func add(created: Date, published: Date, times: Inbox.StageTimes) {
+        commitToAck.append(micros(published.timeIntervalSince(created)))
+        ackToConsumer.append(micros(times.processedAt.timeIntervalSince(published)))
+        commitToConsumer.append(micros(times.processedAt.timeIntervalSince(created)))
         guard let produced = times.producedAt, let polled = times.polledAt else { return }
         commitToPickup.append(micros(produced.timeIntervalSince(created)))
         pickupToAck.append(micros(published.timeIntervalSince(produced)))
@@ -123,10 +121,13 @@ struct StageSamples {
         pollToClaim.append(micros(times.processedAt.timeIntervalSince(polled)))
     }
 
-    var summary: HopSummary.Stages {
-        HopSummary.Stages(
-            commitToPickup: LatencySummary(micros: commitToPickup), pickupToAck: LatencySummary(micros: pickupToAck),
-            pickupToPoll: LatencySummary(micros: pickupToPoll), pollToClaim: LatencySummary(micros: pollToClaim))
+    func summary(eventType: String, from: String, to: String) -> HopSummary {
+        HopSummary(
+            eventType: eventType, from: from, to: to, commitToAck: LatencySummary(micros: commitToAck),
+            ackToConsumer: LatencySummary(micros: ackToConsumer), commitToConsumer: LatencySummary(micros: commitToConsumer),
+            stages: HopSummary.Stages(
+                commitToPickup: LatencySummary(micros: commitToPickup), pickupToAck: LatencySummary(micros: pickupToAck),
+                pickupToPoll: LatencySummary(micros: pickupToPoll), pollToClaim: LatencySummary(micros: pollToClaim)))
     }
 }
 

@@ -93,15 +93,15 @@ extension Inbox {
         }
     }
 
-    /// When each of a consumer's applied events of one type, for sagas whose id matches a LIKE pattern, was
-    /// processed: the consumer end of a hop, for benchmarks.
-    /// When a consumer's applied events were produced, polled and processed (inside the handler transaction).
+    /// When an applied event was produced (its Kafka timestamp), polled, and claimed in the consumer's transaction.
     public struct StageTimes: Sendable, Hashable {
         public var producedAt: Date?
         public var polledAt: Date?
         public var processedAt: Date
     }
 
+    /// Those times for each of a consumer's applied events of one type, for sagas whose id matches a LIKE pattern:
+    /// the consumer end of a hop, for benchmarks.
     public static func processedTimes(consumer: String, eventType: String, sagaIDLike pattern: String, on db: PGConnection) async throws -> [UUID: StageTimes] {
         var times: [UUID: StageTimes] = [:]
         for row in try await db.query("""
