@@ -134,11 +134,13 @@ struct MachineCPU: Sendable {
     }
 }
 
-/// Samples resident memory at an interval while the run goes on.
+/// Samples resident memory, and the CPU used so far, at an interval while the run goes on.
 final class RSSSampler: Sendable {
     struct Sample: Encodable, Sendable {
         var atSeconds: Double
         var pssMib: [String: Double]
+        /// CPU seconds used since each group's start: the difference between two samples is its CPU between them.
+        var cpuSeconds: [String: Double]
     }
 
     private let samples = Mutex<[Sample]>([])
@@ -146,7 +148,7 @@ final class RSSSampler: Sendable {
     func run(groups: [ProcessGroup], every interval: Duration, begin: ContinuousClock.Instant) async {
         while !Task.isCancelled {
             let snapshot = ProcFS.snapshot(groups)
-            samples.withLock { $0.append(Sample(atSeconds: (ContinuousClock.now - begin).seconds, pssMib: snapshot.pssMib)) }
+            samples.withLock { $0.append(Sample(atSeconds: (ContinuousClock.now - begin).seconds, pssMib: snapshot.pssMib, cpuSeconds: snapshot.cpuSeconds.mapValues(round3))) }
             try? await Task.sleep(for: interval)
         }
     }

@@ -62,6 +62,38 @@ struct Report: Encodable {
         var outsideListedProcessesCores: Double
     }
 
+    /// The stack with no saga running, measured before the load: what it costs to sit there.
+    struct Idle: Encodable {
+        var seconds: Double
+        /// CPU of the listed processes, the load generator left out, in cores.
+        var stackCores: Double
+        /// The whole machine's busy cores over the same seconds.
+        var machineBusyCores: Double?
+        var coresByProcess: [String: Double]
+
+        static func measure(_ groups: [ProcessGroup], for duration: Duration) async throws -> Idle {
+            let begin = ContinuousClock.now
+            let cpuStart = ProcFS.snapshot(groups)
+            let machineStart = MachineCPU.read()
+            try await Task.sleep(until: begin + duration, clock: .continuous)
+            let cpuEnd = ProcFS.snapshot(groups)
+            let machineEnd = MachineCPU.read()
+            let seconds = (ContinuousClock.now - begin).seconds
+            var cores: [String: Double] = [:]
+            for (name, end) in cpuEnd.cpuSeconds where name != ProcFS.loadGeneratorName {
+                cores[name] = round3(max(0, end - (cpuStart.cpuSeconds[name] ?? 0)) / seconds)
+            }
+            let machine = MachineCPU.between(machineStart, machineEnd).map { round3($0.busyFraction * Double(ProcessInfo.processInfo.activeProcessorCount)) }
+            return Idle(seconds: round3(seconds), stackCores: round3(cores.values.reduce(0, +)), machineBusyCores: machine, coresByProcess: cores)
+        }
+    }
+
+    /// Sagas started in one minute of the window and their latency: how a long run drifts.
+    struct MinuteLatency: Encodable {
+        var minute: Int
+        var latency: LatencySummary
+    }
+
     var runID: String
     var configuration: Configuration
     var windowSeconds: Double
@@ -79,6 +111,8 @@ struct Report: Encodable {
     var latency: LatencySummary
     /// The same for every terminal state (compensated and failed included).
     var latencyAllTerminal: LatencySummary
+    /// Every terminal state's latency by the minute of the window its saga started in.
+    var latencyByMinute: [MinuteLatency]
     var statesOfStarted: [String: Int]
     var unfinished: Int
     var intakeFailures: [String]
@@ -87,13 +121,14 @@ struct Report: Encodable {
     var cpuMsPerSagaTotal: Double?
     var machineCpu: MachineCPUSummary?
     var rssSamples: [RSSSampler.Sample]
+    var idle: Idle?
     var pgbench: PGBench.Result?
     var ratioToPgbenchTPS: Double?
 
     static func make(
         runID: String, configuration: Configuration, windowStart: Date, windowEnd: Date, started: Int, maxIntakeLagMs: Double,
         intake: IntakeSummary, failures: [String], results: RunResults, cpuStart: ProcessSnapshot, cpuEnd: ProcessSnapshot, machineStart: MachineCPU?, machineEnd: MachineCPU?, peaks: [String: Double],
-        rssSamples: [RSSSampler.Sample], pgbench: PGBench.Result?
+        rssSamples: [RSSSampler.Sample], idle: Idle?, pgbench: PGBench.Result?
     ) -> Report {
         let window = windowEnd.timeIntervalSince(windowStart)
         let sagas = Array(results.sagas.values)
@@ -106,6 +141,11 @@ struct Report: Encodable {
             return micros(end.timeIntervalSince(saga.createdAt))
         }
         let allLatencies = startedInWindow.compactMap { saga in saga.terminalAt.map { micros($0.timeIntervalSince(saga.createdAt)) } }
+        var byMinute: [Int: [UInt64]] = [:]
+        for saga in startedInWindow {
+            guard let end = saga.terminalAt else { continue }
+            byMinute[Int(saga.createdAt.timeIntervalSince(windowStart) / 60), default: []].append(micros(end.timeIntervalSince(saga.createdAt)))
+        }
         var states: [String: Int] = [:]
         for saga in sagas { states[saga.state ?? "not seen", default: 0] += 1 }
         let unfinished = sagas.filter { $0.terminalAt == nil }.count
@@ -141,9 +181,10 @@ struct Report: Encodable {
             startRate: window > 0 ? round3(Double(startedInWindow.count) / window) : 0, completedInWindow: completed,
             finishedInWindow: finished, completedPerSecond: round3(throughput), maxIntakeLagMs: round3(maxIntakeLagMs), intake: intake,
             latency: LatencySummary(micros: completedLatencies), latencyAllTerminal: LatencySummary(micros: allLatencies),
+            latencyByMinute: byMinute.keys.sorted().map { MinuteLatency(minute: $0, latency: LatencySummary(micros: byMinute[$0]!)) },
             statesOfStarted: states, unfinished: unfinished, intakeFailures: failures, hops: results.hops, processes: processes,
             cpuMsPerSagaTotal: finished > 0 ? round3(totalCPU * 1000 / Double(finished)) : nil, machineCpu: machineCPU, rssSamples: rssSamples,
-            pgbench: pgbench, ratioToPgbenchTPS: pgbench.map { round3(throughput / $0.tps) })
+            idle: idle, pgbench: pgbench, ratioToPgbenchTPS: pgbench.map { round3(throughput / $0.tps) })
     }
 
     var text: String {
@@ -155,6 +196,11 @@ struct Report: Encodable {
             String(format: "%.2f of %d cores (%.0f %%), steal %.1f %%; %.2f cores outside the processes below",
                    $0.busyCores, $0.cpus, $0.busyFraction * 100, $0.stealFraction * 100, $0.outsideListedProcessesCores)
         } ?? "-"
+        let idleRows: [[String]] = idle.map { idle in
+            let machine = idle.machineBusyCores.map { String(format: "%.3f", $0) } ?? "-"
+            let each = idle.coresByProcess.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }
+            return [["idle stack, before the load", String(format: "%.3f cores over %.0f s", idle.stackCores, idle.seconds) + " (machine \(machine)): " + each.joined(separator: ", ")]]
+        } ?? []
         var pgbenchRows: [[String]] = []
         if let pgbench {
             let steal: String = pgbench.stealFraction.map { String(format: " (steal %.1f %%)", $0 * 100) } ?? ""
@@ -169,13 +215,20 @@ struct Report: Encodable {
             ["unfinished after settle", "\(unfinished)"],
             ["CPU per saga, whole stack", cpuMsPerSagaTotal.map { String(format: "%.2f ms", $0) } ?? "-"],
             ["machine CPU busy", machine],
-        ] + pgbenchRows).rendered)
+        ] + idleRows + pgbenchRows).rendered)
         lines.append("")
         lines.append("start commit → completed visible in the tracker (ms)")
         lines.append(Table(["", "N", "P50", "P95", "P99", "MAX"], [
             ["completed", "\(latency.count)", f(latency.p50Ms), f(latency.p95Ms), f(latency.p99Ms), f(latency.maxMs)],
             ["any terminal", "\(latencyAllTerminal.count)", f(latencyAllTerminal.p50Ms), f(latencyAllTerminal.p95Ms), f(latencyAllTerminal.p99Ms), f(latencyAllTerminal.maxMs)],
         ]).rendered)
+        if latencyByMinute.count > 1 {
+            lines.append("")
+            lines.append("any terminal, by the minute its saga started in (ms)")
+            lines.append(Table(["MINUTE", "N", "P50", "P99", "MAX"], latencyByMinute.map { m in
+                ["\(m.minute)", "\(m.latency.count)", f(m.latency.p50Ms), f(m.latency.p99Ms), f(m.latency.maxMs)]
+            }).rendered)
+        }
         lines.append("")
         lines.append("per hop (ms): outbox commit → broker ack → consumer transaction")
         lines.append(Table(["HOP", "COMMIT→ACK P50", "P99", "ACK→CONSUMER P50", "P99", "TOTAL P50", "P99"], hops.map { hop in

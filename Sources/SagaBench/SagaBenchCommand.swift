@@ -35,6 +35,7 @@ struct SagaBenchCommand: RootCommand {
     @Option(help: "Products the orders spread over, round robin; 1 puts every reservation on one stock row, the worst case. (default: 1)")
     var skus: Int = 1
     @Option(help: "How long to wait, after the load stops, for started sagas to finish. (default: 60s)") var settle: String = "60s"
+    @Option(help: "Before any load, measure the idle stack's CPU for this long, e.g. 20s; 0s skips it. (default: 0s)") var idle: String = "0s"
     @Option(help: "Seconds between memory samples; each reads every process's smaps_rollup, which is not free. (default: 10)") var rssInterval: Int = 10
     @Flag(help: "Also run pgbench -N (8 clients, 20 s) against the same PostgreSQL and report the ratio to its TPS.") var withPgbench = false
     @Option(help: "Write every figure and the configuration to this file as JSON.") var jsonOut: String?
@@ -51,7 +52,7 @@ struct SagaBenchCommand: RootCommand {
         guard intakeBatch >= 1 else { throw ValidationError("--intake-batch must be at least 1") }
         guard skus >= 1 else { throw ValidationError("--skus must be at least 1") }
         guard pgbenchSeconds >= 1 else { throw ValidationError("--pgbench-seconds must be at least 1") }
-        for (name, value) in [("--duration", duration), ("--warmup", warmup), ("--settle", settle)] where TimeArgument.parseAge(value) == nil {
+        for (name, value) in [("--duration", duration), ("--warmup", warmup), ("--settle", settle), ("--idle", idle)] where TimeArgument.parseAge(value) == nil {
             throw ValidationError("\(name) must be a duration such as 30s or 2m")
         }
         guard ScenarioMix(parsing: mix) != nil else { throw ValidationError("--mix: happy, all, or name=weight,... over happy, confirmation, payment, stock") }
@@ -62,6 +63,7 @@ struct SagaBenchCommand: RootCommand {
         let measured = Duration.milliseconds(Int64(TimeArgument.parseAge(duration)! * 1000))
         let warm = Duration.milliseconds(Int64(TimeArgument.parseAge(warmup)! * 1000))
         let settleTime = Duration.milliseconds(Int64(TimeArgument.parseAge(settle)! * 1000))
+        let idleTime = Duration.milliseconds(Int64(TimeArgument.parseAge(idle)! * 1000))
         var databases: [String: PGConnection] = [:]
         for service in ["inventory", "payment", "notification", "tracker"] {
             guard let url = Environment.value("\(service.uppercased())_DATABASE_URL") else {
@@ -84,6 +86,11 @@ struct SagaBenchCommand: RootCommand {
         let missing = ["inventory-service", "payment-service", "notification-service", "saga-tracker"].filter { name in !groups.contains { $0.name == name } }
         if !missing.isEmpty {
             FileHandle.standardError.write(Data("saga-bench: warning: not running here: \(missing.joined(separator: ", ")); their CPU and memory are not measured\n".utf8))
+        }
+        var idleCost: Report.Idle?
+        if idleTime > .zero {
+            progress("measuring the idle stack for \(idle)")
+            idleCost = try await Report.Idle.measure(groups, for: idleTime)
         }
         let watcher = CompletionWatcher(db: try await PGConnection.connect(PGConfig(Environment.value("TRACKER_DATABASE_URL")!, applicationName: "saga-bench-watch"), logger: logger))
 
@@ -157,7 +164,7 @@ struct SagaBenchCommand: RootCommand {
             windowStart: windowStart, windowEnd: windowEnd, started: started, maxIntakeLagMs: lag.seconds * 1000,
             intake: Report.IntakeSummary(start: intakeStart, end: intakeEnd),
             failures: generator.failureMessages, results: results, cpuStart: cpuStart, cpuEnd: cpuEnd, machineStart: machineStart, machineEnd: machineEnd, peaks: peaks,
-            rssSamples: sampler.all, pgbench: pgbench)
+            rssSamples: sampler.all, idle: idleCost, pgbench: pgbench)
         print(report.text)
         if let jsonOut {
             try Data(try JSONOutput.string(report).utf8).write(to: URL(fileURLWithPath: jsonOut))

@@ -12,7 +12,7 @@ struct BenchSmokeTests {
         try await SagaCluster.with { cluster in
             try await cluster.startAll()
             let report = try await Self.bench(cluster, [
-                "--rate", "20", "--duration", "3s", "--warmup", "1s", "--connections", "2", "--rss-interval", "1",
+                "--rate", "20", "--duration", "3s", "--warmup", "1s", "--idle", "2s", "--connections", "2", "--rss-interval", "1",
                 "--with-pgbench", "--pgbench-seconds", "2"])
             let started = try #require(report["started_in_window"] as? Int)
             #expect(started >= 40, "at 20 sagas/s for 3 s about 60 start in the window, saw \(started)")
@@ -71,6 +71,23 @@ struct BenchSmokeTests {
             #expect(busy > 0 && busy <= Double(cpus) * 1.05, "busy cores \(busy) of \(cpus)")
             #expect(fraction > 0 && fraction <= 1, "busy fraction \(fraction)")
             #expect((machine["outside_listed_processes_cores"] as? Double).map { $0 >= 0 } == true)
+            // The idle stack, measured before the load: every service's cores, their sum, none for the load generator.
+            let idle = try #require(report["idle"] as? [String: Any], "--idle measures the stack before the load")
+            let idleCores = try #require(idle["cores_by_process"] as? [String: Double])
+            #expect(Set(idleCores.keys).isSuperset(of: ["inventory-service", "payment-service", "notification-service", "saga-tracker"]), "idle: \(idleCores)")
+            #expect(idleCores["saga-bench (load generator)"] == nil)
+            let idleTotal = try #require(idle["stack_cores"] as? Double)
+            #expect(abs(idleTotal - idleCores.values.reduce(0, +)) < 0.01 && idleTotal > 0 && idleTotal <= Double(cpus) * 1.05, "idle stack \(idleTotal) cores")
+            #expect((idle["seconds"] as? Double ?? 0) >= 2)
+            // Latency by the minute of the window: a 3 s window is minute 0, holding every terminal saga of the window.
+            let minutes = try #require(report["latency_by_minute"] as? [[String: Any]])
+            let allTerminal = try #require((report["latency_all_terminal"] as? [String: Any])?["count"] as? Int)
+            #expect(minutes.map { $0["minute"] as? Int } == [0], "minutes: \(minutes)")
+            #expect(minutes.first.flatMap { ($0["latency"] as? [String: Any])?["count"] as? Int } == allTerminal)
+            // Each memory sample also carries the CPU used so far, never less than the sample before.
+            let samples = try #require(report["rss_samples"] as? [[String: Any]])
+            let trackerCPU = samples.compactMap { ($0["cpu_seconds"] as? [String: Double])?["saga-tracker"] }
+            #expect(trackerCPU.count == samples.count && trackerCPU.count >= 2 && zip(trackerCPU, trackerCPU.dropFirst()).allSatisfy { $0 <= $1 }, "cpu samples: \(trackerCPU)")
         }
     }
 
