@@ -33,12 +33,14 @@ cmd_status() {
 }
 
 # The settings binaries and tests read. Local consumers use a short session timeout (Tansu's group joins take
-# about half of it) and a short fetch wait (Tansu answers a waiting fetch only when the wait ends). Consumer and
-# producer properties already set in the environment are kept, so a bench can try others.
+# about half of it) and a 20 ms fetch wait: Tansu looks for data at once and again after half the remaining wait,
+# so 20 ms costs ~3 ms a hop, while each consumer's polling of an idle broker costs it ~0.05 of a core (10 ms:
+# about the same latency for a third more CPU; 50 ms: half the CPU for ~10 ms a hop; docs/PERFORMANCE.md).
+# Consumer and producer properties already set in the environment are kept, so a bench can try others.
 cmd_env() {
     local db upper
     echo "export SAGAKIT_BOOTSTRAP_SERVERS=$(broker_bootstrap)"
-    echo "export SAGAKIT_KAFKA_CONSUMER_PROPERTIES='${SAGAKIT_KAFKA_CONSUMER_PROPERTIES:-session.timeout.ms=6000;heartbeat.interval.ms=1000;fetch.wait.max.ms=10}'"
+    echo "export SAGAKIT_KAFKA_CONSUMER_PROPERTIES='${SAGAKIT_KAFKA_CONSUMER_PROPERTIES:-session.timeout.ms=6000;heartbeat.interval.ms=1000;fetch.wait.max.ms=20}'"
     [ -n "${SAGAKIT_KAFKA_PRODUCER_PROPERTIES:-}" ] && echo "export SAGAKIT_KAFKA_PRODUCER_PROPERTIES='$SAGAKIT_KAFKA_PRODUCER_PROPERTIES'"
     echo "export SAGAKIT_PARTITIONS=$SAGAKIT_PARTITIONS"
     for db in "${SAGAKIT_DATABASES[@]}"; do
@@ -157,8 +159,8 @@ usage: infra/dev COMMAND
                    PostgreSQL, broker or child process, so no setup and no up (building needs librdkafka and libpq)
   test [ARGS]      setup, up, swift build, swift test [ARGS], then down (also on failure) if test started the stack
   bench [ARGS]     release build, empty the service databases and the broker (SAGAKIT_BENCH_KEEP_DATA=1 keeps
-                   them), start the four services (one process per partition each), run saga-bench
-                   --warmup 20s [ARGS] (default: --rate 1000
+                   them), start the four services (one process each up to --rate 500, else one per partition),
+                   run saga-bench --warmup 20s --idle 20s [ARGS] (default: --rate 1000
                    --duration 60s --with-pgbench, JSON into .stack/bench/), stop the services
   chaos [ARGS]     the fault campaign: empty the service databases and broker, then --sagas N [10000] mixed sagas
                    over --minutes M [10] with --instances K [2] processes per service, while processes are killed
@@ -177,7 +179,7 @@ usage: infra/dev COMMAND
 
 environment (defaults in brackets):
   SAGAKIT_PG_PORT [55432]  SAGAKIT_KAFKA_PORT [19092]  SAGAKIT_PARTITIONS [3]  SAGAKIT_UP_TIMEOUT [30]
-  SAGAKIT_SERVICE_INSTANCES [1; bench: SAGAKIT_PARTITIONS] processes per service for demo and bench
+  SAGAKIT_SERVICE_INSTANCES [1; bench: 1 up to --rate 500, else SAGAKIT_PARTITIONS] processes per service
   SAGAKIT_TEST_WIDTH [6] tests run at once by test
   SAGAKIT_HTTP_PORT_BASE [9470] the services' /metrics and /health ports: +1..4 (inventory, payment, notification,
                            tracker), +10 per further instance; `env` prints INVENTORY_HTTP_URL etc.

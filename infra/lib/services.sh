@@ -205,18 +205,37 @@ cmd_bench() {
     rm -rf "$NOTIFICATION_SPOOL_DIR"
     trap 'services_stop; rm -rf "$NOTIFICATION_SPOOL_DIR"' EXIT
     local bin="$SAGAKIT_ROOT/.build/release"
-    # One process per partition for each service, the way a Kafka consumer group scales out: a single consumer
-    # per service left the stack a third slower at 600 sagas/s (see docs/PERFORMANCE.md).
-    export SAGAKIT_SERVICE_INSTANCES=${SAGAKIT_SERVICE_INSTANCES:-$SAGAKIT_PARTITIONS}
+    # The fewest processes that keep up: one per service up to 500 sagas/s offered, where a single consumer keeps
+    # up and every further one adds its idle polling to the broker's CPU (and so to every hop's queueing); above
+    # that, or in a closed loop, one per partition, the way a Kafka consumer group scales out (docs/PERFORMANCE.md).
+    export SAGAKIT_SERVICE_INSTANCES=${SAGAKIT_SERVICE_INSTANCES:-$(bench_instances "$@")}
     SAGAKIT_LOG_LEVEL=${SAGAKIT_LOG_LEVEL:-notice} services_start "$bin" ${SAGAKIT_BENCH_RUN_ARGS:-}
     mkdir -p "$SAGAKIT_STACK_DIR/bench"
     # After the reset the first 20 s warm the caches and let autoanalyze see the new tables (see bench_reset).
-    local args=(--warmup 20s "$@")
+    local args=(--warmup 20s --idle 20s "$@")
     if [ $# -eq 0 ]; then
-        args=(--warmup 20s --rate 1000 --duration 60s --with-pgbench --json-out "$SAGAKIT_STACK_DIR/bench/$(date -u +%Y%m%dT%H%M%SZ).json")
+        args=(--warmup 20s --idle 20s --rate 1000 --duration 60s --with-pgbench --json-out "$SAGAKIT_STACK_DIR/bench/$(date -u +%Y%m%dT%H%M%SZ).json")
     fi
     step "saga-bench ${args[*]}"
     "$bin/saga-bench" "${args[@]}"
+}
+
+# bench_instances [saga-bench args...]: 1 for an open loop of at most 500 sagas/s, else SAGAKIT_PARTITIONS (also
+# with no arguments: the default run is 1,000/s).
+bench_instances() {
+    local rate=""
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --rate) rate=${2:-}; shift ;;
+        --rate=*) rate=${1#--rate=} ;;
+        esac
+        shift
+    done
+    if [[ "$rate" =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v r="$rate" 'BEGIN { exit !(r <= 500) }'; then
+        echo 1
+    else
+        echo "$SAGAKIT_PARTITIONS"
+    fi
 }
 
 # Drops and recreates the four service databases (the services migrate them on start) and restarts the broker,
