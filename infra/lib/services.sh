@@ -212,9 +212,11 @@ cmd_bench() {
     SAGAKIT_LOG_LEVEL=${SAGAKIT_LOG_LEVEL:-notice} services_start "$bin" ${SAGAKIT_BENCH_RUN_ARGS:-}
     mkdir -p "$SAGAKIT_STACK_DIR/bench"
     # After the reset the first 20 s warm the caches and let autoanalyze see the new tables (see bench_reset).
-    local args=(--warmup 20s --idle 20s "$@")
+    local args=(--warmup 20s --idle 20s)
     if [ $# -eq 0 ]; then
-        args=(--warmup 20s --idle 20s --rate 1000 --duration 60s --with-pgbench --json-out "$SAGAKIT_STACK_DIR/bench/$(date -u +%Y%m%dT%H%M%SZ).json")
+        args+=(--rate 1000 --duration 60s --with-pgbench --json-out "$SAGAKIT_STACK_DIR/bench/$(date -u +%Y%m%dT%H%M%SZ).json")
+    else
+        args+=("$@")
     fi
     step "saga-bench ${args[*]}"
     "$bin/saga-bench" "${args[@]}"
