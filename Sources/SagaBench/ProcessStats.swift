@@ -14,6 +14,13 @@ struct ProcessSnapshot: Sendable {
     /// Memory in MiB per group: the sum of its processes' proportional set size (shared pages, such as
     /// PostgreSQL's shared buffers, split between the processes that map them, so a sum counts them once).
     var pssMib: [String: Double]
+    /// How many processes each group has: one per service unless it was scaled out.
+    var processCount: [String: Int]
+
+    /// Each group's CPU seconds since `earlier`, never negative.
+    func cpuSeconds(since earlier: ProcessSnapshot) -> [String: Double] {
+        cpuSeconds.reduce(into: [:]) { result, entry in result[entry.key] = max(0, entry.value - (earlier.cpuSeconds[entry.key] ?? 0)) }
+    }
 }
 
 enum ProcFS {
@@ -21,9 +28,11 @@ enum ProcFS {
     /// saga-bench itself: shown, since it shares the machine, but not counted as the stack.
     static let loadGeneratorName = "saga-bench (load generator)"
 
-    /// The stack's processes: the four services (found by their command lines), PostgreSQL and the broker; and
-    /// this one.
-    static func discover() -> [ProcessGroup] {
+    /// The stack's processes: the four services (found by their command lines) that use `topicPrefix`, PostgreSQL
+    /// and the broker; and this one. The prefix keeps out another stack's services on the same machine (the test
+    /// suite runs several side by side): they are not this stack's cost, and one exiting mid-run would make a
+    /// group's CPU seconds go back.
+    static func discover(topicPrefix: String) -> [ProcessGroup] {
         var groups: [String: [Int32]] = [:]
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for entry in entries {
@@ -33,7 +42,7 @@ enum ProcFS {
             let name: String?
             switch executable {
             case "inventory-service", "payment-service", "notification-service", "saga-tracker":
-                name = arguments.contains("run") ? executable : nil
+                name = arguments.contains("run") && self.topicPrefix(pid, arguments: arguments) == topicPrefix ? executable : nil
             case "postgres": name = "postgres"
             case "tansu": name = "broker (tansu)"
             default: name = arguments.first?.hasPrefix("postgres:") == true ? "postgres" : nil
@@ -42,6 +51,18 @@ enum ProcFS {
         }
         groups[loadGeneratorName] = [getpid()]
         return groups.map { ProcessGroup(name: $0.key, pids: $0.value) }.sorted { $0.name < $1.name }
+    }
+
+    /// A service's topic prefix as it resolves it: `--topic-prefix`, else a non-empty SAGAKIT_TOPIC_PREFIX in its
+    /// environment, else none. Nil when its environment cannot be read (another user's process).
+    static func topicPrefix(_ pid: Int32, arguments: [String]) -> String? {
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--topic-prefix", index + 1 < arguments.count { return arguments[index + 1] }
+            if argument.hasPrefix("--topic-prefix=") { return String(argument.dropFirst("--topic-prefix=".count)) }
+        }
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return nil }
+        let variable = data.split(separator: 0).lazy.map { String(decoding: $0, as: UTF8.self) }.first { $0.hasPrefix("SAGAKIT_TOPIC_PREFIX=") }
+        return variable.map { String($0.dropFirst("SAGAKIT_TOPIC_PREFIX=".count)) } ?? ""
     }
 
     static func snapshot(_ groups: [ProcessGroup]) -> ProcessSnapshot {
@@ -57,7 +78,7 @@ enum ProcFS {
             cpu[group.name] = seconds
             rss[group.name] = kib / 1024
         }
-        return ProcessSnapshot(cpuSeconds: cpu, pssMib: rss)
+        return ProcessSnapshot(cpuSeconds: cpu, pssMib: rss, processCount: Dictionary(uniqueKeysWithValues: groups.map { ($0.name, $0.pids.count) }))
     }
 
     /// The highest resident memory each process reached (VmHWM), summed per group, in MiB.
@@ -117,14 +138,19 @@ struct MachineCPU: Sendable {
         stealSeconds = ticks[7] / ticksPerSecond
     }
 
-    /// What happened between two readings: busy CPU seconds, and the busy and steal fractions of all CPU time.
-    static func between(_ start: MachineCPU?, _ end: MachineCPU?) -> (busySeconds: Double, busyFraction: Double, stealFraction: Double)? {
+    static let cpus = ProcessInfo.processInfo.activeProcessorCount
+
+    /// What happened between two readings: busy CPU seconds, the busy and steal fractions of all CPU time, and busy
+    /// cores. Cores come from the busy fraction, not busy seconds over a wall-clock window: on a loaded machine the
+    /// readings can lie further apart than the window's ends, and busy seconds over the window then came out above
+    /// the machine's cores.
+    static func between(_ start: MachineCPU?, _ end: MachineCPU?) -> (busySeconds: Double, busyFraction: Double, stealFraction: Double, busyCores: Double)? {
         guard let start, let end else { return nil }
         let busy = max(0, end.busySeconds - start.busySeconds)
         let steal = max(0, end.stealSeconds - start.stealSeconds)
         let all = busy + steal + max(0, end.idleSeconds - start.idleSeconds)
         guard all > 0 else { return nil }
-        return (busy, busy / all, steal / all)
+        return (busy, busy / all, steal / all, busy / all * Double(cpus))
     }
 
     static func read() -> MachineCPU? {

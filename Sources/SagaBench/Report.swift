@@ -26,6 +26,8 @@ struct Report: Encodable {
 
     struct Process: Encodable {
         var name: String
+        /// Processes measured under this name.
+        var count: Int
         var cpuSeconds: Double
         var cpuMsPerSaga: Double?
         var peakRssMib: Double
@@ -54,7 +56,7 @@ struct Report: Encodable {
     /// The machine over the measuring window: is the run CPU-bound, and is the VM's host taking cycles?
     struct MachineCPUSummary: Encodable {
         var cpus: Int
-        /// CPU time spent on anything, in cores (busy CPU seconds ÷ window).
+        /// CPU time spent on anything, in cores (the busy fraction × the machine's cores).
         var busyCores: Double
         var busyFraction: Double
         var stealFraction: Double
@@ -79,11 +81,8 @@ struct Report: Encodable {
             let cpuEnd = ProcFS.snapshot(groups)
             let machineEnd = MachineCPU.read()
             let seconds = (ContinuousClock.now - begin).seconds
-            var cores: [String: Double] = [:]
-            for (name, end) in cpuEnd.cpuSeconds where name != ProcFS.loadGeneratorName {
-                cores[name] = round3(max(0, end - (cpuStart.cpuSeconds[name] ?? 0)) / seconds)
-            }
-            let machine = MachineCPU.between(machineStart, machineEnd).map { round3($0.busyFraction * Double(ProcessInfo.processInfo.activeProcessorCount)) }
+            let cores = cpuEnd.cpuSeconds(since: cpuStart).filter { $0.key != ProcFS.loadGeneratorName }.mapValues { round3($0 / seconds) }
+            let machine = MachineCPU.between(machineStart, machineEnd).map { round3($0.busyCores) }
             return Idle(seconds: round3(seconds), stackCores: round3(cores.values.reduce(0, +)), machineBusyCores: machine, coresByProcess: cores)
         }
     }
@@ -153,28 +152,22 @@ struct Report: Encodable {
         var processes: [Process] = []
         var totalCPU = 0.0
         var listedCPU = 0.0
-        for name in cpuEnd.cpuSeconds.keys.sorted() {
-            let cpu = max(0, (cpuEnd.cpuSeconds[name] ?? 0) - (cpuStart.cpuSeconds[name] ?? 0))
+        for (name, cpu) in cpuEnd.cpuSeconds(since: cpuStart).sorted(by: { $0.key < $1.key }) {
             listedCPU += cpu
             if name != ProcFS.loadGeneratorName { totalCPU += cpu }
             let series = rssSamples.compactMap { sample in sample.pssMib[name].map { (sample.atSeconds, $0) } }
             processes.append(Process(
-                name: name, cpuSeconds: round3(cpu), cpuMsPerSaga: finished > 0 ? round3(cpu * 1000 / Double(finished)) : nil,
+                name: name, count: cpuEnd.processCount[name] ?? 0, cpuSeconds: round3(cpu), cpuMsPerSaga: finished > 0 ? round3(cpu * 1000 / Double(finished)) : nil,
                 peakRssMib: round3(peaks[name] ?? 0), pssFirstMib: series.first.map { round3($0.1) }, pssLastMib: series.last.map { round3($0.1) },
                 pssSlopeMibPerMinute: slope(series).map { round3($0 * 60) }))
         }
         let throughput = window > 0 ? Double(completed) / window : 0
         var machineCPU: MachineCPUSummary?
         if let used = MachineCPU.between(machineStart, machineEnd), window > 0 {
-            // Cores from the busy fraction of the CPU time between the two readings, not busy seconds over the
-            // window: on a loaded machine the readings can lie further apart than the window's ends, and busy seconds
-            // over the window then came out above the machine's cores.
-            let cpus = ProcessInfo.processInfo.activeProcessorCount
-            let busyCores = used.busyFraction * Double(cpus)
             machineCPU = MachineCPUSummary(
-                cpus: cpus, busyCores: round3(busyCores),
+                cpus: MachineCPU.cpus, busyCores: round3(used.busyCores),
                 busyFraction: round3(used.busyFraction), stealFraction: round3(used.stealFraction),
-                outsideListedProcessesCores: round3(max(0, busyCores - listedCPU / window)))
+                outsideListedProcessesCores: round3(max(0, used.busyCores - listedCPU / window)))
         }
         return Report(
             runID: runID, configuration: configuration, windowSeconds: round3(window), startedInWindow: startedInWindow.count,

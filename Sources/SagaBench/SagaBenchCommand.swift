@@ -25,8 +25,8 @@ struct SagaBenchCommand: RootCommand {
 
     @Option(help: "Open loop: start this many sagas per second, whatever the system does.") var rate: Double?
     @Option(help: "Closed loop: this many customers, each starting a saga and waiting for it to finish.") var concurrency: Int?
-    @Option(help: "How long to measure, e.g. 60s. (default: 60s)") var duration: String = "60s"
-    @Option(help: "Load before measuring starts, e.g. 5s. (default: 5s)") var warmup: String = "5s"
+    @Option(help: "How long to measure, e.g. 60s.") var duration = DurationArgument(argument: "60s")!
+    @Option(help: "Load before measuring starts, e.g. 5s.") var warmup = DurationArgument(argument: "5s")!
     @Option(help: "Scenarios: happy, all (a quarter each), or weights such as happy=70,confirmation=10,payment=10,stock=10. A declined payment's order id contains '-decline-' and a failed confirmation's '-failconfirm-': they fail only if Payment and Notification run with the fault options PAYMENT_DECLINE_ORDERS='*-decline-*' and NOTIFICATION_FAIL_CONFIRMATIONS='*-failconfirm-*' (infra/dev bench sets them). (default: happy)")
     var mix: String = "happy"
     @Option(help: "Connections the intake uses: transactions starting sagas at once. (default: 4)") var connections: Int = 4
@@ -34,8 +34,8 @@ struct SagaBenchCommand: RootCommand {
     var intakeBatch: Int = 100
     @Option(help: "Products the orders spread over, round robin; 1 puts every reservation on one stock row, the worst case. (default: 1)")
     var skus: Int = 1
-    @Option(help: "How long to wait, after the load stops, for started sagas to finish. (default: 60s)") var settle: String = "60s"
-    @Option(help: "Before any load, measure the idle stack's CPU for this long, e.g. 20s; 0s skips it. (default: 0s)") var idle: String = "0s"
+    @Option(help: "How long to wait, after the load stops, for started sagas to finish.") var settle = DurationArgument(argument: "60s")!
+    @Option(help: "Before any load, measure the idle stack's CPU for this long, e.g. 20s; 0s skips it.") var idle = DurationArgument(argument: "0s")!
     @Option(help: "Seconds between memory samples; each reads every process's smaps_rollup, which is not free. (default: 10)") var rssInterval: Int = 10
     @Flag(help: "Also run pgbench -N (8 clients, 20 s) against the same PostgreSQL and report the ratio to its TPS.") var withPgbench = false
     @Option(help: "Write every figure and the configuration to this file as JSON.") var jsonOut: String?
@@ -52,18 +52,12 @@ struct SagaBenchCommand: RootCommand {
         guard intakeBatch >= 1 else { throw ValidationError("--intake-batch must be at least 1") }
         guard skus >= 1 else { throw ValidationError("--skus must be at least 1") }
         guard pgbenchSeconds >= 1 else { throw ValidationError("--pgbench-seconds must be at least 1") }
-        for (name, value) in [("--duration", duration), ("--warmup", warmup), ("--settle", settle), ("--idle", idle)] where TimeArgument.parseAge(value) == nil {
-            throw ValidationError("\(name) must be a duration such as 30s or 2m")
-        }
         guard ScenarioMix(parsing: mix) != nil else { throw ValidationError("--mix: happy, all, or name=weight,... over happy, confirmation, payment, stock") }
     }
 
     func run() async throws {
         let logger = logging.makeLogger(label: "saga-bench")
-        let measured = Duration.milliseconds(Int64(TimeArgument.parseAge(duration)! * 1000))
-        let warm = Duration.milliseconds(Int64(TimeArgument.parseAge(warmup)! * 1000))
-        let settleTime = Duration.milliseconds(Int64(TimeArgument.parseAge(settle)! * 1000))
-        let idleTime = Duration.milliseconds(Int64(TimeArgument.parseAge(idle)! * 1000))
+        let (measured, warm, settleTime, idleTime) = (duration.duration, warmup.duration, settle.duration, idle.duration)
         var databases: [String: PGConnection] = [:]
         for service in ["inventory", "payment", "notification", "tracker"] {
             guard let url = Environment.value("\(service.uppercased())_DATABASE_URL") else {
@@ -82,7 +76,7 @@ struct SagaBenchCommand: RootCommand {
         for _ in 0..<connections {
             intake.append(try await PGConnection.connect(PGConfig(Environment.value("TRACKER_DATABASE_URL")!, applicationName: "saga-bench-intake"), logger: logger))
         }
-        let groups = ProcFS.discover()
+        let groups = ProcFS.discover(topicPrefix: kafka.topics.prefix)
         let missing = ["inventory-service", "payment-service", "notification-service", "saga-tracker"].filter { name in !groups.contains { $0.name == name } }
         if !missing.isEmpty {
             FileHandle.standardError.write(Data("saga-bench: warning: not running here: \(missing.joined(separator: ", ")); their CPU and memory are not measured\n".utf8))

@@ -33,3 +33,19 @@ public struct TimeArgument: ExpressibleByArgument, Sendable {
 
     public static var defaultCompletionKind: CompletionKind { .default }
 }
+
+/// A duration on the command line: `90s`, `30m`, `2h`, `1d`, up to a hundred years (a larger one is a typo, and
+/// would overflow the milliseconds).
+public struct DurationArgument: ExpressibleByArgument, CustomStringConvertible, Sendable {
+    public let duration: Duration
+    private let text: String
+
+    public init?(argument: String) {
+        guard let seconds = TimeArgument.parseAge(argument), seconds.isFinite, seconds <= 100 * 365 * 86400 else { return nil }
+        duration = .milliseconds(Int64(seconds * 1000))
+        text = argument
+    }
+
+    public var description: String { text }
+    public var defaultValueDescription: String { text }
+}

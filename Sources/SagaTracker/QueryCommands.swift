@@ -8,16 +8,6 @@ import Tracker
 
 extension SagaState: ExpressibleByArgument {}
 
-/// A duration on the command line: `90s`, `30m`, `2h`, `1d`.
-struct DurationArgument: ExpressibleByArgument {
-    let duration: Duration
-
-    init?(argument: String) {
-        guard let seconds = TimeArgument.parseAge(argument) else { return nil }
-        duration = .milliseconds(Int64(seconds * 1000))
-    }
-}
-
 /// `step=duration`, for per-step deadlines.
 struct StepDeadline: ExpressibleByArgument {
     let step: String

@@ -11,6 +11,14 @@ struct BenchSmokeTests {
     func smokeRun() async throws {
         try await SagaCluster.with { cluster in
             try await cluster.startAll()
+            // Another stack's tracker on the same machine, as when suites run side by side: a process whose command
+            // line reads `saga-tracker ... run`, with a topic prefix of its own. The bench must not count it.
+            let otherStack = try ChildProcess.start(
+                URL(fileURLWithPath: "/bin/bash"),
+                ["-c", "echo up; exec -a saga-tracker tail -f /dev/null run"],
+                environment: ["SAGAKIT_TOPIC_PREFIX": "another-stack-"], label: "other-stack-tracker")
+            defer { otherStack.kill9() }
+            try await otherStack.waitForOutput("up")
             let report = try await Self.bench(cluster, [
                 "--rate", "20", "--duration", "3s", "--warmup", "1s", "--idle", "2s", "--connections", "2", "--rss-interval", "1",
                 "--with-pgbench", "--pgbench-seconds", "2"])
@@ -56,6 +64,9 @@ struct BenchSmokeTests {
             let processes = try #require(report["processes"] as? [[String: Any]])
             let names = Set(processes.compactMap { $0["name"] as? String })
             #expect(names.isSuperset(of: ["inventory-service", "payment-service", "notification-service", "saga-tracker"]), "processes: \(names)")
+            // One process each: this stack's, not the other stack's tracker.
+            let counts = Dictionary(processes.compactMap { p in (p["name"] as? String).map { ($0, p["count"] as? Int ?? 0) } }, uniquingKeysWith: +)
+            #expect(["inventory-service", "payment-service", "notification-service", "saga-tracker"].allSatisfy { counts[$0] == 1 }, "processes measured: \(counts)")
             // pgbench ran and ended on time (its -T needs SIGALRM, which threads of the Swift runtime block).
             let pgbench = try #require(report["pgbench"] as? [String: Any])
             #expect((pgbench["tps"] as? Double ?? 0) > 0 && (report["ratio_to_pgbench_tps"] as? Double).map { $0 >= 0 } == true)
