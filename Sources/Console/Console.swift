@@ -17,15 +17,18 @@ public struct Console: Sendable {
     /// The tracker's database. One connection serves every page: an operator's pages make a few short queries each.
     let database: PGReconnectingConnection
     let actions: ConsoleActions?
+    /// The `Host` names answered; any other gets a 403 (DNS rebinding, `ConsoleHosts`).
+    let hosts: ConsoleHosts
     let logger: Logger
 
-    public init(database: PGConfig, actions: ConsoleActions? = nil, logger: Logger) {
+    public init(database: PGConfig, actions: ConsoleActions? = nil, hosts: ConsoleHosts = ConsoleHosts(), logger: Logger) {
         var logger = logger
         logger[metadataKey: "component"] = "console"
         var config = database
         config.connectTimeoutSeconds = 3
         self.database = PGReconnectingConnection(config: config, logger: logger)
         self.actions = actions
+        self.hosts = hosts
         self.logger = logger
     }
 
@@ -120,7 +123,7 @@ public struct Console: Sendable {
     /// A posted action: 403 unless actions are on and the token (bearer header or form field) is right; then the
     /// owning service's answer, as a page or as its JSON reply.
     private func act(_ action: ConsoleAction, _ request: Request, json: Bool) async -> Response {
-        let (status, reply) = await perform(action, request)
+        let (status, reply) = admitsHost(request) ? await perform(action, request) : (.forbidden, OperatorReply(ok: false, message: Self.blockedHost))
         if json { return Self.json(status, (try? JSONOutput.string(reply)) ?? "{}") }
         let title = reply.ok ? "Done" : (status == .forbidden ? "Forbidden" : "Not done")
         return Self.html(status, MessagePage(title: title, message: reply.message).html)
@@ -156,6 +159,7 @@ public struct Console: Sendable {
     // MARK: - Responses
 
     private func page(_ request: Request, _ render: () async throws -> HTML) async -> Response {
+        guard admitsHost(request) else { return Self.html(.forbidden, MessagePage(title: "Forbidden", message: Self.blockedHost).html) }
         do {
             return Self.html(.ok, try await render())
         } catch {
@@ -165,6 +169,7 @@ public struct Console: Sendable {
     }
 
     private func api<T: Encodable>(_ request: Request, _ produce: () async throws -> T) async -> Response {
+        guard admitsHost(request) else { return Self.json(.forbidden, (try? JSONOutput.string(["error": Self.blockedHost])) ?? "{}") }
         do {
             return Self.json(.ok, try JSONOutput.string(try await produce()))
         } catch {
@@ -172,6 +177,16 @@ public struct Console: Sendable {
             return Self.json(status, (try? JSONOutput.string(["error": message])) ?? "{}")
         }
     }
+
+    /// Whether the request's `Host` is one the console answers for. The refusal names neither the host nor any data.
+    private func admitsHost(_ request: Request) -> Bool {
+        if hosts.admits(host: request.head.authority) { return true }
+        logger.debug("console: refused a request for a host not in --console-allowed-hosts")
+        return false
+    }
+
+    static let blockedHost =
+        "This console answers only for localhost, IP addresses and the names in --console-allowed-hosts (SAGAKIT_CONSOLE_ALLOWED_HOSTS)."
 
     /// A bad query is the caller's (400), an unknown saga 404, anything else the database's (503, logged
     /// without the query's values).

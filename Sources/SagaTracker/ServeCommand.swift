@@ -11,9 +11,12 @@ import UnixSignals
 import Tracker
 
 extension Tracker: CommandLineParticipant {
+    public typealias Options = TrackerOptions
+
     /// `run` serves the console beside `/metrics` and the health checks.
-    public static func httpRoutes(options: NoOptions, database: PGConfig, access: OperatorAccess?, logger: Logger) throws -> HTTPRoutes {
-        let console = Console(database: database, actions: access.map { ConsoleActions(access: $0) }, logger: logger)
+    public static func httpRoutes(options: TrackerOptions, database: PGConfig, access: OperatorAccess?, logger: Logger) throws -> HTTPRoutes {
+        let console = Console(
+            database: database, actions: access.map { ConsoleActions(access: $0) }, hosts: try options.consoleHosts(), logger: logger)
         return { router in console.mount(on: router) }
     }
 }
@@ -35,6 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions<Tracker>
     @OptionGroup var http: HTTPOptions<Tracker>
     @OptionGroup var operatorOptions: OperatorOptions
+    @OptionGroup var tracker: TrackerOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -45,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
         let db = try database.config()
         let access = try operatorOptions.access()
         if access != nil { logger.notice("console actions: on (--allow-actions)") }
-        let routes = try Tracker.httpRoutes(options: NoOptions(), database: db, access: access, logger: logger)
+        let routes = try Tracker.httpRoutes(options: tracker, database: db, access: access, logger: logger)
         let server = ObservabilityServer(address: address, registry: registry, health: ServiceHealth(), database: db, logger: logger, routes: routes)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: [ServiceGroupConfiguration.ServiceConfiguration(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

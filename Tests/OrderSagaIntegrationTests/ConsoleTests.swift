@@ -15,7 +15,9 @@ struct ConsoleTests {
     func pagesAfterTheDemo() async throws {
         try await SagaCluster.with { cluster in
             let port = try HTTPProbe.freePort()
-            try await cluster.start(.tracker, environment: ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:\(port)"], waitUntilReady: false)
+            try await cluster.start(
+                .tracker, environment: ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:\(port)", "SAGAKIT_CONSOLE_ALLOWED_HOSTS": "console.example"],
+                waitUntilReady: false)
             for service in [SagaCluster.Service.inventory, .payment, .notification] { try await cluster.start(service, waitUntilReady: false) }
             for service in SagaCluster.Service.allCases {
                 try await cluster.process(service).waitForOutput("partitions assigned", timeout: .seconds(60))
@@ -74,6 +76,22 @@ struct ConsoleTests {
             let deadLetters = try await HTTPProbe.get(port: port, path: "/dead-letters")
             #expect(deadLetters.status == 200 && deadLetters.body.contains("No dead letters."))
             #expect(try await HTTPProbe.get(port: port, path: "/dead-letters?limit=0").status == 400)
+
+            // DNS rebinding: a name an outside site controls, pointed at this loopback console, gets a 403 and no
+            // data; the same request by IP address or as localhost gets the page.
+            for path in ["/", "/api/sagas", "/sagas/ORD-2002", "/api/stats"] {
+                let rebound = try await HTTPProbe.get(port: port, path: path, headers: ["Host": "rebind.example:\(port)"])
+                #expect(rebound.status == 403 && rebound.body.contains("--console-allowed-hosts"), "\(path): \(rebound.status)")
+                #expect(!rebound.body.contains("ORD-200"), "\(path) shows no saga to a rebound name")
+            }
+            let rebindPost = try await HTTPProbe.post(
+                port: port, path: "/api/actions/skip", form: ["service": "payment", "saga_id": "ORD-2002", "reason": "x"],
+                headers: ["Host": "rebind.example", "Authorization": "Bearer some-token-0123456789"])
+            #expect(rebindPost.status == 403 && rebindPost.body.contains("--console-allowed-hosts"), "\(rebindPost)")
+            #expect(try await HTTPProbe.get(port: port, path: "/api/sagas", headers: ["Host": "localhost:\(port)"]).status == 200)
+            #expect(try await HTTPProbe.get(port: port, path: "/", headers: ["Host": "console.example"]).status == 200, "a listed name")
+            let badList = try await cluster.attempt(.tracker, ["serve", "--console-allowed-hosts", "http://console.example"])
+            #expect(badList.status == 2 && badList.output.contains("--console-allowed-hosts: not a host name"), "\(badList)")
 
             // Read-only by default: no action forms, and an action is refused even with a token.
             #expect(!saga.contains("method=\"post\""))

@@ -48,8 +48,9 @@ public enum HTTPProbe {
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    public static func get(port: Int, path: String) async throws -> Response {
-        try await request("GET", port: port, path: path)
+    /// A GET; `headers` may replace the `Host` header (`127.0.0.1:<port>` by default).
+    public static func get(port: Int, path: String, headers: [String: String] = [:]) async throws -> Response {
+        try await request("GET", port: port, path: path, headers: headers)
     }
 
     /// A form post (`application/x-www-form-urlencoded`), with extra headers such as `Authorization`.
@@ -84,8 +85,8 @@ public enum HTTPProbe {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
         guard connected else { throw Refused() }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
-        for (name, value) in extra.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(extra["Host"] ?? "127.0.0.1:\(port)")\r\nConnection: close\r\n"
+        for (name, value) in extra.sorted(by: { $0.key < $1.key }) where name != "Host" { head += "\(name): \(value)\r\n" }
         if method != "GET" { head += "Content-Length: \(requestBody.utf8.count)\r\n" }
         let request = Array((head + "\r\n" + requestBody).utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { throw Refused() }

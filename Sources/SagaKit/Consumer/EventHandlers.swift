@@ -159,7 +159,7 @@ public struct EventHandlers: Sendable {
     /// the row locks every handler of the batch will need, in one order. Each handler run locking its own rows,
     /// even sorted, is not enough: the batch's transaction holds the first run's locks while the next run takes
     /// its own, and two consumers that meet in opposite orders deadlock. Not called when the batch holds only
-    /// duplicates.
+    /// duplicates. A parked compensation's retry calls it too, with the parked event alone.
     public mutating func beforeEachBatch(_ preparation: @escaping BatchPreparation) {
         self.preparation = preparation
     }
@@ -188,8 +188,19 @@ public struct EventHandlers: Sendable {
 
     public var eventTypes: [String] { registrations.keys.sorted() }
 
+    /// A declared compensation, as `ParkedCompensations.retry` runs it: after the batch preparation, given the parked
+    /// event alone, so a retry takes its locks in the order the consumer's batches take theirs and cannot deadlock
+    /// with them.
     func compensation(named name: String, eventType: String) -> CompensationRegistration? {
-        compensations[Self.compensationKey(name, eventType)]
+        guard var registration = compensations[Self.compensationKey(name, eventType)] else { return nil }
+        if let preparation {
+            let attempt = registration.attempt
+            registration.attempt = { event, context, db in
+                try preparation([event], db)
+                try attempt(event, &context, db)
+            }
+        }
+        return registration
     }
 
     private static func compensationKey(_ name: String, _ eventType: String) -> String { "\(name) \(eventType)" }
@@ -226,7 +237,7 @@ public struct CompensationSkip: Sendable, Hashable {
 struct CompensationRegistration: Sendable {
     let name: String
     /// The body in a savepoint; throws `CompensationFailure` with the transaction and the context as they were.
-    let attempt: @Sendable (any SagaEvent, inout EventContext, isolated PGConnection) throws -> Void
+    var attempt: @Sendable (any SagaEvent, inout EventContext, isolated PGConnection) throws -> Void
     /// Emits the event that says the operator skipped it.
     let skip: @Sendable (any SagaEvent, CompensationSkip, inout EventContext) throws -> Void
 }
