@@ -56,16 +56,13 @@ public struct ConsoleHosts: Sendable, Hashable {
         return normalize(String(text))
     }
 
-    /// An IPv4 dotted quad or a bracketed IPv6 literal: names no DNS answer can stand behind.
+    /// An IPv4 dotted quad or a bracketed IPv6 literal (a zone such as `%eth0` allowed), as the C library parses
+    /// them: names no DNS answer can stand behind.
     static func isIPAddress(_ name: String) -> Bool {
-        if name.hasPrefix("[") && name.hasSuffix("]") {
-            let inner = name.dropFirst().dropLast()
-            return inner.contains(":") && inner.allSatisfy { $0.isASCII && ($0.isHexDigit || $0 == ":" || $0 == "." || $0 == "%") }
-        }
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCIIDigit) && (Int(part) ?? 256) <= 255
-        }
+        var address = in6_addr()
+        guard name.hasPrefix("["), name.hasSuffix("]") else { return inet_pton(AF_INET, name, &address) == 1 }
+        let literal = name.dropFirst().dropLast().split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return inet_pton(AF_INET6, String(literal), &address) == 1
     }
 
     private static func normalize(_ name: String) -> String {

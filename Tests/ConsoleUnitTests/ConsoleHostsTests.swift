@@ -8,7 +8,7 @@ struct ConsoleHostsTests {
     @Test("with no list: IP addresses, localhost and names under it, and a missing header; no other name")
     func defaults() {
         let hosts = ConsoleHosts()
-        for host in ["127.0.0.1:9474", "127.0.0.1", "10.1.2.3:80", "[::1]:9474", "[::1]", "localhost:9474",
+        for host in ["127.0.0.1:9474", "127.0.0.1", "10.1.2.3:80", "[::1]:9474", "[::1]", "[fe80::1%eth0]:9474", "localhost:9474",
                      "LOCALHOST", "console.localhost:8080", "localhost.", nil, ""] {
             #expect(hosts.admits(host: host), "\(host ?? "no header") is admitted")
         }
