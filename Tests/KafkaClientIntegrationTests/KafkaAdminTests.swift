@@ -28,6 +28,8 @@ struct KafkaAdminTests {
         #expect(try await admin.partitions(of: "t\(UUID().uuidString.prefix(8).lowercased()).missing").isEmpty)
         try await admin.deleteTopics([name])
         try await waitUntil("\(name) to be deleted", timeout: .seconds(10)) { try await admin.partitions(of: name).isEmpty }
+        // Deleting a topic that does not exist is no error.
+        try await admin.deleteTopics(["t\(UUID().uuidString.prefix(8).lowercased()).never"])
         await admin.close()
     }
 

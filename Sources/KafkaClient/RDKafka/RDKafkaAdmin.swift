@@ -31,14 +31,7 @@ struct RDKafkaAdmin {
         guard let result = rd_kafka_event_CreateTopics_result(event) else { return }
         var count = 0
         let topics = rd_kafka_CreateTopics_result_topics(result, &count)
-        for i in 0..<count {
-            let err = rd_kafka_topic_result_error(topics![i])
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
-                let name = String(cString: rd_kafka_topic_result_name(topics![i]))
-                let message = rd_kafka_topic_result_error_string(topics![i]).map { String(cString: $0) } ?? ""
-                throw KafkaError(code: .admin, message: "create topic \(name): \(message)", rdKafkaCode: err.rawValue)
-            }
-        }
+        try Self.checkTopicResults(topics, count: count, except: RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, action: "create")
     }
 
     /// Deletes topics; one that does not exist is no error.
@@ -56,11 +49,21 @@ struct RDKafkaAdmin {
         guard let result = rd_kafka_event_DeleteTopics_result(event) else { return }
         var count = 0
         let topics = rd_kafka_DeleteTopics_result_topics(result, &count)
+        try Self.checkTopicResults(topics, count: count, except: RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, action: "delete")
+    }
+
+    /// Throws for the first topic whose result is an error other than `except`, the one the caller treats as done
+    /// (created: it exists already; deleted: it did not exist).
+    private static func checkTopicResults(
+        _ topics: UnsafeMutablePointer<OpaquePointer?>?, count: Int, except: rd_kafka_resp_err_t, action: String
+    ) throws {
         for i in 0..<count {
-            let err = rd_kafka_topic_result_error(topics![i])
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART {
-                throw KafkaError(err, context: "delete topic \(String(cString: rd_kafka_topic_result_name(topics![i])))")
-            }
+            guard let topic = topics?[i] else { continue }
+            let err = rd_kafka_topic_result_error(topic)
+            guard err != RD_KAFKA_RESP_ERR_NO_ERROR, err != except else { continue }
+            let name = String(cString: rd_kafka_topic_result_name(topic))
+            let message = rd_kafka_topic_result_error_string(topic).map { String(cString: $0) } ?? String(cString: rd_kafka_err2str(err))
+            throw KafkaError(code: .admin, message: "\(action) topic \(name): \(message)", rdKafkaCode: err.rawValue)
         }
     }
 
