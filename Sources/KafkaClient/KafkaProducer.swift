@@ -50,6 +50,7 @@ public final class KafkaProducer: Sendable {
                 continuation.resume(throwing: KafkaError(code: .shutdown, message: "producer is closed"))
                 return
             }
+            defer { client.context.deliveries.leave() }
             if let error = client.produce(message, id: ids[0]) {
                 client.context.deliveries.resolve(ids[0], .failure(error))
             }
@@ -68,6 +69,7 @@ public final class KafkaProducer: Sendable {
                 }
                 return
             }
+            defer { client.context.deliveries.leave() }
             for (message, id) in zip(messages, ids) {
                 if let error = client.produce(message, id: id) {
                     client.context.deliveries.resolve(id, .failure(error))
@@ -84,8 +86,8 @@ public final class KafkaProducer: Sendable {
     /// Messages produced but not yet acknowledged.
     public var outstandingCount: Int { client.context.deliveries.pendingCount }
 
-    /// The error that made the producer unusable, if any.
-    public func fatalError() -> KafkaError? { client.fatalError() }
+    /// The error that made the producer unusable, if any; nil once it is closing.
+    public func fatalError() -> KafkaError? { client.context.deliveries.whileOpen { client.fatalError() } ?? nil }
 
     /// Refuses further sends, waits up to `timeout` for outstanding deliveries, fails whatever is left, and
     /// destroys the handle on the producer's own thread.
@@ -141,6 +143,9 @@ private final class PollThread: Sendable {
                 return request
             }
             if let request {
+                // A send that registered before the close may not have handed its messages over yet: the handle
+                // must outlive its produce calls (they never block, so this is short).
+                while client.context.deliveries.hasUsers { client.poll(timeoutMilliseconds: 1) }
                 if !client.flush(timeoutMilliseconds: request.timeout) {
                     client.context.logger.warning("producer closed with \(client.context.deliveries.pendingCount) messages unacknowledged")
                 }

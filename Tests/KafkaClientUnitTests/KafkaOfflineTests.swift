@@ -152,4 +152,30 @@ struct KafkaOfflineTests {
         let adminError = await #expect(throws: KafkaError.self) { try await admin.partitions(of: "t") }
         #expect(adminError?.code == .shutdown)
     }
+
+    @Test("closing a producer while tasks are sending: every send returns failed, and fatalError() after close is nil")
+    func closeWhileSending() async throws {
+        let configuration = KafkaConfiguration(bootstrapServers: Self.nowhere)
+        // The handle used to be destroyed under a send that had registered but not yet produced; repeat the race.
+        for round in 0..<30 {
+            let producer = try KafkaProducer(configuration: configuration, clientID: "race-\(round)", logger: Self.silent)
+            let outcomes = await withTaskGroup(of: [Result<KafkaDeliveryReport, KafkaError>].self) { group in
+                for sender in 0..<4 {
+                    group.addTask {
+                        await producer.send((0..<200).map { KafkaOutgoingMessage(topic: "t", key: "k\(sender)", value: [UInt8($0 % 256)]) })
+                    }
+                }
+                group.addTask {
+                    await producer.close(timeout: .zero)
+                    return []
+                }
+                return await group.reduce(into: []) { $0 += $1 }
+            }
+            // Nothing listens on port 1: whichever sends got in before the close are failed by it, the rest refused.
+            #expect(outcomes.count == 800)
+            #expect(outcomes.allSatisfy { if case .failure = $0 { true } else { false } })
+            #expect(producer.outstandingCount == 0)
+            #expect(producer.fatalError() == nil)
+        }
+    }
 }

@@ -15,14 +15,19 @@ final class DeliveryRegistry: Sendable {
         var nextID: UInt = 1
         var waiters: [UInt: Waiter] = [:]
         var closed = false
+        /// Callers between a successful `register` (or `whileOpen`) and their `leave`: they may still call into the
+        /// handle, so it is not destroyed until this is back to zero.
+        var users = 0
     }
 
     private let state = Mutex(State())
 
-    /// Registers waiters for `count` messages and returns their ids, or nil once the producer is closing.
+    /// Registers waiters for `count` messages and returns their ids, or nil once the producer is closing. On
+    /// success the caller holds the handle open until it calls `leave()`, after its produce calls.
     func register(_ make: (Int) -> Waiter, count: Int) -> [UInt]? {
         state.withLock { state in
             guard !state.closed else { return nil }
+            state.users += 1
             var ids: [UInt] = []
             ids.reserveCapacity(count)
             for index in 0..<count {
@@ -42,6 +47,26 @@ final class DeliveryRegistry: Sendable {
     }
 
     var pendingCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Ends what a successful `register` started.
+    func leave() {
+        state.withLock { $0.users -= 1 }
+    }
+
+    /// Runs `body`, which may use the handle, unless the producer is closing (then nil).
+    func whileOpen<R>(_ body: () -> R) -> R? {
+        let entered = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.users += 1
+            return true
+        }
+        guard entered else { return nil }
+        defer { leave() }
+        return body()
+    }
+
+    /// Whether a caller that got in before `close()` may still call into the handle.
+    var hasUsers: Bool { state.withLock { $0.users > 0 } }
 
     /// Refuses new registrations; later `register` calls return nil.
     func close() {

@@ -25,7 +25,8 @@ final class RDKafkaClientContext: Sendable {
 ///
 /// @unchecked Sendable: librdkafka documents its handle as thread-safe for the calls made through this type
 /// (produce, poll, flush, metadata and admin requests); consumer-only calls are made from `KafkaConsumer`'s
-/// own executor.
+/// own executor. `destroy` is not safe against any other call: its owner calls it last, from one thread, once
+/// nothing else can reach the handle (a producer waits for its `DeliveryRegistry` to have no users).
 final class RDKafkaClient: @unchecked Sendable {
     let handle: OpaquePointer
     let context: RDKafkaClientContext
