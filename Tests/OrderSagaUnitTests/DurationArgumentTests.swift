@@ -1,3 +1,4 @@
+import Foundation
 import SagaKitService
 import Testing
 
@@ -19,5 +20,19 @@ struct DurationArgumentTests {
     @Test("no unit, a negative, not a number, or beyond a hundred years is refused", arguments: ["60", "-1s", "xs", "nans", "infs", "1e30s", "36501d", ""])
     func refused(_ text: String) {
         #expect(DurationArgument(argument: text) == nil)
+    }
+
+    @Test("a time argument takes RFC 3339 or an age up to a hundred years; a larger, infinite or year-0 one is refused",
+          arguments: ["99999999999999999999s", "infs", "1e20s", "36501d", "0000-01-01T00:00:00Z", "-5m", "5"])
+    func timeRefused(_ text: String) {
+        #expect(TimeArgument(argument: text) == nil)
+    }
+
+    @Test("an age is counted back from now")
+    func timeAge() throws {
+        let date = try #require(TimeArgument(argument: "2h")).date
+        #expect(abs(date.timeIntervalSinceNow + 7200) < 60)
+        #expect(TimeArgument(argument: "36500d") != nil)
+        #expect(TimeArgument(argument: "2026-12-06T00:00:00Z")?.date == Date(timeIntervalSince1970: 1_796_515_200))
     }
 }
