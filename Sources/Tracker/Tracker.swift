@@ -35,7 +35,8 @@ public enum Tracker: SagaParticipant {
                 // Once per saga and batch: the batch's last event for it ended it.
                 if let status, status.newlyTerminal, let timer = timeToTerminal[status.state], let started = status.startedAt,
                    let finished = status.finishedAt, timed.insert(status.sagaID).inserted {
-                    let seconds = max(0, finished.timeIntervalSince(started))
+                    // Clamped: the dates come from events, and a crafted one must not overflow the nanoseconds.
+                    let seconds = min(max(0, finished.timeIntervalSince(started)), 1e9)
                     contexts[index].onCommit { timer.recordNanoseconds(Int64(seconds * 1e9)) }
                 }
             }

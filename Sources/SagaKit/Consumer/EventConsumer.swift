@@ -272,6 +272,12 @@ public final class EventConsumer: Service, Sendable {
         await doorbell.wait(timeout: delay)
     }
 
+    /// The message's timestamp as a date, when it is one PostgreSQL stores (years 1970 to 9999): the producer
+    /// sets it, and an absurd one must not fail the event's transaction.
+    static func producedAt(_ milliseconds: Int64) -> Date? {
+        (0...253_402_300_799_999).contains(milliseconds) ? Date(timeIntervalSince1970: Double(milliseconds) / 1000) : nil
+    }
+
     private func processBatch(
         _ messages: [KafkaMessage], _ items: [Item], consumer: KafkaConsumer, db: PGConnection, state: inout RunState
     ) async -> BatchResult {
@@ -389,7 +395,7 @@ public final class EventConsumer: Service, Sendable {
                 Inbox.Entry(
                     eventID: event.envelope.eventID, eventType: event.envelope.eventType, sagaID: event.envelope.sagaID,
                     topic: event.message.topic, partition: event.message.partition, offset: event.message.offset,
-                    producedAt: event.message.timestampMilliseconds.map { Date(timeIntervalSince1970: Double($0) / 1000) }, polledAt: event.polledAt
+                    producedAt: event.message.timestampMilliseconds.flatMap(Self.producedAt), polledAt: event.polledAt
                 )
             }, consumer: consumerName, on: tx)
             // New events, in order, cut into runs that share a handler: each run is one handler call.
