@@ -224,7 +224,7 @@ let package = Package(
             name: "OrderSagaIntegrationTests",
             dependencies: [
                 "OrderSaga", "OrderSagaFixtures", "OrderSagaTestSupport", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit",
-                "SagaKitService", "PGClient", "TestSupport",
+                "SagaKitService", "PGClient", "KafkaClient", "TestSupport",
                 // The test OTLP/HTTP receiver (TraceExportTests).
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

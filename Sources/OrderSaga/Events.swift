@@ -111,6 +111,11 @@ public struct InventoryRejected: OrderReasonEvent, Hashable {
     }
 
     enum CodingKeys: String, CodingKey { case orderID = "orderId", sku, quantity, reason }
+
+    public func validate() throws {
+        try validateReason()
+        try Validate.identifier(sku, "sku")
+    }
 }
 
 /// Inventory's compensation: the held stock is available again.
@@ -136,6 +141,7 @@ public struct InventoryReleased: SagaEvent, Hashable {
 
     public func validate() throws {
         try Validate.identifier(orderID, "order_id")
+        try Validate.identifier(sku, "sku")
         guard quantity >= 1 else { throw EventValidationError("quantity must be at least 1") }
     }
 }
@@ -162,7 +168,7 @@ public struct PaymentCaptured: SagaEvent, Hashable {
 
     public func validate() throws {
         try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(chargeID, "charge_id")
+        try Validate.token(chargeID, "charge_id")
         try Validate.currency(currency)
         guard amountCents > 0 else { throw EventValidationError("amount_cents must be positive") }
     }
@@ -213,8 +219,8 @@ public struct PaymentRefunded: SagaEvent, Hashable {
 
     public func validate() throws {
         try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(chargeID, "charge_id")
-        try Validate.nonEmpty(refundID, "refund_id")
+        try Validate.token(chargeID, "charge_id")
+        try Validate.token(refundID, "refund_id")
         try Validate.currency(currency)
     }
 }
@@ -237,7 +243,7 @@ public struct ConfirmationSent: SagaEvent, Hashable {
 
     public func validate() throws {
         try Validate.identifier(orderID, "order_id")
-        try Validate.nonEmpty(messageID, "message_id")
+        try Validate.token(messageID, "message_id")
     }
 }
 
@@ -388,10 +394,24 @@ extension OrderReasonEvent {
 enum Validate {
     static func identifier(_ value: String, _ name: String) throws {
         guard !value.isEmpty, value.utf8.count <= 128 else { throw EventValidationError("\(name) must be 1 to 128 characters") }
+        try noControlCharacter(value, name)
     }
 
     static func nonEmpty(_ value: String, _ name: String) throws {
         guard !value.isEmpty else { throw EventValidationError("\(name) must not be empty") }
+    }
+
+    /// For ids the services make up (charge, refund, message ids): any length, no control characters. Free text
+    /// (reasons, an operator's name) is only required to be there.
+    static func token(_ value: String, _ name: String) throws {
+        try nonEmpty(value, name)
+        try noControlCharacter(value, name)
+    }
+
+    /// A NUL would reach PostgreSQL cut short (an id `A\0B` acting on `A`); the intake refuses every control
+    /// character in what it accepts, and so does every reader of an event.
+    static func noControlCharacter(_ value: String, _ name: String) throws {
+        guard !InputChecks.hasControlCharacter(value) else { throw EventValidationError("\(name) must not contain control characters") }
     }
 
     static func currency(_ value: String) throws {

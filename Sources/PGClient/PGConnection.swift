@@ -116,6 +116,7 @@ public actor PGConnection {
             // The transaction's unsent BEGIN and queued statements travel with this one.
             return try flushPending([query])[0]
         }
+        try refuseNUL(query)
         let conn = try ensureConnected()
         roundTrips += 1
         guard let name = try preparedName(query, conn: conn) else {
@@ -319,6 +320,12 @@ public actor PGConnection {
     /// and returns every statement's outcome. A failure skips the rest of its segment, not the next segments.
     /// Throws only when the connection fails.
     private func exchange(_ segments: [[PipelineStep]]) throws -> [[Result<PGRows, PGError>]] {
+        for segment in segments {
+            for step in segment {
+                if case .statement(let query) = step { try refuseNUL(query) }
+                if case .unprepared(let query) = step { try refuseNUL(query) }
+            }
+        }
         let conn = try ensureConnected()
         // Statements are prepared first: a synchronous Parse cannot run inside a pipeline (and after the first
         // use of a statement text there is nothing to prepare).
@@ -581,6 +588,17 @@ private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
     defer { for pointer in storage { free(pointer) } }
     return storage.withUnsafeBufferPointer { buffer in
         buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
+    }
+}
+
+/// libpq takes text parameters as C strings, so a NUL would cut a value short without a word (an id `A\0B` would
+/// act on `A`): refused before anything is sent. PostgreSQL's text types cannot hold a NUL anyway.
+private func refuseNUL(_ query: PGQuery) throws {
+    for case var bind? in query.binds {
+        let hasNUL = bind.withUTF8 { bytes in bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false }
+        if hasNUL {
+            throw PGError(code: .usage, message: "a parameter holds a NUL character, which PostgreSQL text cannot store")
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KafkaClient
 import Notification
 import OrderSaga
 import OrderSagaTestSupport
@@ -61,6 +62,53 @@ struct BadInputTests {
             let status = try #require(try await cluster.status(id))
             #expect(status.completedSteps == ["reserve_inventory", "charge_payment", "send_confirmation"] && status.compensations.isEmpty)
             #expect(try cluster.emlFiles() == [SpoolSender.fileName(for: id)])
+        }
+    }
+
+    @Test("a ConfirmationFailed for 'ORD-…\\0x' is dead-lettered by every reader; the saga ORD-… it would have cut to keeps its charge")
+    func nulInSagaIDDeadLettered() async throws {
+        try await SagaCluster.with { cluster in
+            try await cluster.startAll()
+            try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "10"])
+            let id = "ORD-NUL-1"
+            _ = try await SagaScenarioTests.start(cluster, id)
+            #expect(try await cluster.waitForTerminal([id], timeout: .seconds(60))[id] == "completed")
+            // PostgreSQL's client library reads parameters up to a NUL: this event used to refund ORD-NUL-1.
+            let forged = id + "\u{0}x"
+            let envelope = try EventEnvelope(ConfirmationFailed(orderID: forged, reason: "forged"), sagaID: forged, causationID: nil, producer: "notification")
+            let topic = cluster.topics(OrderSagaTopics.notification)
+            // Keyed by the forged id, NUL and all (kcat's command line cannot carry one), as its producer would.
+            let producer = try KafkaProducer(configuration: TestEnvironment.kafka, clientID: "forger", logger: TestEnvironment.quietLogger)
+            _ = try await producer.send(KafkaOutgoingMessage(topic: topic, key: Array(forged.utf8), value: envelope.encoded()))
+            await producer.close()
+            // Payment, Inventory and the tracker read the notification topic: each dead-letters it, for the id.
+            let letters = try await KafkaOracle.waitForMessages(topic + DeadLetters.suffix, count: 3, timeout: .seconds(60))
+            for letter in letters {
+                #expect(letter.headerMap[DeadLetters.reasonHeader]?.contains("saga_id must not contain control characters") == true,
+                        "\(letter.headerMap)")
+            }
+            let truth = try await SagaTruth.settled(cluster, ids: [id])
+            #expect(truth.charges[id]?.status == "captured" && truth.refunds.isEmpty, "no refund for \(id)")
+            #expect(truth.reservations == [id: "fulfilled"])
+            #expect(try await cluster.status(id)?.state == "completed")
+        }
+    }
+
+    @Test("an OrderPlaced dated 1700 fails its saga (centuries to its rejection) and the tracker goes on to complete the next")
+    func ancientOccurredAt() async throws {
+        try await SagaCluster.with { cluster in
+            try await cluster.startAll()
+            try await cluster.command(.inventory, ["stock", "set", "--sku", "demo-widget", "--available", "10"])
+            let ancient = "ORD-ANCIENT-1"
+            let placed = OrderPlaced(orderID: ancient, sku: "no-such-sku", quantity: 1, amountCents: 100, currency: "USD", customerEmail: "buyer@example.com")
+            let occurredAt = try #require(RFC3339.parse("1700-01-01T00:00:00Z"))
+            let envelope = try EventEnvelope(placed, sagaID: ancient, causationID: nil, producer: "tracker", occurredAt: occurredAt)
+            try await KafkaOracle.produce(cluster.topics(OrderSagaTopics.orders), key: ancient, value: String(decoding: envelope.encoded(), as: UTF8.self))
+            // Inventory rejects it today: the tracker times a saga of three centuries, which used to overflow.
+            #expect(try await cluster.waitForTerminal([ancient], timeout: .seconds(60))[ancient] == "failed")
+            let next = "ORD-ANCIENT-2"
+            _ = try await SagaScenarioTests.start(cluster, next)
+            #expect(try await cluster.waitForTerminal([next], timeout: .seconds(60))[next] == "completed")
         }
     }
 }

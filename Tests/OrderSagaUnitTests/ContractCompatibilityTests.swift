@@ -73,6 +73,26 @@ struct ContractCompatibilityTests {
         }
     }
 
+    @Test("an id (order_id, sku, charge_id, refund_id, message_id) with a control character is refused and named")
+    func controlCharacterInID() throws {
+        var checked = 0
+        for sample in ContractSamples.samples {
+            let eventType = type(of: sample).eventType
+            let payload = try ContractCase.members(sample)
+            for key in ["order_id", "sku", "charge_id", "refund_id", "message_id"] {
+                guard case .string(let id)? = payload[key] else { continue }
+                // libpq would cut the NUL one to `id`: the event would act on another order.
+                for bad in [id + "\u{0}x", id + "\n", "\u{7F}" + id] {
+                    var broken = payload
+                    broken[key] = .string(bad)
+                    #expect(ContractCase.failure(eventType, broken) == "\(eventType) payload: \(key) must not contain control characters")
+                }
+                checked += 1
+            }
+        }
+        #expect(checked >= 13, "every event has an order_id")
+    }
+
     @Test("every member with a value of the wrong type is refused and named")
     func wrongType() throws {
         for sample in ContractSamples.samples {

@@ -155,6 +155,37 @@ struct PGValueTests {
         }
     }
 
+    @Test("a parameter holding a NUL is refused before it is sent, alone, in an array, queued or pipelined; nothing is cut short")
+    func nulParametersRefused() async throws {
+        try await withConnection { _, connection in
+            try await connection.execute("CREATE TABLE ids (id text NOT NULL)")
+            // libpq reads parameters as C strings: sent, this would have been 'ORD-1'.
+            let cut = "ORD-1\u{0}x"
+            let alone = await #expect(throws: PGError.self) { try await connection.query("INSERT INTO ids VALUES (\(cut))") }
+            #expect(alone?.code == .usage)
+            #expect(alone?.message.contains("NUL") == true)
+            let inArray = await #expect(throws: PGError.self) {
+                try await connection.query("INSERT INTO ids SELECT unnest(\(["ORD-2", cut])::text[])")
+            }
+            #expect(inArray?.code == .usage)
+            let pipelined = await #expect(throws: PGError.self) {
+                try await connection.queries(["INSERT INTO ids VALUES ('ORD-3')", "INSERT INTO ids VALUES (\(cut))"])
+            }
+            #expect(pipelined?.code == .usage)
+            let queued = await #expect(throws: PGError.self) {
+                try await connection.withTransaction { tx in
+                    tx.queue("INSERT INTO ids VALUES ('ORD-4')")
+                    tx.queue("INSERT INTO ids VALUES (\(cut))")
+                }
+            }
+            #expect(queued?.code == .usage)
+            #expect(try await scalar(connection, "SELECT count(*) FROM ids", as: Int.self) == 0)
+            // The connection is fine afterwards.
+            try await connection.query("INSERT INTO ids VALUES (\("ORD-5"))")
+            #expect(try await scalar(connection, "SELECT count(*) FROM ids", as: Int.self) == 1)
+        }
+    }
+
     @Test("array parameters survive quotes, backslashes, commas, braces, unicode, empty strings and the word NULL")
     func arrayParameters() async throws {
         try await withConnection { _, connection in

@@ -35,18 +35,31 @@ struct EventEnvelopeTests {
         #expect(text == #"{"event_id":"6f1c2a4e-8b3d-4c5e-9f60-7a8b9c0d1e2f","event_type":"T","schema_version":1,"saga_id":"s","occurred_at":"2024-05-06T07:08:09.123456Z","causation_id":null,"producer":"p","payload":{}}"#)
     }
 
-    @Test("saga ids and producers with quotes, backslashes, newlines, control characters and non-ASCII survive", arguments: [
-        "quote\"d", "back\\slash", "new\nline\r\ttab", "nul\u{0}bell\u{7}", "é中😀", "a\"b\\c\nd é 😀 \\u0041 }",
+    @Test("saga ids and producers with quotes, backslashes, escapes and non-ASCII survive; producers with control characters too", arguments: [
+        "quote\"d", "back\\slash", "é中😀", "a\"b\\c d é 😀 \\u0041 }",
     ])
     func awkwardStrings(text: String) throws {
+        let producer = text + "\nline\r\ttab nul\u{0}bell\u{7}"
         let original = EventEnvelope(
-            eventType: "T", schemaVersion: 1, sagaID: text, occurredAt: unitInstant, causationID: UUID(), producer: text,
+            eventType: "T", schemaVersion: 1, sagaID: text, occurredAt: unitInstant, causationID: UUID(), producer: producer,
             payload: Array("{}".utf8)
         )
         let decoded = try EventEnvelope.decode(original.encoded())
         #expect(decoded.sagaID == text)
-        #expect(decoded.producer == text)
+        #expect(decoded.producer == producer)
         #expect(decoded == original)
+    }
+
+    @Test("a saga id with a control character is refused on both sides: publishing and decoding", arguments: [
+        "new\nline", "nul\u{0}x", "bell\u{7}", "del\u{7F}", "c1\u{85}",
+    ])
+    func controlCharacterSagaID(text: String) throws {
+        let envelope = EventEnvelope(eventType: "T", schemaVersion: 1, sagaID: text, causationID: nil, producer: "p", payload: Array("{}".utf8))
+        let encoded = envelope.encoded()
+        #expect(throws: EnvelopeError("saga_id must not contain control characters")) {
+            try envelope.validateForPublishing(encodedSize: encoded.count)
+        }
+        #expect(throws: EnvelopeError("saga_id must not contain control characters")) { try EventEnvelope.decode(encoded) }
     }
 
     @Test("the payload's bytes are kept exactly: whitespace, escapes, key order, number spelling")
@@ -149,6 +162,9 @@ struct EventEnvelopeTests {
             Rejection("empty saga_id", valid.replacing("saga_id", with: "\"\""), "saga_id must be 1 to 128 bytes"),
             Rejection("saga_id over 128", valid.replacing("saga_id", with: "\"\(String(repeating: "s", count: 129))\""), "saga_id must be 1 to 128 bytes"),
             Rejection("saga_id an object", valid.replacing("saga_id", with: "{}"), "saga_id must be a string, not an object"),
+            // libpq would cut "ORD-1\0x" to ORD-1, another saga.
+            Rejection("saga_id with a NUL", valid.replacing("saga_id", with: "\"ORD-1\\u0000x\""), "saga_id must not contain control characters"),
+            Rejection("saga_id with a line break", valid.replacing("saga_id", with: "\"ORD-1\\nx\""), "saga_id must not contain control characters"),
             Rejection("missing occurred_at", valid.removing("occurred_at"), "missing occurred_at"),
             Rejection("occurred_at not RFC 3339", valid.replacing("occurred_at", with: "\"2024-05-06 07:08:09\""), "occurred_at is not an RFC 3339 date-time"),
             Rejection("occurred_at without zone", valid.replacing("occurred_at", with: "\"2024-05-06T07:08:09\""), "occurred_at is not an RFC 3339 date-time"),
