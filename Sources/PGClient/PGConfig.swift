@@ -26,16 +26,20 @@ public struct PGConfig: Sendable, CustomStringConvertible {
             var copy = components
             if copy.password != nil { copy.password = "***" }
             if let items = copy.queryItems {
-                copy.queryItems = items.map { $0.name == "password" ? URLQueryItem(name: $0.name, value: "***") : $0 }
+                // `password`, and `sslpassword` (the client key's passphrase).
+                copy.queryItems = items.map { $0.name.lowercased().contains("password") ? URLQueryItem(name: $0.name, value: "***") : $0 }
             }
             return copy.string ?? "postgresql://***"
         }
         var text = text
         if text.hasPrefix("postgres") {
             // A URI that URLComponents cannot parse, such as libpq's multi-host form (`@h1:5432,h2:5433/db`):
-            // mask whatever sits between the user name's colon and the `@`.
+            // mask whatever sits between the user name's colon and the `@`, and query values up to the next `&`.
             text = text.replacingOccurrences(of: #"^(postgres(?:ql)?://[^:@/?#]*:)[^@]*@"#, with: "$1***@", options: .regularExpression)
+            return text.replacingOccurrences(of: #"(\w*password)=[^&#]*"#, with: "$1=***", options: [.regularExpression, .caseInsensitive])
         }
-        return text.replacingOccurrences(of: #"password\s*=\s*('([^'\\]|\\.)*'|[^\s&]+)"#, with: "password=***", options: .regularExpression)
+        // key=value: a value is single-quoted (backslash escapes inside) or runs to the next unescaped space.
+        return text.replacingOccurrences(of: #"(\w*password)\s*=\s*('([^'\\]|\\.)*'|(\\.|[^\s\\])+)"#, with: "$1=***",
+                                         options: [.regularExpression, .caseInsensitive])
     }
 }

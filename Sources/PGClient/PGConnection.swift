@@ -560,6 +560,15 @@ private let noticeReceiver: @convention(c) (UnsafeMutableRawPointer?, OpaquePoin
 
 /// Opens a blocking libpq connection; call it from a thread of one's own.
 func libpqConnect(_ config: PGConfig) throws -> OpaquePointer {
+    // libpq's message for a string it cannot parse quotes the offending part, which can be the password
+    // (`invalid percent-encoded token: "pa%zz"`): checked first, and refused without that text.
+    var parseError: UnsafeMutablePointer<CChar>? = nil
+    guard let parsed = PQconninfoParse(config.connectionString, &parseError) else {
+        if let parseError { PQfreemem(parseError) }
+        // Nor is the string shown: where it does not parse, what redaction takes for the password may not be all of it.
+        throw PGError(code: .connectionFailed, message: "cannot connect: the connection string (application \(config.applicationName)) is malformed")
+    }
+    PQconninfoFree(parsed)
     // Ours come first so the connection string's own settings win; the session speaks UTC.
     let keywords = ["application_name", "connect_timeout", "options", "dbname"]
     let settings = config.sessionSettings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined()

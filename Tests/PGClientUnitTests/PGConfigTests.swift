@@ -12,6 +12,8 @@ struct PGConfigTests {
         "postgresql://sagakit:s3cr%40tpw@db/app",
         "postgresql://sagakit@db/app?password=s3cr3tpw&sslmode=require",
         "postgresql://sagakit:s3cr3tpw@db1:5432,db2:5433/app?target_session_attrs=read-write",
+        "postgresql://sagakit@db/app?sslmode=verify-full&sslpassword=s3cr3tpw",
+        "postgresql://sagakit@db1:5432,db2:5433/app?sslpassword=s3cr3tpw&sslmode=require",
     ])
     func redactURL(_ url: String) {
         let redacted = PGConfig.redact(url)
@@ -30,6 +32,9 @@ struct PGConfigTests {
         "host=db password = s3cr3tpw dbname=app",
         "host=db password='s3cr3tpw with spaces' dbname=app",
         "host=db password='it\\'s s3cr3tpw' dbname=app",
+        "host=db password=ab&s3cr3tpw dbname=app",
+        "host=db password=ab\\ s3cr3tpw dbname=app",
+        "host=db sslpassword=s3cr3tpw dbname=app",
     ])
     func redactKeyValue(_ text: String) {
         let redacted = PGConfig.redact(text)
@@ -37,6 +42,21 @@ struct PGConfigTests {
         #expect(redacted.contains("host=db"))
         #expect(redacted.contains("dbname=app"))
         #expect(redacted.contains("password=***"))
+    }
+
+    @Test("a connection string libpq cannot parse is refused without libpq's words, which quote the password", arguments: [
+        "postgresql://someone:hun%zzter2@127.0.0.1:1/nowhere",
+        "host=127.0.0.1 port=1 password=hun ter2 dbname=nowhere",
+    ])
+    func malformedConnectionString(_ text: String) async throws {
+        let error = await #expect(throws: PGError.self) {
+            _ = try await PGConnection.connect(PGConfig(text, connectTimeoutSeconds: 2), logger: TestEnvironment.quietLogger)
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.message.contains("malformed") == true, "\(String(describing: error))")
+        for part in ["hun", "zzter2", "ter2"] {
+            #expect(error.map { !$0.message.contains(part) && !$0.description.contains(part) } == true, "\(String(describing: error))")
+        }
     }
 
     @Test("a string without a password is left alone")
