@@ -218,6 +218,7 @@ let package = Package(
             dependencies: [
                 "OrderSaga", "OrderSagaFixtures", "Inventory", "Payment", "Notification", "Tracker", "Checker", "SagaKit", "SagaKitService",
                 "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -1,3 +1,5 @@
+import ArgumentParser
+import Foundation
 import Logging
 import OTel
 import ServiceLifecycle
@@ -22,6 +24,7 @@ public enum OTelTracing {
         serviceName: String, environment: [String: String], logger: Logger, announce: Logger.Level = .info
     ) throws -> (any Service)? {
         guard requested(environment) else { return nil }
+        try checkSupported(environment)
         var configuration = OTel.Configuration.default
         configuration.serviceName = serviceName
         configuration.logs.enabled = false
@@ -33,6 +36,29 @@ public enum OTelTracing {
         InstrumentationSystem.bootstrap(backend.factory)
         logger.log(level: announce, "tracing: exporting spans with OTLP/HTTP", metadata: ["service.name": .string(serviceName)])
         return backend.service
+    }
+
+    /// Refuses the standard values swift-otel cannot honour (the `baggage` propagator, the spec's own default with
+    /// `tracecontext`; `grpc`, whose trait this package leaves out; the Jaeger and X-Ray samplers): it would end the
+    /// process in `fatalError` with a stack trace, where a bad setting deserves one line and exit 2.
+    static func checkSupported(_ environment: [String: String]) throws {
+        func value(_ key: String) -> String? {
+            let text = (environment[key] ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+            return text.isEmpty ? nil : text
+        }
+        for propagator in (value("OTEL_PROPAGATORS") ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+        where !propagator.isEmpty && !["tracecontext", "none"].contains(propagator) {
+            throw ValidationError("OTEL_PROPAGATORS: '\(propagator)' is not supported; use tracecontext (SagaKit carries the W3C traceparent only)")
+        }
+        let samplers = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"]
+        if let sampler = value("OTEL_TRACES_SAMPLER"), !samplers.contains(sampler) {
+            throw ValidationError("OTEL_TRACES_SAMPLER: '\(sampler)' is not supported; use one of \(samplers.joined(separator: ", "))")
+        }
+        for key in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] {
+            if let proto = value(key), !["http/protobuf", "http/json"].contains(proto) {
+                throw ValidationError("\(key): '\(proto)' is not supported; use http/protobuf or http/json")
+            }
+        }
     }
 
     /// Runs a one-shot command's `body` while `exporter` (from `bootstrap`) runs beside it, then shuts the exporter
