@@ -157,12 +157,20 @@ public struct RuntimeOptions: ParsableArguments {
 
     public init() {}
 
+    /// Bounds that keep every value a setting, not an accident: a lease of years overflows PostgreSQL's interval, a
+    /// retention of zero hours deletes what replay and republish need at the next maintenance.
     public func validate() throws {
-        guard batchSize >= 1, relayBatchSize >= 1 else { throw ValidationError("batch sizes must be at least 1") }
-        guard relayPollMs >= 1, leaseSeconds >= 1 else { throw ValidationError("--relay-poll-ms and --lease-seconds must be positive") }
-        guard (relayLingerMs ?? 0) >= 0 else { throw ValidationError("--relay-linger-ms must not be negative") }
-        if relayLingerMs == nil, let raw = Environment.value("SAGAKIT_RELAY_LINGER_MS"), (Int(raw) ?? -1) < 0 {
-            throw ValidationError("SAGAKIT_RELAY_LINGER_MS must be a whole number of milliseconds, not '\(raw)'")
+        guard (1...100_000).contains(batchSize), (1...100_000).contains(relayBatchSize) else {
+            throw ValidationError("--batch-size and --relay-batch-size must be 1 to 100000")
+        }
+        guard (1...3_600_000).contains(relayPollMs) else { throw ValidationError("--relay-poll-ms must be 1 to 3600000") }
+        guard (1...3600).contains(leaseSeconds) else { throw ValidationError("--lease-seconds must be 1 to 3600") }
+        guard (1...87_600).contains(outboxRetentionHours), (1...87_600).contains(inboxRetentionHours) else {
+            throw ValidationError("--outbox-retention-hours and --inbox-retention-hours must be 1 to 87600 (ten years)")
+        }
+        guard (0...60_000).contains(relayLingerMs ?? 0) else { throw ValidationError("--relay-linger-ms must be 0 to 60000") }
+        if relayLingerMs == nil, let raw = Environment.value("SAGAKIT_RELAY_LINGER_MS"), !(0...60_000).contains(Int(raw) ?? -1) {
+            throw ValidationError("SAGAKIT_RELAY_LINGER_MS must be 0 to 60000 milliseconds, not '\(raw)'")
         }
         guard !(noRelay && noConsumers) else { throw ValidationError("--no-relay and --no-consumers together leave nothing to run") }
     }
