@@ -190,7 +190,10 @@ let package = Package(
             dependencies: ["KafkaClient", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "PGClientUnitTests", dependencies: ["PGClient", "TestSupport"]),
-        .testTarget(name: "PGClientIntegrationTests", dependencies: ["PGClient", "TestSupport"]),
+        .testTarget(
+            name: "PGClientIntegrationTests",
+            dependencies: ["PGClient", "TestSupport", .product(name: "Logging", package: "swift-log"), .product(name: "InMemoryLogging", package: "swift-log")]
+        ),
         .testTarget(
             name: "SagaKitUnitTests",
             dependencies: [

@@ -53,7 +53,11 @@ public final class PGListener: Sendable {
                     let result = PQexec(conn, "LISTEN \"\(channel)\"")
                     defer { PQclear(result) }
                     guard PQresultStatus(result) == PGRES_COMMAND_OK else {
-                        throw PGError(code: .server, message: "LISTEN \(channel): \(libpqErrorMessage(conn))")
+                        let message = libpqErrorMessage(conn)
+                        // Each retry opens a new connection: this one must not stay behind (a standby refusing LISTEN
+                        // would otherwise collect one every backoff until max_connections).
+                        PQfinish(conn)
+                        throw PGError(code: .server, message: "LISTEN \(channel): \(message)")
                     }
                 }
             } catch {

@@ -1,4 +1,6 @@
 import Foundation
+import InMemoryLogging
+import Logging
 import PGClient
 import Synchronization
 import Testing
@@ -30,6 +32,24 @@ private final class EventLog: Sendable {
 
 @Suite("PGListener", .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(2)))
 struct PGListenerTests {
+    @Test("a LISTEN the server refuses closes its connection before the retry: retries never pile connections up")
+    func failedListenClosesItsConnection() async throws {
+        try await withConnection("listenfail") { database, connection in
+            let applicationName = "listen-fail-\(UUID().uuidString.prefix(8))"
+            let handler = InMemoryLogHandler()
+            // `LISTEN ""` is a syntax error: every attempt connects, then fails.
+            let listener = PGListener(
+                config: PGConfig(database.url, applicationName: applicationName), channels: [""], logger: Logger(label: "listen-fail") { _ in handler })
+            defer { listener.stop() }
+            try await waitUntil("four refused LISTENs", timeout: .seconds(20), every: .milliseconds(50)) {
+                handler.entries.filter { "\($0.message)".contains("LISTEN") }.count >= 4
+            }
+            // Before the fix, each refused attempt left its connection open: four or more by now.
+            let open = try await scalar(connection, "SELECT count(*) FROM pg_stat_activity WHERE application_name = \(applicationName)", as: Int.self)
+            #expect(open <= 1, "\(open) connections of the failing listener are open")
+        }
+    }
+
     @Test("yields .listening, then pg_notify payloads; after its backend is terminated it listens again and keeps receiving")
     func listensAndRecovers() async throws {
         try await withConnection("listen") { database, connection in
