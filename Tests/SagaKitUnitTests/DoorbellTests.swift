@@ -36,4 +36,24 @@ struct DoorbellTests {
         await bell.wait(timeout: .milliseconds(100))
         #expect(ContinuousClock.now - again >= .milliseconds(90), "one ring, one early wake-up")
     }
+
+    @Test("a wait whose timer fires before it has parked still returns (20,000 waits of a nanosecond)")
+    func timerBeforePark() async {
+        let bell = Doorbell()
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for _ in 0..<20_000 { await bell.wait(timeout: .nanoseconds(1)) }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        // A lost timeout parked the loop until a ring that never comes.
+        #expect(finished, "a wait missed its timeout")
+    }
 }

@@ -8,6 +8,8 @@ final class Doorbell: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
         /// Which wait `waiter` belongs to: a timeout or cancellation may only end its own wait, never a later one.
         var generation: UInt64 = 0
+        /// A wait whose timeout or cancellation came before it parked: it must not park at all.
+        var ended: UInt64?
     }
 
     private let state = Mutex(State())
@@ -40,7 +42,7 @@ final class Doorbell: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.rung || Task.isCancelled {
+                    if state.rung || Task.isCancelled || state.ended == generation {
                         state.rung = false
                         return true
                     }
@@ -55,10 +57,15 @@ final class Doorbell: Sendable {
         timer.cancel()
     }
 
-    /// Ends the wait `generation` if it is still waiting, without leaving a remembered ring behind.
+    /// Ends the wait `generation`, without leaving a remembered ring behind: resumes it if parked, else marks it so
+    /// that it does not park (the timer can fire between the wait's start and its parking).
     private func endWait(_ generation: UInt64) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard state.generation == generation, let waiter = state.waiter else { return nil }
+            guard state.generation == generation else { return nil }
+            guard let waiter = state.waiter else {
+                state.ended = generation
+                return nil
+            }
             state.waiter = nil
             return waiter
         }
