@@ -148,6 +148,28 @@ struct ObservabilityTests {
         }
     }
 
+    @Test("a dead letter's type label comes from its header only for a known event type: a forged one cannot mint series")
+    func deadLetterTypeLabelIsBounded() async throws {
+        try await SagaCluster.with { cluster in
+            let port = try HTTPProbe.freePort()
+            try await cluster.start(.payment, environment: ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:\(port)"])
+            let forged = "Forged" + String(repeating: "x", count: 500)
+            let topic = cluster.topics(OrderSagaTopics.inventory)
+            try await KafkaOracle.produce(topic, key: "ORD-LABEL-1", value: "not json", headers: ["sagakit-event-type": forged])
+            try await KafkaOracle.produce(topic, key: "ORD-LABEL-2", value: "not json", headers: ["sagakit-event-type": "InventoryReserved"])
+            _ = try await KafkaOracle.waitForMessages(topic + DeadLetters.suffix, count: 2, timeout: .seconds(60))
+            let metrics = try await eventually("payment's two dead letters in /metrics", timeout: .seconds(20), every: .milliseconds(200)) {
+                let body = try await HTTPProbe.get(port: port, path: "/metrics").body
+                return body.split(separator: "\n").contains { $0.hasPrefix("sagakit_consumer_events_total") && $0.contains("dead_lettered") && $0.contains("type=\"unknown\"") }
+                    ? body : nil
+            }
+            #expect(!metrics.contains("Forged"))
+            #expect(metrics.split(separator: "\n").contains {
+                $0.hasPrefix("sagakit_consumer_events_total") && $0.contains("dead_lettered") && $0.contains("type=\"InventoryReserved\"")
+            })
+        }
+    }
+
     @Test("/health/ready: 503 naming the reason until the consumer has its partitions, 200 after; /health/live answers throughout")
     func readinessFollowsTheConsumer() async throws {
         try await SagaCluster.with { cluster in

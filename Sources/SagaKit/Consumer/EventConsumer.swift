@@ -483,7 +483,10 @@ public final class EventConsumer: Service, Sendable {
         state.deadLetterFailures = 0
         counters.withLock { $0.deadLettered += entries.count }
         for (message, reason) in entries {
-            metrics.event(topic: message.topic, type: message.headers.string(Outbox.eventTypeHeader) ?? "unknown", outcome: "dead_lettered")
+            // A label from the message's own header only when it names a known type: anyone who can produce to the
+            // topic could otherwise mint a metric series per message.
+            let labelType = message.headers.string(Outbox.eventTypeHeader).flatMap { registry.contains($0) ? $0 : nil } ?? "unknown"
+            metrics.event(topic: message.topic, type: labelType, outcome: "dead_lettered")
             var metadata: Logger.Metadata = [
                 "topic": .string(message.topic), "partition": .stringConvertible(message.partition),
                 "offset": .stringConvertible(message.offset), "reason": .string(reason),
