@@ -55,6 +55,8 @@ public struct PaymentOptions: ParticipantOptions {
         } catch {
             throw ValidationError("PAYMENT_MAX_AMOUNT: \(error)")
         }
+        // Zero or less would decline every order: a typo a customer would see.
+        guard maxAmount.cents > 0 else { throw ValidationError("--max-amount / PAYMENT_MAX_AMOUNT must be more than 0, not \(maxAmount)") }
         return Payment.Configuration(
             maxAmount: maxAmount,
             declineOrders: try FaultMatcher.resolve(flag: declineOrders, option: "--decline-orders", variable: "PAYMENT_DECLINE_ORDERS"),

@@ -46,12 +46,14 @@ struct SagaBenchCommand: RootCommand {
 
     func validate() throws {
         guard (rate != nil) != (concurrency != nil) else { throw ValidationError("give exactly one of --rate and --concurrency") }
-        if let rate, !(rate > 0) { throw ValidationError("--rate must be positive") }
-        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
-        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
-        guard intakeBatch >= 1 else { throw ValidationError("--intake-batch must be at least 1") }
-        guard skus >= 1 else { throw ValidationError("--skus must be at least 1") }
-        guard pgbenchSeconds >= 1 else { throw ValidationError("--pgbench-seconds must be at least 1") }
+        // Upper bounds: far beyond what any machine sustains, low enough that start counts and sleeps cannot overflow.
+        if let rate, !(rate > 0 && rate <= 1_000_000) { throw ValidationError("--rate must be more than 0 and at most 1000000") }
+        if let concurrency, !(1...100_000).contains(concurrency) { throw ValidationError("--concurrency must be 1 to 100000") }
+        guard (1...1000).contains(connections) else { throw ValidationError("--connections must be 1 to 1000") }
+        guard (1...100_000).contains(intakeBatch) else { throw ValidationError("--intake-batch must be 1 to 100000") }
+        guard (1...10_000_000).contains(skus) else { throw ValidationError("--skus must be 1 to 10000000") }
+        guard (1...3600).contains(rssInterval) else { throw ValidationError("--rss-interval must be 1 to 3600 seconds") }
+        guard (1...3600).contains(pgbenchSeconds) else { throw ValidationError("--pgbench-seconds must be 1 to 3600") }
         guard ScenarioMix(parsing: mix) != nil else { throw ValidationError("--mix: happy, all, or name=weight,... over happy, confirmation, payment, stock") }
     }
 

@@ -7,6 +7,17 @@ import TestSupport
 /// `saga-bench` at smoke size against the four real services: keeps the tool working, judges no speed.
 @Suite("saga-bench smoke run", .serialized, .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(3)))
 struct BenchSmokeTests {
+    @Test("a rate or interval that would overflow or spin is a usage error: one line, exit 2", arguments: [
+        ["--rate", "inf"], ["--rate", "1e300"], ["--rate", "nan"], ["--concurrency", "0"], ["--rate", "10", "--rss-interval", "0"],
+        ["--rate", "10", "--rss-interval", "-5"],
+    ])
+    func badArguments(_ arguments: [String]) async throws {
+        let run = try ChildProcess.start(TestEnvironment.executable("saga-bench"), arguments, environment: [:], label: "saga-bench-bad")
+        let exit = try await run.waitForExit(timeout: .seconds(30))
+        #expect(exit.status == 2 && !exit.signaled, "\(arguments): \(run.output)")
+        #expect(run.output.split(separator: "\n").count == 1, "\(arguments): \(run.output)")
+    }
+
     @Test("a few seconds of load: every started saga completes and the JSON report carries its figures")
     func smokeRun() async throws {
         try await SagaCluster.with { cluster in

@@ -205,7 +205,7 @@ struct ObservabilityTests {
         }
     }
 
-    @Test("a bad --http-address is a usage error (one line, exit 2); a taken port fails the run (one line, exit 1)")
+    @Test("a bad --http-address, max amount, lease, retention or tracing setting is a usage error (one line, exit 2); a taken port fails the run (one line, exit 1)")
     func httpAddressErrors() async throws {
         try await SagaCluster.with { cluster in
             for (arguments, environment, source) in [
@@ -213,6 +213,13 @@ struct ObservabilityTests {
                 (["--http-address", "127.0.0.1:70000"], [:], "--http-address"),
                 ([], ["PAYMENT_HTTP_ADDRESS": "localhost"], "PAYMENT_HTTP_ADDRESS"),
                 ([], ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:port"], "SAGAKIT_HTTP_ADDRESS"),
+                // Each of these used to start: to decline every order, trap on the first relay cycle, empty the
+                // inbox at each maintenance, or die in swift-otel's fatalError with a stack trace.
+                (["--max-amount", "-1"], [:], "--max-amount"),
+                ([], ["PAYMENT_MAX_AMOUNT": "0"], "PAYMENT_MAX_AMOUNT"),
+                (["--lease-seconds", "10000000000000000"], [:], "--lease-seconds"),
+                (["--inbox-retention-hours", "0"], [:], "--inbox-retention-hours"),
+                ([], ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_PROPAGATORS": "tracecontext,baggage"], "OTEL_PROPAGATORS"),
             ] {
                 let run = try ChildProcess.start(TestEnvironment.executable("payment-service"), ["run"] + arguments,
                                                  environment: cluster.environment(for: .payment, extra: environment), label: "payment-bad-address")
