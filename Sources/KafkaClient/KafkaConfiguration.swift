@@ -25,20 +25,46 @@ public struct KafkaConfiguration: Sendable {
         self.consumerProperties = consumerProperties
     }
 
-    /// Parses `key=value` pairs separated by `;` or newlines. Blank entries and `#` comment lines are skipped.
-    public static func parseProperties(_ text: String) throws -> [String: String] {
+    /// Parses `key=value` entries, one per line, and with `semicolons` also separated by `;` (as one environment
+    /// variable carries them), where `\;` stands for a `;` inside a value. Blank entries and `#` comment lines are
+    /// skipped. An error names the entry by its position, never its text: it may hold a secret.
+    public static func parseProperties(_ text: String, semicolons: Bool = true) throws -> [String: String] {
         var result: [String: String] = [:]
-        for rawEntry in text.split(whereSeparator: { $0 == ";" || $0 == "\n" }) {
+        for (index, rawEntry) in entries(text, semicolons: semicolons).enumerated() {
             let entry = rawEntry.trimmingCharacters(in: .whitespaces)
             if entry.isEmpty || entry.hasPrefix("#") { continue }
             guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else {
-                throw KafkaError(code: .configuration, message: "expected key=value, got '\(entry.prefix(64))'")
+                throw KafkaError(code: .configuration, message: "entry \(index + 1) is not key=value")
             }
             let key = entry[..<eq].trimmingCharacters(in: .whitespaces)
             let value = entry[entry.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             result[key] = value
         }
         return result
+    }
+
+    private static func entries(_ text: String, semicolons: Bool) -> [String] {
+        var entries: [String] = []
+        var current = ""
+        var escaped = false
+        for character in text {
+            if escaped {
+                // Only `\;` is an escape; any other backslash stays as written (paths, patterns).
+                if character != ";" { current.append("\\") }
+                current.append(character)
+                escaped = false
+            } else if semicolons && character == "\\" {
+                escaped = true
+            } else if character == "\n" || character == "\r\n" || (semicolons && character == ";") {
+                entries.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        if escaped { current.append("\\") }
+        entries.append(current)
+        return entries
     }
 
     /// Property names whose values must never appear in logs or error messages.

@@ -254,10 +254,10 @@ struct Report: Encodable {
             if let value = Environment.value(name) { settings[name] = value }
         }
         for name in ["SAGAKIT_KAFKA_PROPERTIES", "SAGAKIT_KAFKA_PRODUCER_PROPERTIES", "SAGAKIT_KAFKA_CONSUMER_PROPERTIES"] {
-            guard let value = Environment.value(name) else { continue }
-            settings[name] = value.split(separator: ";").filter { pair in
-                !KafkaConfiguration.isSecret(String(pair.split(separator: "=").first ?? "").trimmingCharacters(in: .whitespaces))
-            }.joined(separator: ";")
+            // Parsed as the services parse it (`\;` inside a value), so no tail of a secret passes for an entry.
+            guard let value = Environment.value(name), let properties = try? KafkaConfiguration.parseProperties(value) else { continue }
+            settings[name] = properties.filter { !KafkaConfiguration.isSecret($0.key) }.sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value.replacingOccurrences(of: ";", with: "\\;"))" }.joined(separator: ";")
         }
         return settings
     }

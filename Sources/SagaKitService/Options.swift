@@ -67,7 +67,7 @@ public struct KafkaOptions: ParsableArguments {
     public var bootstrapServers: String?
 
     @Option(name: .customLong("kafka-property"), help: ArgumentHelp(
-        "A librdkafka property for every client, key=value; repeatable. [env: SAGAKIT_KAFKA_PROPERTIES, ';'-separated]",
+        "A librdkafka property for every client, key=value; repeatable. [env: SAGAKIT_KAFKA_PROPERTIES, ';'-separated, '\\;' for a ';' in a value]",
         discussion: "TLS and SASL go here (security.protocol, ssl.ca.location, sasl.mechanism, ...). Unknown keys or bad values stop start-up with librdkafka's message.",
         valueName: "key=value"))
     public var properties: [String] = []
@@ -95,23 +95,32 @@ public struct KafkaOptions: ParsableArguments {
         guard let servers = Environment.value(flag: bootstrapServers, variable: "SAGAKIT_BOOTSTRAP_SERVERS") else {
             throw ValidationError("no Kafka: pass --bootstrap-servers or set SAGAKIT_BOOTSTRAP_SERVERS")
         }
-        func layer(_ variable: String, _ flags: [String]) throws -> [String: String] {
-            var result = try KafkaConfiguration.parseProperties(Environment.value(variable) ?? "")
-            result.merge(try KafkaConfiguration.parseProperties(flags.joined(separator: "\n"))) { $1 }
+        // A variable separates entries with `;` (`\;` inside a value); a file has one per line and a flag one per
+        // use, so a secret holding `;` needs no escape there. A malformed entry is a usage error (exit 2).
+        func parse(_ text: String, _ source: String, semicolons: Bool) throws -> [String: String] {
+            do {
+                return try KafkaConfiguration.parseProperties(text, semicolons: semicolons)
+            } catch let error as KafkaError {
+                throw ValidationError("\(source): \(error.message)")
+            }
+        }
+        func layer(_ variable: String, _ option: String, _ flags: [String]) throws -> [String: String] {
+            var result = try parse(Environment.value(variable) ?? "", variable, semicolons: true)
+            result.merge(try parse(flags.joined(separator: "\n"), option, semicolons: false)) { $1 }
             return result
         }
-        var shared = try KafkaConfiguration.parseProperties(Environment.value("SAGAKIT_KAFKA_PROPERTIES") ?? "")
+        var shared = try parse(Environment.value("SAGAKIT_KAFKA_PROPERTIES") ?? "", "SAGAKIT_KAFKA_PROPERTIES", semicolons: true)
         if let path = Environment.value(flag: kafkaPropertiesFile, variable: "SAGAKIT_KAFKA_PROPERTIES_FILE") {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw ValidationError("cannot read the Kafka properties file \(path)")
             }
-            shared.merge(try KafkaConfiguration.parseProperties(text)) { $1 }
+            shared.merge(try parse(text, "the Kafka properties file \(path)", semicolons: false)) { $1 }
         }
-        shared.merge(try KafkaConfiguration.parseProperties(properties.joined(separator: "\n"))) { $1 }
+        shared.merge(try parse(properties.joined(separator: "\n"), "--kafka-property", semicolons: false)) { $1 }
         return KafkaConfiguration(
             bootstrapServers: servers, properties: shared,
-            producerProperties: try layer("SAGAKIT_KAFKA_PRODUCER_PROPERTIES", producerProperties),
-            consumerProperties: try layer("SAGAKIT_KAFKA_CONSUMER_PROPERTIES", consumerProperties)
+            producerProperties: try layer("SAGAKIT_KAFKA_PRODUCER_PROPERTIES", "--kafka-producer-property", producerProperties),
+            consumerProperties: try layer("SAGAKIT_KAFKA_CONSUMER_PROPERTIES", "--kafka-consumer-property", consumerProperties)
         )
     }
 

@@ -96,6 +96,17 @@ struct KafkaOfflineTests {
         #expect(throws: KafkaError.self) { try KafkaConfiguration.parseProperties("=value") }
     }
 
+    @Test("a secret with ';' survives: escaped as '\\;' in a variable, as written in a file; an error never quotes an entry")
+    func semicolonsInSecrets() throws {
+        #expect(try KafkaConfiguration.parseProperties("sasl.password=ab\\;cd;sasl.username=u") == ["sasl.password": "ab;cd", "sasl.username": "u"])
+        // Other backslashes stay as written.
+        #expect(try KafkaConfiguration.parseProperties("ssl.ca.location=C:\\certs\\ca.pem") == ["ssl.ca.location": "C:\\certs\\ca.pem"])
+        #expect(try KafkaConfiguration.parseProperties("sasl.password=ab;cd\r\nx=1", semicolons: false) == ["sasl.password": "ab;cd", "x": "1"])
+        let error = try #require(throws: KafkaError.self) { try KafkaConfiguration.parseProperties("a=1\nsasl.password hunter2", semicolons: false) }
+        #expect(error.message == "entry 2 is not key=value")
+        #expect(!error.description.contains("hunter2"))
+    }
+
     @Test("librdkafka's log lines reach swift-log with the client's metadata")
     func librdkafkaLogsReachSwiftLog() async throws {
         let handler = InMemoryLogHandler()

@@ -219,6 +219,8 @@ struct ObservabilityTests {
                 ([], ["PAYMENT_MAX_AMOUNT": "0"], "PAYMENT_MAX_AMOUNT"),
                 (["--lease-seconds", "10000000000000000"], [:], "--lease-seconds"),
                 (["--inbox-retention-hours", "0"], [:], "--inbox-retention-hours"),
+                (["--kafka-property", "sasl.password hunter2"], [:], "--kafka-property"),
+                ([], ["SAGAKIT_KAFKA_PROPERTIES": "linger.ms=5;novalue"], "SAGAKIT_KAFKA_PROPERTIES"),
                 ([], ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_PROPAGATORS": "tracecontext,baggage"], "OTEL_PROPAGATORS"),
             ] {
                 let run = try ChildProcess.start(TestEnvironment.executable("payment-service"), ["run"] + arguments,
@@ -227,6 +229,7 @@ struct ObservabilityTests {
                 let lines = run.output.split(separator: "\n")
                 #expect(exit.status == 2 && !exit.signaled, "\(arguments) \(environment): \(run.output)")
                 #expect(lines.count == 1 && lines[0].contains(source), "one line naming \(source): \(run.output)")
+                #expect(!run.output.contains("hunter2"))
             }
 
             // A port something already listens on.
