@@ -568,11 +568,23 @@ func libpqConnect(_ config: PGConfig) throws -> OpaquePointer {
         // Nor is the string shown: where it does not parse, what redaction takes for the password may not be all of it.
         throw PGError(code: .connectionFailed, message: "cannot connect: the connection string (application \(config.applicationName)) is malformed")
     }
+    var userOptions = ""
+    var option = parsed
+    while let keyword = option.pointee.keyword {
+        if String(cString: keyword) == "options", let value = option.pointee.val { userOptions = String(cString: value) }
+        option += 1
+    }
     PQconninfoFree(parsed)
-    // Ours come first so the connection string's own settings win; the session speaks UTC.
-    let keywords = ["application_name", "connect_timeout", "options", "dbname"]
+    // Ours come first so the connection string's own settings win, except `options`: the string's would replace
+    // ours whole (the session's UTC, a relay's synchronous_commit), so both go last, ours after theirs to win a clash.
     let settings = config.sessionSettings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined()
-    let values = [config.applicationName, String(config.connectTimeoutSeconds), "-c TimeZone=UTC -c DateStyle=ISO" + settings, config.connectionString]
+    let ours = "-c TimeZone=UTC -c DateStyle=ISO" + settings
+    var keywords = ["application_name", "connect_timeout", "options", "dbname"]
+    var values = [config.applicationName, String(config.connectTimeoutSeconds), ours, config.connectionString]
+    if !userOptions.trimmingCharacters(in: .whitespaces).isEmpty {
+        keywords.append("options")
+        values.append(userOptions + " " + ours)
+    }
     let connection = withCStringArray(keywords) { k in
         withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
     }

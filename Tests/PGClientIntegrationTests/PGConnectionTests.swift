@@ -6,6 +6,24 @@ import TestSupport
 /// Transactions, retries, server errors and connection loss.
 @Suite("PGClient connection", .enabled(if: TestEnvironment.hasStack), .timeLimit(.minutes(2)))
 struct PGConnectionTests {
+    @Test("a connection string's own options add to the session's settings instead of replacing them; ours win a clash")
+    func userOptionsKeepSessionSettings() async throws {
+        try await withScratchDatabase("pgopts") { database in
+            let separator = database.url.contains("?") ? "&" : "?"
+            let encoded = try #require("-c statement_timeout=5s -c TimeZone=Europe/Paris"
+                .addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            var config = PGConfig(database.url + separator + "options=" + encoded, applicationName: "options-test")
+            config.sessionSettings = ["synchronous_commit": "off"]
+            let connection = try await PGConnection.connect(config, logger: TestEnvironment.quietLogger)
+            #expect(try await scalar(connection, "SHOW statement_timeout", as: String.self) == "5s")
+            // Before, the string's options replaced ours whole: Europe/Paris, and synchronous_commit back on.
+            #expect(try await scalar(connection, "SHOW TimeZone", as: String.self) == "UTC")
+            #expect(try await scalar(connection, "SHOW synchronous_commit", as: String.self) == "off")
+            #expect(try await scalar(connection, "SHOW DateStyle", as: String.self).hasPrefix("ISO"))
+            await connection.close()
+        }
+    }
+
     @Test("withTransaction commits on success and rolls back when the body throws")
     func commitAndRollback() async throws {
         try await withConnection { database, connection in
