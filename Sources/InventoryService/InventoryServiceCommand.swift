@@ -26,7 +26,8 @@ struct StockCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard !sku.isEmpty, sku.utf8.count <= 128 else { throw ValidationError("--sku must be 1 to 128 characters") }
-            guard available >= 0 else { throw ValidationError("--available must not be negative") }
+            // The column is an integer (32 bits).
+            guard (0...Int(Int32.max)).contains(available) else { throw ValidationError("--available must be 0 to \(Int32.max)") }
         }
 
         func run() async throws {

@@ -21,6 +21,16 @@ public struct LoggingOptions: ParsableArguments {
         case text, json
     }
 
+    /// A variable set to something these cannot be is a usage error, as a flag would be, not silently the default.
+    public func validate() throws {
+        if logLevel == nil, let raw = Environment.value("SAGAKIT_LOG_LEVEL"), Logger.Level(rawValue: raw) == nil {
+            throw ValidationError("SAGAKIT_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not '\(raw.prefix(40))'")
+        }
+        if logFormat == nil, let raw = Environment.value("SAGAKIT_LOG_FORMAT"), LogFormat(rawValue: raw) == nil {
+            throw ValidationError("SAGAKIT_LOG_FORMAT must be text or json, not '\(raw.prefix(40))'")
+        }
+    }
+
     public var resolvedLevel: Logger.Level {
         logLevel ?? Environment.value("SAGAKIT_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
     }

@@ -221,6 +221,8 @@ struct ObservabilityTests {
                 (["--inbox-retention-hours", "0"], [:], "--inbox-retention-hours"),
                 (["--kafka-property", "sasl.password hunter2"], [:], "--kafka-property"),
                 ([], ["SAGAKIT_KAFKA_PROPERTIES": "linger.ms=5;novalue"], "SAGAKIT_KAFKA_PROPERTIES"),
+                ([], ["SAGAKIT_LOG_LEVEL": "verbose"], "SAGAKIT_LOG_LEVEL"),
+                ([], ["SAGAKIT_LOG_FORMAT": "xml"], "SAGAKIT_LOG_FORMAT"),
                 ([], ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_PROPAGATORS": "tracecontext,baggage"], "OTEL_PROPAGATORS"),
             ] {
                 let run = try ChildProcess.start(TestEnvironment.executable("payment-service"), ["run"] + arguments,
@@ -231,6 +233,11 @@ struct ObservabilityTests {
                 #expect(lines.count == 1 && lines[0].contains(source), "one line naming \(source): \(run.output)")
                 #expect(!run.output.contains("hunter2"))
             }
+            // Beyond the stock column's 32 bits: a usage error, not PostgreSQL's "integer out of range" (exit 1).
+            let stock = try ChildProcess.start(TestEnvironment.executable("inventory-service"), ["stock", "set", "--sku", "w", "--available", "2147483648"],
+                                               environment: cluster.environment(for: .inventory), label: "inventory-bad-stock")
+            let stockExit = try await stock.waitForExit(timeout: .seconds(30))
+            #expect(stockExit.status == 2 && stock.output.split(separator: "\n").count == 1, "\(stock.output)")
 
             // A port something already listens on.
             let (listener, port) = try HTTPProbe.listen()
