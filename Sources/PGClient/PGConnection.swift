@@ -36,6 +36,9 @@ public actor PGConnection {
     private var pendingBegin: String?
     private var queued: [PGQuery] = []
     private var afterCommitQueue: [PGQuery] = []
+    /// A queued statement refused before sending (a NUL in a parameter): every later round trip of the
+    /// transaction, its COMMIT included, throws it, so the transaction cannot commit without that write.
+    private var refusedQueued: PGError?
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -112,11 +115,11 @@ public actor PGConnection {
     /// prepared once per connection and executed by name afterwards, so the server parses and plans it once.
     @discardableResult
     public func query(_ query: PGQuery) throws -> PGRows {
-        if pendingBegin != nil || !queued.isEmpty {
+        try refuseNUL(query)
+        if pendingBegin != nil || !queued.isEmpty || refusedQueued != nil {
             // The transaction's unsent BEGIN and queued statements travel with this one.
             return try flushPending([query])[0]
         }
-        try refuseNUL(query)
         let conn = try ensureConnected()
         roundTrips += 1
         guard let name = try preparedName(query, conn: conn) else {
@@ -145,6 +148,7 @@ public actor PGConnection {
     public func queries(_ queries: [PGQuery]) throws -> [PGRows] {
         if queries.count == 1 { return [try query(queries[0])] }
         guard !queries.isEmpty else { return [] }
+        for query in queries { try refuseNUL(query) }
         return try flushPending(queries)
     }
 
@@ -217,7 +221,12 @@ public actor PGConnection {
     /// transaction fails either way.
     public func queue(_ query: PGQuery) {
         precondition(transactionOpen, "queue(_:) is for statements inside withTransaction")
-        queued.append(query)
+        do {
+            try refuseNUL(query)
+            queued.append(query)
+        } catch {
+            refusedQueued = refusedQueued ?? error
+        }
     }
 
     /// Runs `query` just after the transaction commits: sent with the COMMIT, in the same round trip, as a
@@ -226,7 +235,12 @@ public actor PGConnection {
     /// still run when the COMMIT itself fails.
     public func afterCommit(_ query: PGQuery) {
         precondition(transactionOpen, "afterCommit(_:) is for statements inside withTransaction")
-        afterCommitQueue.append(query)
+        do {
+            try refuseNUL(query)
+            afterCommitQueue.append(query)
+        } catch {
+            logger.debug("after-commit statement dropped: \(error)")
+        }
     }
 
     private func openTransaction(_ begin: String) {
@@ -234,6 +248,7 @@ public actor PGConnection {
         pendingBegin = begin
         queued = []
         afterCommitQueue = []
+        refusedQueued = nil
     }
 
     /// Sends what the transaction still holds back (BEGIN, queued statements), then the COMMIT, and the
@@ -243,6 +258,7 @@ public actor PGConnection {
             transactionOpen = false
             afterCommitQueue = []
         }
+        if let refusedQueued { throw refusedQueued }
         var work: [PipelineStep] = []
         if pendingBegin == nil || !queued.isEmpty {
             // Nothing at all was sent when the BEGIN is still pending with nothing queued: nothing to commit.
@@ -268,6 +284,7 @@ public actor PGConnection {
     /// Sends the transaction's unsent BEGIN and queued statements, then `statements`, in one round trip; throws
     /// the first failure, else returns the rows of `statements` only.
     private func flushPending(_ statements: [PGQuery]) throws -> [PGRows] {
+        if let refusedQueued { throw refusedQueued }
         var steps: [PipelineStep] = []
         if let begin = pendingBegin { steps.append(.control(begin)) }
         steps += queued.map(PipelineStep.statement)
@@ -320,12 +337,6 @@ public actor PGConnection {
     /// and returns every statement's outcome. A failure skips the rest of its segment, not the next segments.
     /// Throws only when the connection fails.
     private func exchange(_ segments: [[PipelineStep]]) throws -> [[Result<PGRows, PGError>]] {
-        for segment in segments {
-            for step in segment {
-                if case .statement(let query) = step { try refuseNUL(query) }
-                if case .unprepared(let query) = step { try refuseNUL(query) }
-            }
-        }
         let conn = try ensureConnected()
         // Statements are prepared first: a synchronous Parse cannot run inside a pipeline (and after the first
         // use of a statement text there is nothing to prepare).
@@ -562,19 +573,24 @@ private let noticeReceiver: @convention(c) (UnsafeMutableRawPointer?, OpaquePoin
 func libpqConnect(_ config: PGConfig) throws -> OpaquePointer {
     // libpq's message for a string it cannot parse quotes the offending part, which can be the password
     // (`invalid percent-encoded token: "pa%zz"`): checked first, and refused without that text.
-    var parseError: UnsafeMutablePointer<CChar>? = nil
-    guard let parsed = PQconninfoParse(config.connectionString, &parseError) else {
-        if let parseError { PQfreemem(parseError) }
-        // Nor is the string shown: where it does not parse, what redaction takes for the password may not be all of it.
-        throw PGError(code: .connectionFailed, message: "cannot connect: the connection string (application \(config.applicationName)) is malformed")
-    }
+    // libpq expands the string only when it holds a `=` or starts with a URI scheme; anything else is a bare
+    // database name (host and the rest from PG* variables), passed on as it is.
     var userOptions = ""
-    var option = parsed
-    while let keyword = option.pointee.keyword {
-        if String(cString: keyword) == "options", let value = option.pointee.val { userOptions = String(cString: value) }
-        option += 1
+    let text = config.connectionString
+    if text.contains("=") || text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") {
+        var parseError: UnsafeMutablePointer<CChar>? = nil
+        guard let parsed = PQconninfoParse(text, &parseError) else {
+            if let parseError { PQfreemem(parseError) }
+            // Nor is the string shown: where it does not parse, what redaction takes for the password may not be all of it.
+            throw PGError(code: .connectionFailed, message: "cannot connect: the connection string (application \(config.applicationName)) is malformed")
+        }
+        var option = parsed
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "options", let value = option.pointee.val { userOptions = String(cString: value) }
+            option += 1
+        }
+        PQconninfoFree(parsed)
     }
-    PQconninfoFree(parsed)
     // Ours come first so the connection string's own settings win, except `options`: the string's would replace
     // ours whole (the session's UTC, a relay's synchronous_commit), so both go last, ours after theirs to win a clash.
     let settings = config.sessionSettings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined()
@@ -614,7 +630,7 @@ private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
 
 /// libpq takes text parameters as C strings, so a NUL would cut a value short without a word (an id `A\0B` would
 /// act on `A`): refused before anything is sent. PostgreSQL's text types cannot hold a NUL anyway.
-private func refuseNUL(_ query: PGQuery) throws {
+private func refuseNUL(_ query: PGQuery) throws(PGError) {
     for case var bind? in query.binds {
         let hasNUL = bind.withUTF8 { bytes in bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false }
         if hasNUL {

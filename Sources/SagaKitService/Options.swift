@@ -23,20 +23,26 @@ public struct LoggingOptions: ParsableArguments {
 
     /// A variable set to something these cannot be is a usage error, as a flag would be, not silently the default.
     public func validate() throws {
-        if logLevel == nil, let raw = Environment.value("SAGAKIT_LOG_LEVEL"), Logger.Level(rawValue: raw) == nil {
+        if logLevel == nil, let raw = Environment.value("SAGAKIT_LOG_LEVEL"), Self.level(raw) == nil {
             throw ValidationError("SAGAKIT_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not '\(raw.prefix(40))'")
         }
-        if logFormat == nil, let raw = Environment.value("SAGAKIT_LOG_FORMAT"), LogFormat(rawValue: raw) == nil {
+        if logFormat == nil, let raw = Environment.value("SAGAKIT_LOG_FORMAT"), LogFormat(rawValue: raw.lowercased()) == nil {
             throw ValidationError("SAGAKIT_LOG_FORMAT must be text or json, not '\(raw.prefix(40))'")
         }
     }
 
     public var resolvedLevel: Logger.Level {
-        logLevel ?? Environment.value("SAGAKIT_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logLevel ?? Environment.value("SAGAKIT_LOG_LEVEL").flatMap(Self.level) ?? .info
+    }
+
+    /// A variable's level in any case, `warn` for `warning` as many tools spell it.
+    static func level(_ text: String) -> Logger.Level? {
+        let lowered = text.lowercased()
+        return lowered == "warn" ? .warning : Logger.Level(rawValue: lowered)
     }
 
     public var resolvedFormat: LogFormat {
-        logFormat ?? Environment.value("SAGAKIT_LOG_FORMAT").flatMap(LogFormat.init(rawValue:)) ?? .text
+        logFormat ?? Environment.value("SAGAKIT_LOG_FORMAT").flatMap { LogFormat(rawValue: $0.lowercased()) } ?? .text
     }
 
     /// Bootstraps swift-log once for the process and returns a logger with this label.
@@ -83,11 +89,11 @@ public struct KafkaOptions: ParsableArguments {
     public var properties: [String] = []
 
     @Option(name: .customLong("kafka-producer-property"), help: ArgumentHelp(
-        "A librdkafka property for producers only; repeatable. [env: SAGAKIT_KAFKA_PRODUCER_PROPERTIES]", valueName: "key=value"))
+        "A librdkafka property for producers only; repeatable. [env: SAGAKIT_KAFKA_PRODUCER_PROPERTIES, ';'-separated, '\\;' for a ';' in a value]", valueName: "key=value"))
     public var producerProperties: [String] = []
 
     @Option(name: .customLong("kafka-consumer-property"), help: ArgumentHelp(
-        "A librdkafka property for consumers only; repeatable. [env: SAGAKIT_KAFKA_CONSUMER_PROPERTIES]", valueName: "key=value"))
+        "A librdkafka property for consumers only; repeatable. [env: SAGAKIT_KAFKA_CONSUMER_PROPERTIES, ';'-separated, '\\;' for a ';' in a value]", valueName: "key=value"))
     public var consumerProperties: [String] = []
 
     @Option(help: ArgumentHelp(
@@ -141,25 +147,25 @@ public struct KafkaOptions: ParsableArguments {
 
 /// Throughput and timing knobs of `run`; the defaults suit most deployments.
 public struct RuntimeOptions: ParsableArguments {
-    @Option(help: "Events handled per consumer transaction, at most.")
+    @Option(help: "Events handled per consumer transaction, at most; 1 to 100000.")
     public var batchSize: Int = 200
 
-    @Option(help: "Outbox rows per relay batch.")
+    @Option(help: "Outbox rows per relay batch; 1 to 100000.")
     public var relayBatchSize: Int = 500
 
-    @Option(help: "Milliseconds between relay polls when no notification arrives.")
+    @Option(help: "Milliseconds between relay polls when no notification arrives; 1 to 3600000.")
     public var relayPollMs: Int = 500
 
-    @Option(help: "Under load, milliseconds between the starts of two relay batches: fewer, larger produce requests for up to this much latency. 0: publish as soon as the previous batch is acknowledged. [env: SAGAKIT_RELAY_LINGER_MS] (default: 0)")
+    @Option(help: "Under load, milliseconds between the starts of two relay batches: fewer, larger produce requests for up to this much latency. 0: publish as soon as the previous batch is acknowledged; at most 60000. [env: SAGAKIT_RELAY_LINGER_MS] (default: 0)")
     public var relayLingerMs: Int?
 
-    @Option(help: "Seconds a relay's lease lasts; a standby takes over this long after the active relay dies.")
+    @Option(help: "Seconds a relay's lease lasts, 1 to 3600; a standby takes over this long after the active relay dies.")
     public var leaseSeconds: Int = 5
 
-    @Option(help: "Hours published outbox rows are kept, for `outbox republish`.")
+    @Option(help: "Hours published outbox rows are kept, for `outbox republish`; 1 to 87600.")
     public var outboxRetentionHours: Int = 168
 
-    @Option(help: "Hours inbox rows are kept; replays reaching further back are refused.")
+    @Option(help: "Hours inbox rows are kept, 1 to 87600; replays reaching further back are refused.")
     public var inboxRetentionHours: Int = 168
 
     @Flag(help: "Don't send the NOTIFY wake-up with outbox appends; the relay then finds rows by polling only.")

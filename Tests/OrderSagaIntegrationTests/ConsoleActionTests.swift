@@ -74,6 +74,12 @@ struct ConsoleActionTests {
                 headers: ["Authorization": "Bearer " + Self.token])
             #expect(retry.status == 409 && retry.body.contains("failed again"), "\(retry)")
 
+            // A NUL in the reason, which PostgreSQL text cannot hold: a bad request, not a server error; nothing done.
+            let nul = try await HTTPProbe.post(
+                port: console, path: "/api/actions/skip", form: skip.merging(["reason": "by hand\u{0}", "request_id": "req-skip-nul"]) { $1 },
+                headers: ["Authorization": "Bearer " + Self.token])
+            #expect(nul.status == 400 && nul.body.contains("NUL"), "\(nul)")
+
             // The skip, as the page's form sends it (token in the form): done, and the saga ends compensated with the note.
             let done = try await HTTPProbe.post(port: console, path: "/actions/skip", form: skip.merging(["token": Self.token]) { $1 })
             #expect(done.status == 200 && done.body.contains("skipped by console:alice"), "\(done)")

@@ -160,13 +160,12 @@ struct ObservabilityTests {
             _ = try await KafkaOracle.waitForMessages(topic + DeadLetters.suffix, count: 2, timeout: .seconds(60))
             let metrics = try await eventually("payment's two dead letters in /metrics", timeout: .seconds(20), every: .milliseconds(200)) {
                 let body = try await HTTPProbe.get(port: port, path: "/metrics").body
-                return body.split(separator: "\n").contains { $0.hasPrefix("sagakit_consumer_events_total") && $0.contains("dead_lettered") && $0.contains("type=\"unknown\"") }
+                let deadLettered = body.split(separator: "\n").filter { $0.hasPrefix("sagakit_consumer_events_total") && $0.contains("dead_lettered") }
+                // Both counted (the dead letters can be on the topic a moment before the counter moves).
+                return deadLettered.contains { $0.contains("type=\"unknown\"") } && deadLettered.contains { $0.contains("type=\"InventoryReserved\"") }
                     ? body : nil
             }
             #expect(!metrics.contains("Forged"))
-            #expect(metrics.split(separator: "\n").contains {
-                $0.hasPrefix("sagakit_consumer_events_total") && $0.contains("dead_lettered") && $0.contains("type=\"InventoryReserved\"")
-            })
         }
     }
 
@@ -215,7 +214,7 @@ struct ObservabilityTests {
                 ([], ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:port"], "SAGAKIT_HTTP_ADDRESS"),
                 // Each of these used to start: to decline every order, trap on the first relay cycle, empty the
                 // inbox at each maintenance, or die in swift-otel's fatalError with a stack trace.
-                (["--max-amount", "-1"], [:], "--max-amount"),
+                (["--max-amount", "0"], [:], "--max-amount"),
                 ([], ["PAYMENT_MAX_AMOUNT": "0"], "PAYMENT_MAX_AMOUNT"),
                 (["--lease-seconds", "10000000000000000"], [:], "--lease-seconds"),
                 (["--inbox-retention-hours", "0"], [:], "--inbox-retention-hours"),

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Logging
-import SagaKitService
+@testable import SagaKitService
 import Testing
 
 /// OpenTelemetry settings swift-otel cannot honour end in its `fatalError`: refused first, in one line.
@@ -23,6 +23,14 @@ struct OTelSettingsTests {
         }
         #expect(error.message.hasPrefix(key + ":"), "\(error.message)")
         #expect(!error.message.contains("\n"))
+    }
+
+    @Test("grpc as the shared protocol is fine when the traces one says http/protobuf: only traces are exported")
+    func tracesProtocolWins() throws {
+        let environment = Self.endpoint.merging(["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+                                                 "OTEL_PROPAGATORS": "tracecontext"]) { $1 }
+        // Only the check: bootstrapping would install the process-wide tracer.
+        try OTelTracing.checkSupported(environment)
     }
 
     @Test("with tracing off, nothing is checked and nothing starts")

@@ -179,7 +179,24 @@ struct PGValueTests {
                 }
             }
             #expect(queued?.code == .usage)
-            #expect(try await scalar(connection, "SELECT count(*) FROM ids", as: Int.self) == 0)
+            // A body that swallows the error still cannot commit without the refused write.
+            let swallowed = await #expect(throws: PGError.self) {
+                try await connection.withTransaction(deferBegin: true) { tx in
+                    tx.queue("INSERT INTO ids VALUES ('ORD-6')")
+                    tx.queue("INSERT INTO ids VALUES (\(cut))")
+                    _ = try? tx.query("INSERT INTO ids VALUES (\(cut))")
+                    _ = try? tx.query("SELECT 1")
+                    tx.afterCommit("SELECT \(cut)")
+                }
+            }
+            #expect(swallowed?.code == .usage)
+            // A hint with a NUL is dropped, not a failure of the transaction.
+            try await connection.withTransaction { tx in
+                try tx.query("INSERT INTO ids VALUES ('ORD-7')")
+                tx.afterCommit("SELECT \(cut)")
+            }
+            #expect(try await scalar(connection, "SELECT count(*) FROM ids WHERE id <> 'ORD-7'", as: Int.self) == 0)
+            try await connection.query("DELETE FROM ids")
             // The connection is fine afterwards.
             try await connection.query("INSERT INTO ids VALUES (\("ORD-5"))")
             #expect(try await scalar(connection, "SELECT count(*) FROM ids", as: Int.self) == 1)

@@ -65,6 +65,15 @@ struct PGConfigTests {
         #expect(PGConfig.redact("postgresql://sagakit@db/app") == "postgresql://sagakit@db/app")
     }
 
+    @Test("a bare database name is no malformed string: libpq takes it as the name, the rest from PG* variables")
+    func bareDatabaseName() async throws {
+        let error = await #expect(throws: PGError.self) {
+            _ = try await PGConnection.connect(PGConfig("sagakit_no_such_database", connectTimeoutSeconds: 2), logger: TestEnvironment.quietLogger)
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.message.contains("malformed") == false, "\(String(describing: error))")
+    }
+
     @Test("a failed connect throws connectionFailed without the password")
     func connectFailure() async throws {
         let error = await #expect(throws: PGError.self) {

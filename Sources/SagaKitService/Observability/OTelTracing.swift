@@ -54,10 +54,10 @@ public enum OTelTracing {
         if let sampler = value("OTEL_TRACES_SAMPLER"), !samplers.contains(sampler) {
             throw ValidationError("OTEL_TRACES_SAMPLER: '\(sampler)' is not supported; use one of \(samplers.joined(separator: ", "))")
         }
-        for key in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] {
-            if let proto = value(key), !["http/protobuf", "http/json"].contains(proto) {
-                throw ValidationError("\(key): '\(proto)' is not supported; use http/protobuf or http/json")
-            }
+        // The traces key wins over the shared one (which logs and metrics, off here, would also read).
+        let protocolKey = value("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") != nil ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL"
+        if let proto = value(protocolKey), !["http/protobuf", "http/json"].contains(proto) {
+            throw ValidationError("\(protocolKey): '\(proto)' is not supported; use http/protobuf or http/json")
         }
     }
 

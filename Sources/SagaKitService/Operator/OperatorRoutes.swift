@@ -115,6 +115,10 @@ public struct OperatorRoutes: Sendable {
         guard let sagaID = request.sagaID, !sagaID.isEmpty else { return (.badRequest, OperatorReply(ok: false, message: "saga_id is required")) }
         let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if skip, reason.isEmpty { return (.badRequest, OperatorReply(ok: false, message: "a skip needs a reason")) }
+        // PostgreSQL text cannot hold a NUL (PGClient refuses it): a bad request, not a failure of the service.
+        if (sagaID + reason).unicodeScalars.contains("\u{0}") {
+            return (.badRequest, OperatorReply(ok: false, message: "saga_id and reason must not contain a NUL character"))
+        }
         return try await PGConnection.withConnection(database, logger: logger) { db in
             // A request seen before (a resubmitted form) was acted on then: say so, rather than "nothing parked".
             if let requestID = request.requestID, try await db.withTransaction({ tx in try AuditLog.hasRequest(requestID, on: tx) }) {
