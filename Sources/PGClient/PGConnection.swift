@@ -102,9 +102,13 @@ public actor PGConnection {
     deinit {
         // A connection dropped without close(): finish it on its own thread.
         let handle = self.handle
+        // The notice receiver's context must outlive the PGconn, which now outlives this actor.
+        let notices = self.notices
         executor.perform {
-            if let conn = handle.conn { PQfinish(conn) }
-            handle.conn = nil
+            withExtendedLifetime(notices) {
+                if let conn = handle.conn { PQfinish(conn) }
+                handle.conn = nil
+            }
         }
         executor.shutdown()
     }
@@ -551,7 +555,8 @@ final class LibPQHandle: @unchecked Sendable {
     var conn: OpaquePointer?
 }
 
-/// Where a connection's server notices go. It lives as long as the connection's actor, which owns the `PGconn`.
+/// Where a connection's server notices go. The connection's actor holds it, and its deinit hands it to the closure
+/// that finishes the `PGconn` on the connection's thread, so it outlives the handle.
 final class NoticeSink: Sendable {
     let logger: Logger
 
