@@ -79,7 +79,7 @@ struct SagaLoadTests {
         }
     }
 
-    @Test("every service crashing at a crash point mid-run, then restarted: every saga ends correctly",
+    @Test("every service set to crash at a crash point mid-run (at least one does, none dies otherwise), then restarted: every saga ends correctly",
           arguments: [CrashPoint.relayAfterFetchBeforePublish, .relayAfterAckBeforeMark, .relayAfterMarkBeforeCommit,
                       .consumerAfterPollBeforeTransaction, .consumerBeforeCommit, .consumerAfterCommitBeforeOffset, .consumerAfterOffsetStore])
     func crashPointMidRun(_ point: CrashPoint) async throws {

@@ -25,7 +25,7 @@ struct OTelSettingsTests {
         #expect(!error.message.contains("\n"))
     }
 
-    @Test("grpc as the shared protocol is fine when the traces one says http/protobuf: only traces are exported")
+    @Test("grpc as the shared protocol passes the check when the traces protocol says http/protobuf, which wins")
     func tracesProtocolWins() throws {
         let environment = Self.endpoint.merging(["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
                                                  "OTEL_PROPAGATORS": "tracecontext"]) { $1 }

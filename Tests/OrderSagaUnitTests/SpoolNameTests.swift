@@ -57,10 +57,14 @@ struct SpoolNameTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let sender = try SpoolSender(directory: directory)
         let id = String(repeating: "é", count: 50)
-        let message = ConfirmationMessage(orderID: id, to: "a@example.com", subject: "s", body: "b", messageID: "m@sagakit.invalid")
+        let message = ConfirmationMessage(orderID: id, to: "a@example.com", subject: "s", body: "first body", messageID: "m@sagakit.invalid")
         try sender.send(message)
-        try sender.send(message)
+        var second = message
+        second.body = "second body"
+        try sender.send(second)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == [SpoolSender.fileName(for: id)])
+        let written = try String(contentsOf: directory.appendingPathComponent(SpoolSender.fileName(for: id)), encoding: .utf8)
+        #expect(written.contains("second body") && !written.contains("first body"))
     }
 }
 
