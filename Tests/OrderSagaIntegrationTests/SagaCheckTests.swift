@@ -182,11 +182,24 @@ struct SagaCheckTests {
     @Test("the check role reads every database and can change none")
     func readOnlyRole() async throws {
         try await Fixture.with { fixture in
-            let db = try await PGConnection.connect(PGConfig(SagaCheckRun.url(for: fixture.databases[.payment]!.name)), logger: TestEnvironment.quietLogger)
-            let rows = try await db.query("SELECT count(*) AS n FROM charges")
-            #expect(try rows[0].decode("n", as: Int.self) == 2)
-            await #expect(throws: (any Error).self) { try await db.execute("DELETE FROM charges") }
-            await db.close()
+            for service in SagaCluster.Service.allCases {
+                let db = try await PGConnection.connect(PGConfig(SagaCheckRun.url(for: fixture.databases[service]!.name)), logger: TestEnvironment.quietLogger)
+                // Every service's database has SagaKit's outbox; the check reads it.
+                let rows = try await db.query("SELECT count(*) AS n FROM sagakit_outbox")
+                #expect(try rows[0].decode("n", as: Int.self) >= 0)
+                let readOnly = await #expect(throws: PGError.self) { try await db.execute("DELETE FROM sagakit_outbox") }
+                #expect(readOnly?.sqlState == "25006", "\(service): the role's sessions are read-only: \(String(describing: readOnly))")
+                // A session may turn its read-only default off; the role still holds no privilege to write.
+                try await db.execute("SET default_transaction_read_only = off")
+                for write in ["INSERT INTO sagakit_outbox DEFAULT VALUES", "UPDATE sagakit_outbox SET topic = topic", "DELETE FROM sagakit_outbox"] {
+                    let error = await #expect(throws: PGError.self) { try await db.execute(write) }
+                    #expect(error?.sqlState == "42501", "\(service): \(write): \(String(describing: error))")
+                }
+                await db.close()
+            }
+            let payment = try await PGConnection.connect(PGConfig(SagaCheckRun.url(for: fixture.databases[.payment]!.name)), logger: TestEnvironment.quietLogger)
+            #expect(try await payment.query("SELECT count(*) AS n FROM charges")[0].decode("n", as: Int.self) == 2)
+            await payment.close()
         }
     }
 
