@@ -49,15 +49,20 @@ struct KafkaACLTests {
 
     /// The topics whose events a module's code constructs (comments aside).
     static func producedTopics(module: String) throws -> Set<String> {
+        var topics = Set<String>()
+        for type in try producedEventTypes(module: module) { topics.insert(type.topic) }
+        return topics
+    }
+
+    /// The event types a service's module builds (`InventoryReserved(`), outside comments.
+    static func producedEventTypes(module: String) throws -> [any SagaEvent.Type] {
         let code = try RepositoryFiles.swiftSources(module: module)
             .flatMap { $0.split(separator: "\n") }
             .filter { !$0.drop(while: { $0 == " " }).hasPrefix("//") }
             .joined(separator: "\n")
-        var topics = Set<String>()
-        for type in OrderSagaEvents.all where code.contains(try Regex("\\b\(type.eventType)\\(")) {
-            topics.insert(type.topic)
-        }
-        return topics
+        var types: [any SagaEvent.Type] = []
+        for type in OrderSagaEvents.all where code.contains(try Regex("\\b\(type.eventType)\\(")) { types.append(type) }
+        return types
     }
 
     /// What the code needs.
@@ -140,6 +145,17 @@ struct KafkaACLTests {
         #expect(writers[OrderSagaTopics.inventory] == [Inventory.name])
         #expect(writers[OrderSagaTopics.payment] == [Payment.name])
         #expect(writers[OrderSagaTopics.notification] == [Notification.name])
+        // Every event type has a producer, and only the owner of its topic builds it.
+        var producers: [String: [String]] = [:]
+        for service in try Self.services() {
+            for type in try Self.producedEventTypes(module: service.module) { producers[type.eventType, default: []].append(service.name) }
+        }
+        let allTypes = Set(OrderSagaEvents.all.map { $0.eventType })
+        #expect(Set(producers.keys) == allTypes, "event types nobody produces")
+        for type in OrderSagaEvents.all {
+            let owner = writers[type.topic] ?? []
+            #expect(producers[type.eventType] == owner, "\(type.eventType): \(producers[type.eventType] ?? [])")
+        }
     }
 
     @Test("the compose file grants exactly what the code needs")
