@@ -225,12 +225,8 @@ public actor PGConnection {
     /// transaction fails either way.
     public func queue(_ query: PGQuery) {
         precondition(transactionOpen, "queue(_:) is for statements inside withTransaction")
-        do {
-            try refuseNUL(query)
-            queued.append(query)
-        } catch {
-            refusedQueued = refusedQueued ?? error
-        }
+        guard let refusal = nulRefusal(query) else { return queued.append(query) }
+        refusedQueued = refusedQueued ?? refusal
     }
 
     /// Runs `query` just after the transaction commits: sent with the COMMIT, in the same round trip, as a
@@ -239,12 +235,8 @@ public actor PGConnection {
     /// still run when the COMMIT itself fails.
     public func afterCommit(_ query: PGQuery) {
         precondition(transactionOpen, "afterCommit(_:) is for statements inside withTransaction")
-        do {
-            try refuseNUL(query)
-            afterCommitQueue.append(query)
-        } catch {
-            logger.debug("after-commit statement dropped: \(error)")
-        }
+        guard let refusal = nulRefusal(query) else { return afterCommitQueue.append(query) }
+        logger.debug("after-commit statement dropped: \(refusal)")
     }
 
     private func openTransaction(_ begin: String) {
@@ -636,12 +628,14 @@ private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
 /// libpq takes text parameters as C strings, so a NUL would cut a value short without a word (an id `A\0B` would
 /// act on `A`): refused before anything is sent. PostgreSQL's text types cannot hold a NUL anyway.
 private func refuseNUL(_ query: PGQuery) throws(PGError) {
-    for case var bind? in query.binds {
-        let hasNUL = bind.withUTF8 { bytes in bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false }
-        if hasNUL {
-            throw PGError(code: .usage, message: "a parameter holds a NUL character, which PostgreSQL text cannot store")
-        }
+    if let refusal = nulRefusal(query) { throw refusal }
+}
+
+private func nulRefusal(_ query: PGQuery) -> PGError? {
+    for case var bind? in query.binds where bind.withUTF8({ bytes in bytes.baseAddress.map { memchr($0, 0, bytes.count) != nil } ?? false }) {
+        return PGError(code: .usage, message: "a parameter holds a NUL character, which PostgreSQL text cannot store")
     }
+    return nil
 }
 
 /// Lays the parameters out in one buffer, NUL-terminated, and passes pointers into it that live for the call.
