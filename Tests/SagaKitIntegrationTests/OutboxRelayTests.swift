@@ -191,7 +191,7 @@ struct OutboxRelayTests {
             #expect(afterFirst.count == firstWave.count, "no event published twice while both relays run")
             #expect(Set(afterFirst.compactMap(\.eventID)) == Set(firstWave.map(\.envelope.eventID)))
             #expect(leader.output.contains("published"))
-            #expect(try await Outbox.status(on: db).pending == 1, "the standby published nothing")
+            #expect(!standby.output.contains("published"), "the standby published nothing")
 
             leader.kill9()
             _ = try await leader.waitForExit()
