@@ -163,7 +163,7 @@ enum ConsoleAction: String, Sendable, CaseIterable {
 enum ConsoleInput {
     /// Control characters (NUL above all, which PostgreSQL's text refuses) are never part of an id, a name or a reason.
     static func hasControlCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        TextInput.hasControlCharacter(text)
     }
 
     /// The query string's fields, refusing any value with a control character (400, not a database error).

@@ -1,9 +1,10 @@
+import SagaKit
+
 /// Checks on what a customer or an operator types, shared by the intake and the services that act on it.
 public enum InputChecks {
-    /// A control character (Unicode general category Cc: C0, DEL, C1) anywhere: it has no business in an id or an
-    /// address, and it garbles logs, file names and terminals.
+    /// A control character anywhere (`TextInput.hasControlCharacter`, which the event readers use too).
     public static func hasControlCharacter(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        TextInput.hasControlCharacter(text)
     }
 
     /// A plausible address, not a verified one: one `@` with a local part of 1 to 64 characters, a domain of at

@@ -73,11 +73,6 @@ public struct EventEnvelope: Sendable, Hashable {
     public static let maxEncodedSize = 64 * 1024
     public static let maxSagaIDLength = 128
 
-    /// Unicode general category Cc (C0, DEL, C1), as the intake refuses them.
-    static func hasControlCharacter(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
-    }
-
     // MARK: - JSON
 
     /// The envelope's JSON text. The payload's bytes are copied in unchanged.
@@ -111,7 +106,7 @@ public struct EventEnvelope: Sendable, Hashable {
         guard !sagaID.isEmpty, sagaID.utf8.count <= Self.maxSagaIDLength else {
             throw EnvelopeError("saga_id must be 1 to \(Self.maxSagaIDLength) bytes")
         }
-        guard !Self.hasControlCharacter(sagaID) else { throw EnvelopeError("saga_id must not contain control characters") }
+        guard !TextInput.hasControlCharacter(sagaID) else { throw EnvelopeError("saga_id must not contain control characters") }
         guard !producer.isEmpty else { throw EnvelopeError("producer must not be empty") }
         guard (try? JSONScanner.objectMembers(payload)) != nil else { throw EnvelopeError("payload must be a JSON object") }
         guard encodedSize <= Self.maxEncodedSize else {
@@ -156,7 +151,7 @@ public struct EventEnvelope: Sendable, Hashable {
             throw EnvelopeError("saga_id must be 1 to \(maxSagaIDLength) bytes")
         }
         // A NUL would reach PostgreSQL cut short, acting on another saga; no control character belongs in an id.
-        guard !hasControlCharacter(sagaID) else { throw EnvelopeError("saga_id must not contain control characters") }
+        guard !TextInput.hasControlCharacter(sagaID) else { throw EnvelopeError("saga_id must not contain control characters") }
         guard let occurredAt = RFC3339.parse(try string("occurred_at")) else {
             throw EnvelopeError("occurred_at is not an RFC 3339 date-time")
         }
