@@ -36,22 +36,36 @@ public struct NotificationOptions: ParticipantOptions {
     @Option(help: "Folder the default sender writes one .eml file per confirmation into. [env: NOTIFICATION_SPOOL_DIR, SAGAKIT_SPOOL_DIR] (default: ./spool)")
     var spoolDir: String?
 
-    @Option(help: "Delivery attempts for a transient sender error before the confirmation fails; between two, the consumer rolls its transaction back and backs off (counted per process). (default: 4)")
+    @Option(help: "Delivery attempts for a transient sender error before the confirmation fails, 1 to 100; between two, the consumer rolls its transaction back and backs off (counted per process). (default: 4)")
     var senderAttempts: Int = 4
 
-    @Option(help: "Make the sender fail this many times per message with a transient error (to exercise retries). [env: NOTIFICATION_SENDER_FAILURES] (default: 0)")
+    @Option(help: "Make the sender fail this many times per message with a transient error (to exercise retries), 0 to 1000. [env: NOTIFICATION_SENDER_FAILURES] (default: 0)")
     var senderFailures: Int?
 
     @Option(help: "Fault option, for demos and tests only: fail the confirmation dispatch (no message sent; the compensations start) for the orders whose id matches one of these comma-separated globs ('*' matches any run), e.g. 'ORD-2002,*-failconfirm-*'. Unset, it changes nothing. [env: NOTIFICATION_FAIL_CONFIRMATIONS] (default: none)")
     var failConfirmations: String?
 
     public func configuration() throws -> Notification.Configuration {
-        guard senderAttempts >= 1 else { throw ValidationError("--sender-attempts must be at least 1") }
+        guard (1...100).contains(senderAttempts) else { throw ValidationError("--sender-attempts must be 1 to 100") }
         return Notification.Configuration(
             spoolDirectory: spoolDir ?? Environment.value("NOTIFICATION_SPOOL_DIR") ?? Environment.value("SAGAKIT_SPOOL_DIR") ?? "spool",
             senderAttempts: senderAttempts,
-            senderFailures: senderFailures ?? Environment.value("NOTIFICATION_SENDER_FAILURES").flatMap(Int.init) ?? 0,
+            senderFailures: try resolvedSenderFailures(),
             failConfirmations: try FaultMatcher.resolve(
                 flag: failConfirmations, option: "--fail-confirmations", variable: "NOTIFICATION_FAIL_CONFIRMATIONS"))
+    }
+
+    /// The flag's value, else the variable's, else 0; a value that is not a count is a usage error, not ignored.
+    private func resolvedSenderFailures() throws -> Int {
+        let (value, source): (Int?, String)
+        if let senderFailures {
+            (value, source) = (senderFailures, "--sender-failures")
+        } else if let text = Environment.value("NOTIFICATION_SENDER_FAILURES") {
+            (value, source) = (Int(text), "NOTIFICATION_SENDER_FAILURES")
+        } else {
+            return 0
+        }
+        guard let value, (0...1000).contains(value) else { throw ValidationError("\(source) must be a whole number from 0 to 1000") }
+        return value
     }
 }

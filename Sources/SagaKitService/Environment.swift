@@ -26,3 +26,14 @@ extension FaultMatcher {
         }
     }
 }
+
+extension CrashPoint {
+    /// `validateEnvironment` for a command: a bad crash-point setting is a usage error (exit 2), in one line.
+    public static func checkEnvironment() throws {
+        do {
+            try validateEnvironment()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}

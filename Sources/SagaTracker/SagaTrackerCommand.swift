@@ -59,7 +59,7 @@ struct StartCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try CrashPoint.validateEnvironment()
+        try CrashPoint.checkEnvironment()
         // The intake's span is the root of the saga's trace: exported before the command returns, when asked for.
         let logger = logging.makeLogger(label: Tracker.name)
         let tracing = try OTelTracing.bootstrap(

@@ -204,7 +204,7 @@ struct ObservabilityTests {
         }
     }
 
-    @Test("a bad --http-address, max amount, lease, retention or tracing setting is a usage error (one line, exit 2); a taken port fails the run (one line, exit 1)")
+    @Test("a bad --http-address, max amount, lease, retention, tracing, crash-point or sender setting is a usage error (one line, exit 2); a taken port fails the run (one line, exit 1)")
     func httpAddressErrors() async throws {
         try await SagaCluster.with { cluster in
             for (arguments, environment, source) in [
@@ -223,6 +223,9 @@ struct ObservabilityTests {
                 ([], ["SAGAKIT_LOG_LEVEL": "verbose"], "SAGAKIT_LOG_LEVEL"),
                 ([], ["SAGAKIT_LOG_FORMAT": "xml"], "SAGAKIT_LOG_FORMAT"),
                 ([], ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_PROPAGATORS": "tracecontext,baggage"], "OTEL_PROPAGATORS"),
+                // Test settings: a misspelt one used to exit 1 with a type's name, or run on a random seed.
+                ([], ["SAGAKIT_CRASH_POINTS": "bogus"], "SAGAKIT_CRASH_POINTS"),
+                ([], ["SAGAKIT_CRASH_POINTS": "relay.after_ack_before_mark:@5", "SAGAKIT_CRASH_SEED": "seven"], "SAGAKIT_CRASH_SEED"),
             ] {
                 let run = try ChildProcess.start(TestEnvironment.executable("payment-service"), ["run"] + arguments,
                                                  environment: cluster.environment(for: .payment, extra: environment), label: "payment-bad-address")
@@ -231,6 +234,19 @@ struct ObservabilityTests {
                 #expect(exit.status == 2 && !exit.signaled, "\(arguments) \(environment): \(run.output)")
                 #expect(lines.count == 1 && lines[0].contains(source), "one line naming \(source): \(run.output)")
                 #expect(!run.output.contains("hunter2"))
+            }
+            // Notification's sender settings: a value that is not a count used to be ignored (no failures).
+            for (arguments, environment, source) in [
+                (["--sender-failures", "-1"], [String: String](), "--sender-failures"),
+                ([], ["NOTIFICATION_SENDER_FAILURES": "abc"], "NOTIFICATION_SENDER_FAILURES"),
+                (["--sender-attempts", "0"], [:], "--sender-attempts"),
+            ] {
+                let run = try ChildProcess.start(TestEnvironment.executable("notification-service"), ["run"] + arguments,
+                                                 environment: cluster.environment(for: .notification, extra: environment), label: "notification-bad-sender")
+                let exit = try await run.waitForExit(timeout: .seconds(30))
+                let lines = run.output.split(separator: "\n")
+                #expect(exit.status == 2 && !exit.signaled, "\(arguments) \(environment): \(run.output)")
+                #expect(lines.count == 1 && lines[0].contains(source), "one line naming \(source): \(run.output)")
             }
             // Beyond the stock column's 32 bits: a usage error, not PostgreSQL's "integer out of range" (exit 1).
             let stock = try ChildProcess.start(TestEnvironment.executable("inventory-service"), ["stock", "set", "--sku", "w", "--available", "2147483648"],

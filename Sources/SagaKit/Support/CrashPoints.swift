@@ -39,9 +39,18 @@ public enum CrashPoint: String, CaseIterable, Sendable {
         plan.hit(self)
     }
 
-    /// Fails start-up on a misspelt crash-point setting rather than silently never crashing.
+    /// Fails start-up on a misspelt crash-point setting rather than silently never crashing, or crashing on an
+    /// unrepeatable schedule. The error names the variable.
     public static func validateEnvironment() throws {
-        _ = try CrashPlan.parse(ProcessInfo.processInfo.environment[environmentVariable] ?? "", seed: 0)
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            _ = try CrashPlan.parse(environment[environmentVariable] ?? "", seed: 0)
+        } catch {
+            throw CrashPlan.ParseError(description: "\(environmentVariable): \(error)")
+        }
+        if let seed = environment[seedVariable], !seed.isEmpty, UInt64(seed) == nil {
+            throw CrashPlan.ParseError(description: "\(seedVariable) must be a whole number from 0 to \(UInt64.max)")
+        }
     }
 }
 

@@ -33,7 +33,7 @@ public struct RunCommand<Service: CommandLineParticipant>: AsyncParsableCommand 
 
     public func run() async throws {
         let logger = logging.makeLogger(label: Service.name)
-        try CrashPoint.validateEnvironment()
+        try CrashPoint.checkEnvironment()
         let deadLetterSagas = try FaultMatcher.resolve(flag: nil, option: DeadLetterFault.variable, variable: DeadLetterFault.variable)
         let httpAddress = try http.address()
         if let httpAddress { try ObservabilityServer.checkAvailable(httpAddress) }
