@@ -15,7 +15,7 @@ struct ParkedCompensationTests {
             try await harness.migrate()
             let db = try await harness.connect()
             // The preparation records the batch (as Inventory's takes its stock locks); the body reports whether the
-            // preparation had already run for its event.
+            // preparation had already run for its event, in the body's own transaction.
             let preparedBeforeBody = Observations()
             var handlers = EventHandlers()
             handlers.beforeEachBatch { events, db in
@@ -26,7 +26,11 @@ struct ParkedCompensationTests {
                 failed: { ping, _ in TestbedPong(sequence: ping.sequence) },
                 skipped: { ping, _ in TestbedPong(sequence: ping.sequence) }
             ) { ping, _, db in
-                let rows: Int = try db.query("SELECT count(*) AS n FROM testbed_batches WHERE sequences = ARRAY[\(ping.sequence)]::int[]")[0].decode("n")
+                // `xmin` is the inserting transaction: the preparation's row counts only if it is this transaction's.
+                let rows: Int = try db.query("""
+                    SELECT count(*) AS n FROM testbed_batches
+                    WHERE sequences = ARRAY[\(ping.sequence)]::int[] AND xmin = pg_current_xact_id()::xid
+                    """)[0].decode("n")
                 preparedBeforeBody.values.withLock { $0.append(rows == 1) }
             }
             let compensations = CompensationHandlers(
