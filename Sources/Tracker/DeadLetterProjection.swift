@@ -159,7 +159,7 @@ struct DeadLetterFollower: Service {
                 do {
                     if db == nil { db = try await PGConnection.connect(database, logger: logger) }
                     let added = try await db!.withTransaction { tx in try DeadLetterStore.record(letters, on: tx) }
-                    for service in added { Counter(label: TrackerMetrics.deadLetters, dimensions: [("service", service)]).increment() }
+                    for service in added { Counter(label: TrackerMetrics.deadLetters, dimensions: [("refused_by", service)]).increment() }
                     try await consumer.storeOffsets(OffsetPlan(messages: messages) { _ in true }.store)
                     uncommitted = true
                     failures = 0

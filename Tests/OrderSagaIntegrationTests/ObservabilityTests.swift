@@ -139,6 +139,8 @@ struct ObservabilityTests {
                 for family in exposition.families.values {
                     for sample in family.samples {
                         #expect(!sample.labels.values.contains { $0.hasPrefix("ORD-") }, "\(service): \(sample.name) labelled by a saga id: \(sample.labels)")
+                        // The scrape sets these; an exported one would be renamed `exported_<name>` under it.
+                        #expect(Set(sample.labels.keys).isDisjoint(with: ["service", "job", "instance"]), "\(service): \(sample.name): \(sample.labels)")
                     }
                 }
             }
@@ -148,11 +150,13 @@ struct ObservabilityTests {
         }
     }
 
-    @Test("a dead letter's type label comes from its header only for a known event type: a forged one cannot mint series")
+    @Test("a dead letter's type label comes from its header only for a known event type: a forged one cannot mint series; the tracker counts them by refused_by")
     func deadLetterTypeLabelIsBounded() async throws {
         try await SagaCluster.with { cluster in
             let port = try HTTPProbe.freePort()
             try await cluster.start(.payment, environment: ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:\(port)"])
+            let trackerPort = try HTTPProbe.freePort()
+            try await cluster.start(.tracker, environment: ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:\(trackerPort)"])
             let forged = "Forged" + String(repeating: "x", count: 500)
             let topic = cluster.topics(OrderSagaTopics.inventory)
             try await KafkaOracle.produce(topic, key: "ORD-LABEL-1", value: "not json", headers: ["sagakit-event-type": forged])
@@ -166,6 +170,12 @@ struct ObservabilityTests {
                     ? body : nil
             }
             #expect(!metrics.contains("Forged"))
+            // The tracker records both under the refusing service, in a label the scrape does not set itself.
+            let counted = "\(TrackerMetrics.deadLetters){refused_by=\"payment\"} 2"
+            _ = try await eventually("the tracker's count of payment's dead letters", timeout: .seconds(30), every: .milliseconds(300)) {
+                let body = try await HTTPProbe.get(port: trackerPort, path: "/metrics").body
+                return body.split(separator: "\n").contains { $0.hasPrefix(counted) } ? body : nil
+            }
         }
     }
 

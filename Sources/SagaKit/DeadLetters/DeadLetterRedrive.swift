@@ -124,7 +124,7 @@ public enum DeadLetterRedrive {
         outcome.offset = report.offset
         detail["redriven_to"] = DeadLetter.id(topic: report.topic, partition: report.partition, offset: report.offset)
         try await record(letter, sagaID: outcome.sagaID, actor: outcome.actor, outcome: "done", detail: detail, requestID: requestID, on: db)
-        Counter(label: redrivenMetric, dimensions: [("service", letter.service)]).increment()
+        Counter(label: redrivenMetric, dimensions: [("refused_by", letter.service)]).increment()
         return outcome
     }
 
