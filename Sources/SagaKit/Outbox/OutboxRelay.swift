@@ -25,6 +25,12 @@ public struct OutboxRelayConfiguration: Sendable {
     /// Inbox rows older than this are deleted; replays reaching further back are refused without `--force`.
     public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
     public var maintenanceInterval: Duration = .seconds(60)
+    /// Rows retention deletes from each table in one statement: a pass holds up publishing for one such statement
+    /// per table, never for a whole backlog.
+    public var retentionBatchSize = 10_000
+    /// After a pass that left expired rows behind (a full batch), the next comes this soon instead of a
+    /// `maintenanceInterval` later, so retention keeps up with any rate below a batch per table per this interval.
+    public var retentionCatchUpInterval: Duration = .seconds(1)
     /// How often the active relay samples the backlog (rows pending, the oldest one's age) for its gauges.
     public var backlogSampleInterval: Duration = .seconds(5)
     /// Backoff after a failed cycle (broker or database away).
@@ -103,6 +109,8 @@ public final class OutboxRelay: Service, Sendable {
         var lease: RelayLease? = nil
         var failures = 0
         var lastMaintenance = ContinuousClock.now - configuration.maintenanceInterval
+        var maintenanceDue = configuration.maintenanceInterval
+        var retention = RetentionProgress()
         var lastBacklogSample = ContinuousClock.now - configuration.backlogSampleInterval
         var lastBatchStart: ContinuousClock.Instant?
         var lastBatchFull = false
@@ -126,9 +134,10 @@ public final class OutboxRelay: Service, Sendable {
                     more = published == .full
                     lastBatchFull = more
                     if published != .empty { lastBatchStart = batchStart }
-                    if ContinuousClock.now - lastMaintenance >= configuration.maintenanceInterval {
+                    if ContinuousClock.now - lastMaintenance >= maintenanceDue {
                         lastMaintenance = .now
-                        try await deleteExpired(db: db)
+                        let behind = try await deleteExpired(db: db, progress: &retention)
+                        maintenanceDue = behind ? configuration.retentionCatchUpInterval : configuration.maintenanceInterval
                     }
                     if ContinuousClock.now - lastBacklogSample >= configuration.backlogSampleInterval {
                         lastBacklogSample = .now
@@ -418,17 +427,25 @@ public final class OutboxRelay: Service, Sendable {
     /// Failures that say the producer's identity is spent: the producer is replaced, the rows sent again.
     private static let producerIdentityCodes: Set<KafkaError.ResponseCode> = [.producerFenced, .invalidProducerEpoch, .unknownProducerID]
 
-    private func deleteExpired(db: PGConnection) async throws {
+    /// Rows deleted by a run of retention passes that each found a full batch, logged once the run ends.
+    private struct RetentionProgress {
+        var outbox = 0
+        var inbox = 0
+    }
+
+    /// Deletes one batch of expired rows from each table. Returns whether either batch was full: more are waiting.
+    private func deleteExpired(db: PGConnection, progress: inout RetentionProgress) async throws -> Bool {
+        let limit = configuration.retentionBatchSize
         let outboxCutoff = Date().addingTimeInterval(-configuration.outboxRetention.seconds)
         let inboxCutoff = Date().addingTimeInterval(-configuration.inboxRetention.seconds)
         let outbox = try await db.query("""
             DELETE FROM sagakit_outbox WHERE id IN (
-              SELECT id FROM sagakit_outbox WHERE published_at < \(outboxCutoff) ORDER BY published_at LIMIT 10000)
+              SELECT id FROM sagakit_outbox WHERE published_at < \(outboxCutoff) ORDER BY published_at LIMIT \(limit))
             """).affectedRows
         let inbox = try await db.withTransaction { tx in
             let deleted = try tx.query("""
                 DELETE FROM sagakit_inbox WHERE ctid IN (
-                  SELECT ctid FROM sagakit_inbox WHERE processed_at < \(inboxCutoff) LIMIT 10000)
+                  SELECT ctid FROM sagakit_inbox WHERE processed_at < \(inboxCutoff) LIMIT \(limit))
                 """).affectedRows
             if deleted > 0 {
                 // From now on the inbox no longer remembers everything before the cut-off: replays must stop there.
@@ -439,8 +456,13 @@ public final class OutboxRelay: Service, Sendable {
             }
             return deleted
         }
-        if outbox + inbox > 0 {
-            logger.info("retention: deleted \(outbox) published outbox rows and \(inbox) inbox rows")
+        progress.outbox += outbox
+        progress.inbox += inbox
+        let behind = outbox >= limit || inbox >= limit
+        if !behind, progress.outbox + progress.inbox > 0 {
+            logger.info("retention: deleted \(progress.outbox) published outbox rows and \(progress.inbox) inbox rows")
+            progress = RetentionProgress()
         }
+        return behind
     }
 }
