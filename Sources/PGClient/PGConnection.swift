@@ -119,6 +119,11 @@ public actor PGConnection {
     /// prepared once per connection and executed by name afterwards, so the server parses and plans it once.
     @discardableResult
     public func query(_ query: PGQuery) throws -> PGRows {
+        try self.query(query, reprepare: true)
+    }
+
+    /// `reprepare`: whether a stale prepared statement may be prepared again (once: a second failure is thrown).
+    private func query(_ query: PGQuery, reprepare: Bool) throws -> PGRows {
         try refuseNUL(query)
         if pendingBegin != nil || !queued.isEmpty || refusedQueued != nil {
             // The transaction's unsent BEGIN and queued statements travel with this one.
@@ -137,12 +142,12 @@ public actor PGConnection {
         }
         do {
             return try consume(result, conn: conn, statement: query.sql)
-        } catch let error as PGError where error.isStalePreparedStatement {
+        } catch let error as PGError where error.isStalePreparedStatement && reprepare {
             // The schema changed under a cached plan ("cached plan must not change result type"), or the
             // statement is gone: prepare it again once.
             prepared[query.sql] = nil
             PQclear(PQexec(conn, "DEALLOCATE \(name)"))
-            return try self.query(query)
+            return try self.query(query, reprepare: false)
         }
     }
 

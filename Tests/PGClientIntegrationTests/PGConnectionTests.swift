@@ -24,6 +24,30 @@ struct PGConnectionTests {
         }
     }
 
+    @Test("a cached statement whose table changed shape is prepared again and answers with the new shape; one that fails so at every execution is thrown, not retried forever")
+    func stalePreparedStatementIsPreparedAgainOnce() async throws {
+        try await withConnection { database, connection in
+            try await connection.execute("CREATE TABLE shapes (id int)")
+            try await connection.execute("INSERT INTO shapes VALUES (1)")
+            #expect(try await connection.query("SELECT * FROM shapes").count == 1)
+            let other = try await database.connect()
+            try await other.execute("ALTER TABLE shapes ADD COLUMN label text DEFAULT 'x'")
+            let reshaped = try await connection.query("SELECT * FROM shapes")
+            #expect(try reshaped[0].decode("label", as: String.self) == "x", "prepared again: the new column is there")
+
+            // The same SQLSTATE (0A000) raised by the statement itself at every execution: one retry, then the error
+            // (it used to prepare and retry until the stack overflowed).
+            try await other.execute("""
+                CREATE FUNCTION always_unsupported() RETURNS int LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'not here' USING ERRCODE = 'feature_not_supported'; END $$
+                """)
+            let error = await #expect(throws: PGError.self) { try await connection.query("SELECT always_unsupported() AS n") }
+            #expect(error?.sqlState == "0A000", "\(String(describing: error))")
+            #expect(try await scalar(connection, "SELECT 1 AS n", as: Int.self) == 1, "the connection is still usable")
+            await other.close()
+        }
+    }
+
     @Test("withTransaction commits on success and rolls back when the body throws")
     func commitAndRollback() async throws {
         try await withConnection { database, connection in

@@ -367,6 +367,13 @@ public final class EventConsumer: Service, Sendable {
             }
         }
         CrashPoint.consumerAfterCommitBeforeOffset.hit()
+        // An event that failed before and has now committed is done with its count (else one entry would stay per
+        // such event for the life of the process).
+        if !state.attempts.isEmpty {
+            for message in messages {
+                state.attempts[KafkaTopicPartitionOffset(topic: message.topic, partition: message.partition, offset: message.offset)] = nil
+            }
+        }
         let plan = OffsetPlan(messages: messages) { _ in true }
         do {
             try await consumer.storeOffsets(plan.store)
