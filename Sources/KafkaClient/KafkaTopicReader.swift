@@ -56,6 +56,40 @@ public struct KafkaTopicReader: Sendable {
         await reader.close()
     }
 
+    /// The message at `position`, read from there and no further; nil when the partition holds none at that offset
+    /// (before its low watermark, past its true end, or not a partition of the topic). For a lookup by id, which
+    /// must not cost a read of everything the topic holds.
+    public func message(at position: KafkaTopicPartitionOffset, admin: KafkaAdmin) async throws -> KafkaMessage? {
+        guard try await admin.partitions(of: position.topic).contains(position.partition) else { return nil }
+        let marks = try await admin.watermarks(topic: position.topic, partition: position.partition)
+        guard position.offset >= marks.low else { return nil }
+        let reader = try KafkaConsumer(configuration: configuration, groupID: groupID, clientID: clientID, logger: logger)
+        do {
+            try await reader.assign([position])
+            var quietSince = ContinuousClock.now
+            let deadline = ContinuousClock.now + timeout
+            while true {
+                guard ContinuousClock.now < deadline else {
+                    throw KafkaError(code: .timeout, message: "could not read \(position.topic) partition \(position.partition) to offset \(position.offset) within \(timeout)")
+                }
+                let messages = try await reader.poll(maxMessages: 100, timeout: .milliseconds(200))
+                if let reached = messages.first(where: { $0.offset >= position.offset }) {
+                    await reader.close()
+                    return reached.offset == position.offset ? reached : nil
+                }
+                if !messages.isEmpty { quietSince = .now }
+                // At or past the high watermark (which can fall a batch short) and quiet: nothing is there.
+                if position.offset >= marks.high, ContinuousClock.now - quietSince >= quietPeriod {
+                    await reader.close()
+                    return nil
+                }
+            }
+        } catch {
+            await reader.close()
+            throw error
+        }
+    }
+
     /// Reads every message the topics hold, from each partition's low watermark; a topic that does not exist
     /// holds none.
     public func readAll(topics: [String], admin: KafkaAdmin, _ body: (KafkaMessage) throws -> Void) async throws {

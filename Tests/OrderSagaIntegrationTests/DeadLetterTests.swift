@@ -92,6 +92,13 @@ struct DeadLetterTests {
             }
             let missing = try await cluster.attempt(.inventory, ["dead-letters", "show", "\(orders).dlq:0:9999"])
             #expect(missing.status == 1 && missing.output.contains("no dead letter"), "\(missing.output)")
+            // A letter at that id exists, but Notification refused it: not Inventory's to show.
+            let notifications = try #require(dead.first { $0.headerMap[DeadLetters.serviceHeader] == "notification" })
+            let others = try await cluster.attempt(.inventory, ["dead-letters", "show", "\(orders).dlq:\(notifications.partition):\(notifications.offset)"])
+            #expect(others.status == 1 && others.output.contains("no dead letter"), "\(others.output)")
+            // A partition the topic does not have.
+            let nowhere = try await cluster.attempt(.inventory, ["dead-letters", "show", "\(orders).dlq:99:0"])
+            #expect(nowhere.status == 1 && nowhere.output.contains("no dead letter"), "\(nowhere.output)")
         }
     }
 

@@ -2,11 +2,12 @@ import Foundation
 import KafkaClient
 import Logging
 
-/// Reads what one service dead-lettered: its consumers' `<topic>.dlq` topics, whole, without a consumer group.
+/// Reads what one service dead-lettered: its consumers' `<topic>.dlq` topics, without joining a consumer group.
 ///
 /// Several services can share a `.dlq` topic (Inventory and Notification both read `orders`), so each letter is
-/// kept only if its `sagakit-dlq-service` header names this service. Reading everything is the honest cost of
-/// Kafka having no index by header; dead-letter topics are small, and the commands run by hand.
+/// kept only if its `sagakit-dlq-service` header names this service. A listing reads the topics whole, the honest
+/// cost of Kafka having no index by header (the commands run by hand); a lookup by id reads one offset, so a
+/// redrive costs the same however many letters a flood left.
 public struct DeadLetterReader: Sendable {
     /// The start of the group id the reader carries. It never joins or commits, but librdkafka looks up the group's
     /// coordinator, so a cluster with ACLs grants `Read` on groups with this prefix (docs/OPERATIONS.md).
@@ -44,13 +45,28 @@ public struct DeadLetterReader: Sendable {
         return found
     }
 
-    /// The dead letters with these ids, in the order asked; throws `NotFound` naming the first missing one.
+    /// The dead letters with these ids, in the order asked; throws `NotFound` naming the first missing one. An id
+    /// says where its letter is, so each is read at its offset alone, however much the topic holds.
     public func find(_ ids: [String]) async throws -> [StoredDeadLetter] {
-        let all = Dictionary(try await read().map { ($0.letter.id, $0) }) { first, _ in first }
-        return try ids.map { id in
-            guard let stored = all[id] else { throw NotFound(id: id, service: service) }
-            return stored
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        let reader = KafkaTopicReader(configuration: kafka, groupID: Self.groupPrefix + UUID().uuidString.prefix(8).lowercased(),
+                                      clientID: "\(service)-dead-letters", logger: logger)
+        var found: [StoredDeadLetter] = []
+        do {
+            for id in ids {
+                guard let place = DeadLetter.parseID(id), topics.contains(place.topic),
+                      let message = try await reader.message(
+                          at: KafkaTopicPartitionOffset(topic: place.topic, partition: place.partition, offset: place.offset), admin: admin),
+                      let stored = StoredDeadLetter(message), stored.letter.service == service
+                else { throw NotFound(id: id, service: service) }
+                found.append(stored)
+            }
+        } catch {
+            await admin.close()
+            throw error
         }
+        await admin.close()
+        return found
     }
 
     public struct NotFound: Error, CustomStringConvertible {
