@@ -16,17 +16,24 @@ public struct FlakySender: ConfirmationSender {
         if attempts.next(message.orderID) <= failures {
             throw TransientSendError("simulated transient failure")
         }
+        // Past its failures: the count is done with (else one entry per order for the life of the process).
+        attempts.forget(message.orderID)
         try wrapped.send(message)
     }
 }
 
 final class AttemptCounter: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = Mutex(RecentEntries<Int>(capacity: DeliveryMemory.capacity))
 
     func next(_ key: String) -> Int {
         counts.withLock { counts in
-            counts[key, default: 0] += 1
-            return counts[key]!
+            let count = (counts[key] ?? 0) + 1
+            counts[key] = count
+            return count
         }
+    }
+
+    func forget(_ key: String) {
+        counts.withLock { $0[key] = nil }
     }
 }

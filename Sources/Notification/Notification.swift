@@ -251,44 +251,69 @@ struct ConfirmationRetry: TransientError, CustomStringConvertible {
 }
 
 /// What the dispatcher remembers across a rolled-back batch, in this process: attempts per undecided order, and
-/// orders whose send succeeded (between the newest 5,000 and 10,000: past 10,000 the older half is dropped at once;
-/// a retried batch comes back within seconds).
+/// orders whose send succeeded. Each keeps the orders of its newest 5,000 to 10,000 entries (a retried batch comes
+/// back within seconds), so an order whose retry never returns here (its partition moved, its event
+/// dead-lettered) is forgotten in time rather than kept for the life of the process.
 final class DeliveryMemory: Sendable {
     private struct State {
-        var attempts: [String: Int] = [:]
-        var sent: [String: Int] = [:]
-        var sentOrder: [String] = []
+        var attempts = RecentEntries<Int>(capacity: DeliveryMemory.capacity)
+        var sent = RecentEntries<Int>(capacity: DeliveryMemory.capacity)
     }
 
-    private static let sentCapacity = 10_000
+    static let capacity = 10_000
     private let state = Mutex(State())
 
     func nextAttempt(_ orderID: String) -> Int {
         state.withLock { state in
-            state.attempts[orderID, default: 0] += 1
-            return state.attempts[orderID]!
+            let attempt = (state.attempts[orderID] ?? 0) + 1
+            state.attempts[orderID] = attempt
+            return attempt
         }
     }
 
     func forgetAttempts(_ orderID: String) {
-        _ = state.withLock { $0.attempts.removeValue(forKey: orderID) }
+        state.withLock { $0.attempts[orderID] = nil }
     }
 
     func recordSent(_ orderID: String, attempts: Int) {
-        state.withLock { state in
-            if state.sent.updateValue(attempts, forKey: orderID) == nil { state.sentOrder.append(orderID) }
-            if state.sentOrder.count > Self.sentCapacity {
-                let evicted = state.sentOrder.prefix(state.sentOrder.count - Self.sentCapacity / 2)
-                for id in evicted { state.sent[id] = nil }
-                state.sentOrder.removeFirst(evicted.count)
-            }
-        }
+        state.withLock { $0.sent[orderID] = attempts }
     }
 
     /// The attempts a send took, if it succeeded before.
     func sent(_ orderID: String) -> Int? {
         state.withLock { $0.sent[orderID] }
     }
+}
+
+/// Values by key that keep only the newest keys: once `capacity` keys have been added since the last cut, the
+/// older half is dropped at once (a cut per `capacity / 2` additions, not one per addition).
+struct RecentEntries<Value: Sendable>: Sendable {
+    private var values: [String: Value] = [:]
+    /// Keys in the order they were added; a removed key stays until its cut, harmlessly.
+    private var order: [String] = []
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    subscript(key: String) -> Value? {
+        get { values[key] }
+        set {
+            guard let newValue else {
+                values[key] = nil
+                return
+            }
+            if values.updateValue(newValue, forKey: key) == nil { order.append(key) }
+            if order.count > capacity {
+                let evicted = order.prefix(order.count - capacity / 2)
+                for key in evicted { values[key] = nil }
+                order.removeFirst(evicted.count)
+            }
+        }
+    }
+
+    var count: Int { values.count }
 }
 
 public struct ConfirmationCounts: Sendable, Codable, Hashable {

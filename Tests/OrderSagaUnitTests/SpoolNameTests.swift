@@ -67,19 +67,3 @@ struct SpoolNameTests {
         #expect(written.contains("second body") && !written.contains("first body"))
     }
 }
-
-@Suite("Notification delivery memory")
-struct DeliveryMemoryTests {
-    @Test("attempts count per order until forgotten; a send is remembered until 10,000 newer ones push it out")
-    func memory() {
-        let memory = DeliveryMemory()
-        #expect(memory.nextAttempt("a") == 1 && memory.nextAttempt("a") == 2 && memory.nextAttempt("b") == 1)
-        memory.forgetAttempts("a")
-        #expect(memory.nextAttempt("a") == 1)
-        memory.recordSent("a", attempts: 3)
-        #expect(memory.sent("a") == 3 && memory.sent("b") == nil)
-        for i in 0..<10_000 { memory.recordSent("o\(i)", attempts: 1) }
-        #expect(memory.sent("a") == nil, "the oldest is forgotten first")
-        #expect(memory.sent("o9999") == 1)
-    }
-}
