@@ -37,9 +37,16 @@ public enum KafkaOracle {
 
     /// Waits until the topic holds at least `count` messages and returns them.
     public static func waitForMessages(_ topic: String, count: Int, timeout: Duration = .seconds(30)) async throws -> [Message] {
-        try await eventually("\(count) messages on \(topic)", timeout: timeout, every: .milliseconds(250)) {
-            let messages = try await readAll(topic)
-            return messages.count >= count ? messages : nil
+        var seen: [Message] = []
+        do {
+            return try await eventually("\(count) messages on \(topic)", timeout: timeout, every: .milliseconds(250)) {
+                seen = try await readAll(topic)
+                return seen.count >= count ? seen : nil
+            }
+        } catch let error as TimedOut {
+            // What the last read found, for a failure's diagnosis: where each message was.
+            let found = seen.map { "\($0.partition):\($0.offset)" }.joined(separator: ", ")
+            throw TimedOut(description: "\(error.description); the last read found \(seen.count) [\(found)]")
         }
     }
 
