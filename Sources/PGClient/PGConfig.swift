@@ -16,6 +16,14 @@ public struct PGConfig: Sendable, CustomStringConvertible {
         self.connectTimeoutSeconds = connectTimeoutSeconds
     }
 
+    /// TCP settings a connection gets unless its string sets them (ignored over a Unix socket). Without them a
+    /// server that vanished without a reset (a network partition, a host gone) holds a statement for the kernel's
+    /// retransmission timeout, about 15 minutes, and an idle connection, such as a LISTEN, never notices: probes
+    /// start after 30 s idle and give up after three unanswered ones; unacknowledged data gives up after 30 s.
+    public static let networkDefaults: KeyValuePairs<String, String> = [
+        "keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3", "tcp_user_timeout": "30000",
+    ]
+
     /// The connection string with any password replaced, fit for logs.
     public var redacted: String { Self.redact(connectionString) }
 

@@ -180,6 +180,20 @@ public actor PGConnection {
         return name
     }
 
+    /// The libpq settings this connection was made with (`PQconninfo`; passwords included, so for tests only).
+    func settingsInUse() throws -> [String: String] {
+        let conn = try ensureConnected()
+        guard let options = PQconninfo(conn) else { return [:] }
+        defer { PQconninfoFree(options) }
+        var settings: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val { settings[String(cString: keyword)] = String(cString: value) }
+            option += 1
+        }
+        return settings
+    }
+
     /// Runs SQL text that may hold several statements and no parameters (simple protocol): migrations, DDL.
     public func execute(_ sql: String) throws {
         if pendingBegin != nil || !queued.isEmpty { _ = try flushPending([]) }
@@ -593,16 +607,9 @@ func libpqConnect(_ config: PGConfig) throws -> OpaquePointer {
         }
         PQconninfoFree(parsed)
     }
-    // Ours come first so the connection string's own settings win, except `options`: the string's would replace
-    // ours whole (the session's UTC, a relay's synchronous_commit), so both go last, ours after theirs to win a clash.
-    let settings = config.sessionSettings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined()
-    let ours = "-c TimeZone=UTC -c DateStyle=ISO" + settings
-    var keywords = ["application_name", "connect_timeout", "options", "dbname"]
-    var values = [config.applicationName, String(config.connectTimeoutSeconds), ours, config.connectionString]
-    if !userOptions.trimmingCharacters(in: .whitespaces).isEmpty {
-        keywords.append("options")
-        values.append(userOptions + " " + ours)
-    }
+    let parameters = libpqParameters(config, userOptions: userOptions)
+    let keywords = parameters.map(\.keyword)
+    let values = parameters.map(\.value)
     let connection = withCStringArray(keywords) { k in
         withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
     }
@@ -615,6 +622,22 @@ func libpqConnect(_ config: PGConfig) throws -> OpaquePointer {
         throw PGError(code: .connectionFailed, message: "cannot connect to \(config.redacted): \(message)")
     }
     return connection
+}
+
+/// `PQconnectdbParams`' keywords and values, in order: with `expand_dbname`, a setting in the connection string
+/// (`dbname`) replaces one listed before it, and one listed after replaces the string's. So ours come first and the
+/// string's own win, except `options`: the string's would replace ours whole (the session's UTC, a relay's
+/// synchronous_commit), so both go last, ours after theirs to win a clash.
+func libpqParameters(_ config: PGConfig, userOptions: String) -> [(keyword: String, value: String)] {
+    let settings = config.sessionSettings.sorted { $0.key < $1.key }.map { " -c \($0.key)=\($0.value)" }.joined()
+    let ours = "-c TimeZone=UTC -c DateStyle=ISO" + settings
+    var parameters: [(keyword: String, value: String)] = [("application_name", config.applicationName), ("connect_timeout", String(config.connectTimeoutSeconds))]
+    parameters += PGConfig.networkDefaults.map { ($0.key, $0.value) }
+    parameters += [("options", ours), ("dbname", config.connectionString)]
+    if !userOptions.trimmingCharacters(in: .whitespaces).isEmpty {
+        parameters.append(("options", userOptions + " " + ours))
+    }
+    return parameters
 }
 
 func libpqErrorMessage(_ conn: OpaquePointer) -> String {

@@ -1,5 +1,5 @@
 import Foundation
-import PGClient
+@testable import PGClient
 import Testing
 import TestSupport
 
@@ -45,6 +45,21 @@ struct PGConnectionTests {
             #expect(error?.sqlState == "0A000", "\(String(describing: error))")
             #expect(try await scalar(connection, "SELECT 1 AS n", as: Int.self) == 1, "the connection is still usable")
             await other.close()
+        }
+    }
+
+    @Test("a connection gets TCP keepalives and a user timeout unless its string sets them; the string's own win")
+    func networkDefaults() async throws {
+        try await withScratchDatabase("pgnet") { database in
+            let separator = database.url.contains("?") ? "&" : "?"
+            for (suffix, idle, userTimeout) in [("", "30", "30000"), ("keepalives_idle=45&tcp_user_timeout=9000", "45", "9000")] {
+                let url = suffix.isEmpty ? database.url : database.url + separator + suffix
+                let connection = try await PGConnection.connect(PGConfig(url, applicationName: "net-test"), logger: TestEnvironment.quietLogger)
+                let settings = try await connection.settingsInUse()
+                #expect(settings["keepalives"] == "1" && settings["keepalives_idle"] == idle && settings["keepalives_interval"] == "10"
+                        && settings["keepalives_count"] == "3" && settings["tcp_user_timeout"] == userTimeout, "\(suffix): \(settings.filter { $0.key.hasPrefix("keepalives") || $0.key == "tcp_user_timeout" })")
+                await connection.close()
+            }
         }
     }
 
