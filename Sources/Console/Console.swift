@@ -87,7 +87,7 @@ public struct Console: Sendable {
         let query = try StuckQuery(parameters: ConsoleInput.fields(request.uri.query))
         let now = Date()
         let sagas = try await database.with {
-            try await ProjectionStore.stuck(defaultDeadline: .milliseconds(Int64(query.seconds * 1000)), now: now, on: $0)
+            try await ProjectionStore.stuck(defaultDeadline: .milliseconds(Int64(query.seconds * 1000)), limit: StuckPage.shownAtMost, now: now, on: $0)
         }
         return StuckPage(query: query, sagas: sagas, now: now, refresh: refresh(request))
     }

@@ -60,16 +60,21 @@ struct StuckCommand: AsyncParsableCommand {
     @Option(help: "The deadline for every step. (default: 30s)") var olderThan: DurationArgument?
     @Option(name: .customLong("deadline"), help: ArgumentHelp("A deadline for one step, e.g. send_confirmation=2m; repeatable.", valueName: "step=duration"))
     var deadlines: [StepDeadline] = []
+    @Option(help: "At most this many, the longest silent first, 1 to 100000. (default: 1000)") var limit: Int = 1000
     @Flag(help: "Print JSON: an array of saga rows.") var json = false
     @OptionGroup var database: DatabaseOptions<Tracker>
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard (1...100_000).contains(limit) else { throw ValidationError("--limit must be 1 to 100000") }
+    }
 
     func run() async throws {
         let now = Date()
         let sagas = try await database.withConnection(logging: logging) {
             try await ProjectionStore.stuck(
                 defaultDeadline: olderThan?.duration ?? .seconds(30),
-                deadlines: Dictionary(deadlines.map { ($0.step, $0.duration) }) { $1 }, now: now, on: $0)
+                deadlines: Dictionary(deadlines.map { ($0.step, $0.duration) }) { $1 }, limit: limit, now: now, on: $0)
         }
         if json { print(try JSONOutput.string(sagas)) }
         guard !sagas.isEmpty else { throw CommandFailure("no stuck sagas") }

@@ -86,14 +86,18 @@ extension ProjectionStore {
     }
 
     /// Sagas still running or compensating whose last event is older than the deadline of the step they wait
-    /// for (`deadlines[step]`, else `defaultDeadline`), longest waiting first.
-    public static func stuck(defaultDeadline: Duration, deadlines: [String: Duration] = [:], now: Date = Date(), on db: PGConnection) async throws -> [SagaSummary] {
+    /// for (`deadlines[step]`, else `defaultDeadline`), longest waiting first: at most `limit` of them, so an outage
+    /// that left millions waiting costs a page, not the whole table in memory (with per-step deadlines, of the
+    /// `limit` longest waiting past the shortest deadline).
+    public static func stuck(
+        defaultDeadline: Duration, deadlines: [String: Duration] = [:], limit: Int, now: Date = Date(), on db: PGConnection
+    ) async throws -> [SagaSummary] {
         let shortest = ([defaultDeadline] + deadlines.values).min()!
         let cutoff = now.addingTimeInterval(-shortest.seconds)
         let candidates = try await db.query("""
             SELECT \(unsafeRaw: summaryColumns) FROM sagas
             WHERE state IN ('running', 'compensating') AND updated_at < \(cutoff)
-            ORDER BY updated_at, saga_id
+            ORDER BY updated_at, saga_id LIMIT \(limit)
             """).map(summary)
         return candidates.filter { saga in
             let deadline = saga.currentStep.flatMap { deadlines[$0] } ?? defaultDeadline

@@ -29,6 +29,22 @@ struct ConsoleRenderingTests {
         #expect((try? Console.sagaID(path: "/sagas/ORD-%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%2F..%2Fx%3Fy%23z")) == id)
     }
 
+    @Test("the stuck page says when it shows only the longest silent, and not when it shows all")
+    func stuckPageSaysWhenCut() throws {
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        func sagas(_ count: Int) -> [SagaSummary] {
+            (0..<count).map {
+                SagaSummary(sagaID: "ORD-\($0)", state: "running", currentStep: "charge_payment", waitingFor: "payment", startedAt: now,
+                            updatedAt: now.addingTimeInterval(-60), finishedAt: nil, completedSteps: [], compensations: [], error: nil, eventCount: 1)
+            }
+        }
+        let query = try StuckQuery(parameters: [:])
+        let full = StuckPage(query: query, sagas: sagas(StuckPage.shownAtMost), now: now, refresh: nil).html.rendered
+        #expect(full.contains("The \(StuckPage.shownAtMost) silent longest; there may be more"))
+        let few = StuckPage(query: query, sagas: sagas(3), now: now, refresh: nil).html.rendered
+        #expect(few.contains("ORD-2") && !few.contains("there may be more"))
+    }
+
     @Test("query strings: + is a space, escapes decode, bad values are one-line 400s")
     func queries() throws {
         #expect(FormFields.parse("state=running&prefix=ORD+2%2F1&state=failed") == ["state": "running", "prefix": "ORD 2/1"])

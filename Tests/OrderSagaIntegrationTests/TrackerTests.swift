@@ -25,7 +25,7 @@ struct TrackerTests {
             let unknown = try await cluster.attempt(.tracker, ["status", "NO-SUCH-SAGA"])
             #expect(unknown.status == 1)
             #expect(unknown.output.trimmingCharacters(in: .whitespacesAndNewlines) == "saga-tracker: saga NO-SUCH-SAGA not found")
-            for bad in [["status"], ["status", "ORD-A", "--bogus"], ["list", "--limit", "0"], ["list", "--state", "sleeping"], ["stuck", "--older-than", "soon"]] {
+            for bad in [["status"], ["status", "ORD-A", "--bogus"], ["list", "--limit", "0"], ["list", "--state", "sleeping"], ["stuck", "--older-than", "soon"], ["stuck", "--limit", "0"]] {
                 let result = try await cluster.attempt(.tracker, bad)
                 #expect(result.status == 2, "\(bad) exits 2")
                 #expect(result.output.split(separator: "\n").count == 1, "one line: \(result.output)")
@@ -65,18 +65,25 @@ struct TrackerTests {
             try await cluster.stop(.payment)
             _ = try await SagaScenarioTests.start(cluster, "ORD-HELD")
             try await waitUntil("stock reserved") { try await cluster.status("ORD-HELD")?.completedSteps == ["reserve_inventory"] }
-            let stuck = try await eventually("the saga listed as stuck") { () -> String? in
+            _ = try await SagaScenarioTests.start(cluster, "ORD-HELD-LATER")
+            try await waitUntil("stock reserved again") { try await cluster.status("ORD-HELD-LATER")?.completedSteps == ["reserve_inventory"] }
+            let stuck = try await eventually("both sagas listed as stuck") { () -> String? in
                 let result = try await cluster.attempt(.tracker, ["stuck", "--older-than", "2s", "--json"])
-                return result.status == 0 ? result.output : nil
+                let rows = (try? JSONSerialization.jsonObject(with: Data(result.output.utf8))) as? [[String: Any]]
+                return result.status == 0 && rows?.count == 2 ? result.output : nil
             }
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(stuck.utf8)) as? [[String: Any]])
-            #expect(rows.count == 1 && rows[0]["saga_id"] as? String == "ORD-HELD")
+            #expect(rows.map { $0["saga_id"] as? String } == ["ORD-HELD", "ORD-HELD-LATER"], "longest silent first")
             #expect(rows[0]["current_step"] as? String == "charge_payment" && rows[0]["waiting_for"] as? String == "payment")
+            // --limit keeps the longest silent.
+            let one = try await cluster.attempt(.tracker, ["stuck", "--older-than", "2s", "--limit", "1", "--json"])
+            let limited = try #require(try JSONSerialization.jsonObject(with: Data(one.output.utf8)) as? [[String: Any]])
+            #expect(limited.map { $0["saga_id"] as? String } == ["ORD-HELD"], "\(one.output)")
             // A per-step deadline longer than the wait hides it.
             #expect(try await cluster.attempt(.tracker, ["stuck", "--older-than", "2s", "--deadline", "charge_payment=1h"]).status == 1)
 
             try await cluster.start(.payment)
-            _ = try await cluster.waitForTerminal(["ORD-HELD"], timeout: .seconds(60))
+            _ = try await cluster.waitForTerminal(["ORD-HELD", "ORD-HELD-LATER"], timeout: .seconds(60))
             #expect(try await cluster.status("ORD-HELD")?.state == "completed")
             let after = try await cluster.attempt(.tracker, ["stuck", "--older-than", "2s"])
             #expect(after.status == 1 && after.output.contains("no stuck sagas"))

@@ -3,6 +3,9 @@ import Tracker
 
 /// `/stuck`: running or compensating sagas silent for longer than `older_than`, longest silent first.
 struct StuckPage {
+    /// The page lists at most this many, the longest silent: after an outage there can be far more.
+    static let shownAtMost = 500
+
     var query: StuckQuery
     var sagas: [SagaSummary]
     var now: Date
@@ -22,6 +25,9 @@ struct StuckPage {
                 <table><thead><tr><th>Saga</th><th>State</th><th>Waiting for</th><th class="num">Silent for</th><th>Last event</th></tr></thead>
                 <tbody>\(rows)</tbody></table>
                 """
+        let more: HTML = sagas.count >= Self.shownAtMost
+            ? "<p class=\"muted\">The \(Self.shownAtMost) silent longest; there may be more (<code>saga-tracker stuck --limit</code> lists more).</p>"
+            : ""
         return Layout.page(title: "Stuck sagas", section: .stuck, refresh: refresh, """
             <h1>Stuck sagas</h1>
             <form class="filters" method="get" action="/stuck">
@@ -29,6 +35,7 @@ struct StuckPage {
             <button type="submit">Show</button>
             </form>
             \(table)
+            \(more)
             """)
     }
 }
