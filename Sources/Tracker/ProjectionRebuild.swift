@@ -54,7 +54,7 @@ public enum ProjectionRebuild {
         progress: @escaping @Sendable (Progress) -> Void
     ) async throws -> Summary {
         let started = ContinuousClock.now
-        let definition = try Tracker.consumers(ParticipantContext(topics: topics, logger: logger))[0]
+        let definition = try Tracker.consumers(ParticipantContext(configuration: Tracker.Configuration(), topics: topics, logger: logger))[0]
         let liveGroup = topics.groupID(service: Tracker.name, consumer: definition.name)
         let physical = definition.topics.map { topics($0) }
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)

@@ -16,11 +16,23 @@ public enum Tracker: SagaParticipant {
     public static let databaseURLVariable = "TRACKER_DATABASE_URL"
     public static let registry = OrderSagaEvents.registry
 
+    /// How the tracker keeps its view.
+    public struct Configuration: Sendable, Hashable {
+        /// How long finished sagas and dead letters stay in the view (`ProjectionRetention`); nil keeps them forever.
+        public var projectionRetention: Duration?
+
+        public static let defaultProjectionRetention: Duration = .seconds(30 * 24 * 3600)
+
+        public init(projectionRetention: Duration? = Self.defaultProjectionRetention) {
+            self.projectionRetention = projectionRetention
+        }
+    }
+
     public static func migrators() throws -> [PGMigrator] {
         [try PGMigrator.load(component: name, bundle: .module)]
     }
 
-    public static func consumers(_ context: ParticipantContext<NoConfiguration>) throws -> [ConsumerDefinition] {
+    public static func consumers(_ context: ParticipantContext<Configuration>) throws -> [ConsumerDefinition] {
         TrackerMetrics.registerHelp()
         let timeToTerminal = Dictionary(uniqueKeysWithValues: SagaState.allCases.filter(\.isTerminal).map {
             ($0, Timer(label: TrackerMetrics.timeToTerminal, dimensions: [("state", $0.rawValue)]))
@@ -44,14 +56,18 @@ public enum Tracker: SagaParticipant {
         return [ConsumerDefinition(name: "projection", topics: OrderSagaTopics.all, handlers: handlers)]
     }
 
-    /// The gauges of sagas by state and stuck sagas.
-    public static func backgroundServices(_ context: ParticipantContext<NoConfiguration>, database: PGConfig) throws -> [any Service] {
-        [TrackerGauges(database: database, logger: context.logger, interval: .seconds(5), stuckAfter: .seconds(30))]
+    /// The gauges of sagas by state and stuck sagas, and the view's retention.
+    public static func backgroundServices(_ context: ParticipantContext<Configuration>, database: PGConfig) throws -> [any Service] {
+        var services: [any Service] = [TrackerGauges(database: database, logger: context.logger, interval: .seconds(5), stuckAfter: .seconds(30))]
+        if let retention = context.configuration.projectionRetention {
+            services.append(ProjectionRetention(database: database, retention: retention, logger: context.logger))
+        }
+        return services
     }
 
     /// The gauges, and the projection of every service's dead letters (`DeadLetterStore`).
     public static func backgroundServices(
-        _ context: ParticipantContext<NoConfiguration>, database: PGConfig, kafka: KafkaConfiguration
+        _ context: ParticipantContext<Configuration>, database: PGConfig, kafka: KafkaConfiguration
     ) throws -> [any Service] {
         try backgroundServices(context, database: database)
             + [DeadLetterFollower(database: database, kafka: kafka, topics: context.topics, logger: context.logger)]

@@ -133,7 +133,7 @@ struct ObservabilityFilesTests {
         let definitions = try Inventory.consumers(ParticipantContext(topics: topics, logger: logger))
             + Payment.consumers(ParticipantContext(configuration: Payment.Configuration(), topics: topics, logger: logger))
             + Notification.consumers(ParticipantContext(configuration: Notification.Configuration(spoolDirectory: spool.path), topics: topics, logger: logger))
-            + Tracker.consumers(ParticipantContext(topics: topics, logger: logger))
+            + Tracker.consumers(ParticipantContext(configuration: Tracker.Configuration(), topics: topics, logger: logger))
         return Set(definitions.flatMap { $0.handlers.emittedCounters.values })
     }
 

@@ -36,7 +36,7 @@ struct KafkaACLTests {
         let topics = TopicNames()
         return [
             Service(name: Tracker.name, module: "Tracker",
-                    consumers: try Tracker.consumers(ParticipantContext(topics: topics, logger: logger))),
+                    consumers: try Tracker.consumers(ParticipantContext(configuration: Tracker.Configuration(), topics: topics, logger: logger))),
             Service(name: Inventory.name, module: "Inventory",
                     consumers: try Inventory.consumers(ParticipantContext(topics: topics, logger: logger))),
             Service(name: Payment.name, module: "Payment",

@@ -1,0 +1,89 @@
+import CoreMetrics
+import Foundation
+import Logging
+import Metrics
+import PGClient
+import SagaKit
+import ServiceLifecycle
+
+/// Takes finished sagas out of the tracker's view once they are older than the retention, with their events, and
+/// dead letters recorded before it: without it the view grows by every saga for the life of the system, and keeps
+/// every `OrderPlaced` payload (a customer's email) as long.
+///
+/// Only `completed`, `compensated` and `failed` sagas go, by when the projection saw them finish (this database's
+/// clock, not the events' dates, which a producer sets); a `compensation_failed` saga waits for an operator and
+/// stays until resolved, like a saga still in flight. The `orders` rows stay: an order id is the intake's
+/// idempotency key, and the participants keep their own records under it, so it must never be started again.
+/// Each pass deletes at most a batch per table, so the projection's transactions wait on one statement at a time;
+/// while a batch comes back full the next pass follows a second later. Every tracker process runs it; `SKIP
+/// LOCKED` keeps two from working on the same sagas.
+public struct ProjectionRetention: Service {
+    public var database: PGConfig
+    public var retention: Duration
+    public var logger: Logger
+    public var interval: Duration = .seconds(60)
+    public var catchUpInterval: Duration = .seconds(1)
+    public var batchSize = 1000
+
+    public init(database: PGConfig, retention: Duration, logger: Logger) {
+        self.database = database
+        self.retention = retention
+        self.logger = logger
+    }
+
+    /// What one pass deleted.
+    public struct Purged: Sendable, Hashable {
+        public var sagas = 0
+        public var deadLetters = 0
+    }
+
+    public func run() async throws {
+        TrackerMetrics.registerHelp()
+        let sagas = Counter(label: TrackerMetrics.purged, dimensions: [("table", "sagas")])
+        let deadLetters = Counter(label: TrackerMetrics.purged, dimensions: [("table", "dead_letters")])
+        var db: PGConnection?
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            var wait = interval
+            do {
+                if db == nil { db = try await PGConnection.connect(database, logger: logger) }
+                let purged = try await Self.purge(before: Date().addingTimeInterval(-retention.seconds), limit: batchSize, on: db!)
+                sagas.increment(by: purged.sagas)
+                deadLetters.increment(by: purged.deadLetters)
+                if purged.sagas + purged.deadLetters > 0 {
+                    logger.info("retention: removed \(purged.sagas) finished sagas and \(purged.deadLetters) dead letters from the view")
+                }
+                if purged.sagas >= batchSize || purged.deadLetters >= batchSize { wait = catchUpInterval }
+            } catch {
+                logger.warning("retention: pass failed, will retry: \(error)")
+                if let connection = db { await connection.close() }
+                db = nil
+            }
+            // A shutdown cuts the wait short.
+            let pause = wait
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+        }
+        if let db { await db.close() }
+    }
+
+    /// Deletes up to `limit` sagas that finished (as the projection saw it) before `cutoff`, with their events, and
+    /// up to `limit` dead letters recorded before it, each table in its own statement.
+    public static func purge(before cutoff: Date, limit: Int, on db: PGConnection) async throws -> Purged {
+        var purged = Purged()
+        purged.sagas = try await db.query("""
+            WITH doomed AS (
+              SELECT saga_id FROM sagas
+              WHERE state IN ('completed', 'compensated', 'failed') AND observed_terminal_at < \(cutoff)
+              ORDER BY observed_terminal_at LIMIT \(limit)
+              FOR UPDATE SKIP LOCKED
+            ), events AS (
+              DELETE FROM saga_events WHERE saga_id IN (SELECT saga_id FROM doomed)
+            )
+            DELETE FROM sagas WHERE saga_id IN (SELECT saga_id FROM doomed)
+            """).affectedRows
+        purged.deadLetters = try await db.query("""
+            DELETE FROM dead_letters WHERE ctid IN (
+              SELECT ctid FROM dead_letters WHERE recorded_at < \(cutoff) ORDER BY recorded_at LIMIT \(limit))
+            """).affectedRows
+        return purged
+    }
+}
