@@ -54,12 +54,14 @@ public struct SagaChecker: Sendable {
         public var terminal = 0
         public var inFlightCount = 0
         public var inFlight: [InFlight] = []
+        /// Finished sagas whose tracker view retention removed; their participants' records were checked.
+        public var purgedFromView = 0
         public var violationCount = 0
         public var violations: [Violation] = []
         public var invariants: [Invariant] = Invariant.allCases
 
         enum CodingKeys: String, CodingKey {
-            case clean, sagas, terminal, inFlightCount = "in_flight_count", inFlight = "in_flight",
+            case clean, sagas, terminal, purgedFromView = "purged_from_view", inFlightCount = "in_flight_count", inFlight = "in_flight",
                  violationCount = "violation_count", violations, invariants
         }
 
@@ -68,6 +70,7 @@ public struct SagaChecker: Sendable {
             try container.encode(clean, forKey: .clean)
             try container.encode(sagas, forKey: .sagas)
             try container.encode(terminal, forKey: .terminal)
+            try container.encode(purgedFromView, forKey: .purgedFromView)
             try container.encode(inFlightCount, forKey: .inFlightCount)
             try container.encode(inFlight, forKey: .inFlight)
             try container.encode(violationCount, forKey: .violationCount)
@@ -149,6 +152,8 @@ public struct SagaChecker: Sendable {
     private func checkSagas(_ db: Connections, _ report: inout Report, _ totals: inout Totals) async throws {
         var last = ""
         let now = Date()
+        // Before when the tracker's retention removed finished sagas from its view (nil if it never has).
+        let horizon: Date? = try await db.tracker.query("SELECT purged_before FROM projection_retention WHERE name = 'sagas'").first?.decode("purged_before")
         while true {
             let page = try await db.tracker.query("""
                 SELECT o.order_id, o.sku, o.quantity, o.amount_cents, o.created_at, s.state
@@ -177,7 +182,8 @@ public struct SagaChecker: Sendable {
                 }
             }
             for id in ids {
-                let record = records[id]!
+                var record = records[id]!
+                if record.acceptPurgedProjection(horizon: horizon) { report.purgedFromView += 1 }
                 report.sagas += 1
                 let state = record.trackerState ?? "running"
                 if record.inFlight {

@@ -91,6 +91,16 @@ public struct SagaRecords: Sendable, Hashable {
     /// Whether the saga still has work to do: not in a terminal state, or settling.
     public var inFlight: Bool { !Self.terminalStates.contains(trackerState ?? "running") || settling }
 
+    /// Takes a saga whose projection row is gone for one the tracker's retention removed, as its participants'
+    /// records finished it, when its order is older than what retention has purged (`horizon`): the tracker kept
+    /// its order and dropped its view, which is not a disagreement. Returns whether it did.
+    public mutating func acceptPurgedProjection(horizon: Date?) -> Bool {
+        guard trackerState == nil, let horizon, let order, order.createdAt < horizon,
+              let implied = impliedState, ["completed", "compensated", "failed"].contains(implied) else { return false }
+        trackerState = implied
+        return true
+    }
+
     /// The rows behind this saga, for a violation's report.
     public var rows: [String] {
         var rows: [String] = []

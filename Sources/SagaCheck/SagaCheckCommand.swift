@@ -84,7 +84,8 @@ struct SagaCheckCommand: RootCommand {
     }
 
     static func text(_ report: SagaChecker.Report) -> String {
-        var lines = ["sagas: \(report.sagas) (\(report.terminal) terminal, \(report.inFlightCount) in flight)"]
+        var lines = ["sagas: \(report.sagas) (\(report.terminal) terminal, \(report.inFlightCount) in flight)"
+            + (report.purgedFromView > 0 ? "; \(report.purgedFromView) finished ones no longer in the tracker's view (retention)" : "")]
         if !report.inFlight.isEmpty {
             lines.append("in flight:")
             for saga in report.inFlight { lines.append("  \(saga.sagaID)  \(saga.state)  \(String(format: "%.1f", saga.ageSeconds)) s") }

@@ -66,20 +66,30 @@ public struct ProjectionRetention: Service {
     }
 
     /// Deletes up to `limit` sagas that finished (as the projection saw it) before `cutoff`, with their events, and
-    /// up to `limit` dead letters recorded before it, each table in its own statement.
+    /// up to `limit` dead letters recorded before it, each table in its own statement. The sagas' horizon is
+    /// recorded with them, for saga-check (`projection_retention`).
     public static func purge(before cutoff: Date, limit: Int, on db: PGConnection) async throws -> Purged {
         var purged = Purged()
-        purged.sagas = try await db.query("""
-            WITH doomed AS (
-              SELECT saga_id FROM sagas
-              WHERE state IN ('completed', 'compensated', 'failed') AND observed_terminal_at < \(cutoff)
-              ORDER BY observed_terminal_at LIMIT \(limit)
-              FOR UPDATE SKIP LOCKED
-            ), events AS (
-              DELETE FROM saga_events WHERE saga_id IN (SELECT saga_id FROM doomed)
-            )
-            DELETE FROM sagas WHERE saga_id IN (SELECT saga_id FROM doomed)
-            """).affectedRows
+        purged.sagas = try await db.withTransaction { tx in
+            let deleted = try tx.query("""
+                WITH doomed AS (
+                  SELECT saga_id FROM sagas
+                  WHERE state IN ('completed', 'compensated', 'failed') AND observed_terminal_at < \(cutoff)
+                  ORDER BY observed_terminal_at LIMIT \(limit)
+                  FOR UPDATE SKIP LOCKED
+                ), events AS (
+                  DELETE FROM saga_events WHERE saga_id IN (SELECT saga_id FROM doomed)
+                )
+                DELETE FROM sagas WHERE saga_id IN (SELECT saga_id FROM doomed)
+                """).affectedRows
+            if deleted > 0 {
+                try tx.query("""
+                    INSERT INTO projection_retention (name, purged_before) VALUES ('sagas', \(cutoff))
+                    ON CONFLICT (name) DO UPDATE SET purged_before = greatest(projection_retention.purged_before, EXCLUDED.purged_before)
+                    """)
+            }
+            return deleted
+        }
         purged.deadLetters = try await db.query("""
             DELETE FROM dead_letters WHERE ctid IN (
               SELECT ctid FROM dead_letters WHERE recorded_at < \(cutoff) ORDER BY recorded_at LIMIT \(limit))

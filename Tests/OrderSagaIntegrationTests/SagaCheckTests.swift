@@ -170,6 +170,26 @@ struct SagaCheckTests {
         }
     }
 
+    @Test("sagas the tracker's retention took out of its view are checked by their participants' records, not flagged as lost")
+    func purgedFromView() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.execute(.tracker, """
+                UPDATE orders SET created_at = now() - interval '3 hours';
+                UPDATE sagas SET observed_terminal_at = now() - interval '2 hours';
+                """)
+            let db = try await fixture.databases[.tracker]!.connect()
+            let purged = try await ProjectionRetention.purge(before: Date().addingTimeInterval(-3600), limit: 100, on: db)
+            await db.close()
+            #expect(purged.sagas == 4)
+            let run = try await fixture.check(["--require-terminal"])
+            #expect(run.clean && run.report["purged_from_view"] as? Int == 4 && run.report["terminal"] as? Int == 4, "\(run.output)")
+            // Its participants' records still answer for it: a refund that differs from its charge is still caught.
+            try await fixture.execute(.payment, "UPDATE refunds SET amount_cents = 1 WHERE order_id = 'ORD-2002'")
+            let after = try await fixture.check(["--require-terminal"])
+            #expect(after.status == 1 && after.invariants.contains("money_conserved"), "\(after.output)")
+        }
+    }
+
     @Test("pages: the same verdict one saga at a time")
     func pages() async throws {
         try await Fixture.with { fixture in

@@ -15,6 +15,31 @@ struct SagaRecordsTests {
         return record
     }
 
+    @Test("a saga whose view the tracker's retention removed counts as finished only when its order predates the horizon and its records finish it")
+    func purgedProjection() {
+        let horizon = Date()
+        var purged = Self.completed()
+        purged.trackerState = nil
+        purged.order?.createdAt = horizon.addingTimeInterval(-3600)
+        var accepted = purged
+        let took = accepted.acceptPurgedProjection(horizon: horizon)
+        #expect(took && accepted.trackerState == "completed")
+        #expect(accepted.check(requireTerminal: true).isEmpty, "\(accepted.check(requireTerminal: true))")
+        #expect(purged.check(requireTerminal: true).contains { $0.invariant == .sagaTerminal }, "without the horizon: in flight")
+
+        var noHorizon = purged
+        let tookWithout = noHorizon.acceptPurgedProjection(horizon: nil)
+        #expect(!tookWithout && noHorizon.trackerState == nil)
+        var newer = purged
+        newer.order?.createdAt = horizon.addingTimeInterval(60)
+        let tookNewer = newer.acceptPurgedProjection(horizon: horizon)
+        #expect(!tookNewer, "an order after the horizon was never purged")
+        var unfinished = purged
+        unfinished.confirmation = nil
+        let tookUnfinished = unfinished.acceptPurgedProjection(horizon: horizon)
+        #expect(!tookUnfinished, "records that finish nothing stay in question")
+    }
+
     @Test("the four scenarios' records imply their states, and break nothing")
     func scenarios() {
         var refunded = Self.completed()
