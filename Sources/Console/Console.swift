@@ -68,12 +68,14 @@ public struct Console: Sendable {
 
     private func sagaPage(_ request: Request) async throws -> SagaPage {
         let id = try Self.sagaID(path: request.uri.path)
-        let found = try await database.with { db -> (SagaStatusReport, [TrackedDeadLetter])? in
-            guard let report = try await ProjectionStore.statusReport(sagaID: id, on: db) else { return nil }
+        let found = try await database.with { db -> Result<(SagaStatusReport, [TrackedDeadLetter]), ConsoleNotFound> in
+            guard let report = try await ProjectionStore.statusReport(sagaID: id, on: db) else {
+                return .failure(ConsoleNotFound("No saga \(id): \(try await ProjectionStore.absence(sagaID: id, on: db))."))
+            }
             let letters = report.deadLetters == 0 ? [] : try await DeadLetterStore.list(sagaID: id, limit: 100, on: db)
-            return (report, letters)
+            return .success((report, letters))
         }
-        guard let (report, letters) = found else { throw ConsoleNotFound("No saga \(id): the tracker has seen none of its events.") }
+        let (report, letters) = try found.get()
         return SagaPage(report: report, deadLetters: letters, actionsEnabled: actions != nil, refresh: refresh(request))
     }
 

@@ -110,8 +110,13 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        let report = try await database.withConnection(logging: logging) { try await ProjectionStore.statusReport(sagaID: sagaId, on: $0) }
-        guard let report else { throw CommandFailure("saga \(sagaId) not found") }
+        let (report, absence) = try await database.withConnection(logging: logging) { db -> (SagaStatusReport?, String?) in
+            guard let report = try await ProjectionStore.statusReport(sagaID: sagaId, on: db) else {
+                return (nil, try await ProjectionStore.absence(sagaID: sagaId, on: db))
+            }
+            return (report, nil)
+        }
+        guard let report else { throw CommandFailure("saga \(sagaId) not found\(absence.map { ": \($0)" } ?? "")") }
         var text = StatusText.status(report.status)
         if report.deadLetters > 0 {
             text += "\ndead letters: \(report.deadLetters) (saga-tracker dead-letters --saga \(sagaId))"

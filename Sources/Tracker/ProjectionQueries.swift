@@ -151,4 +151,16 @@ extension ProjectionStore {
         guard let status = try await status(sagaID: sagaID, on: db) else { return nil }
         return SagaStatusReport(status: status, deadLetters: try await DeadLetterStore.count(sagaID: sagaID, on: db))
     }
+
+    /// Why a saga has no status, in words for a not-found message: retention removed it (its order is older than
+    /// what retention purged), or the tracker has seen none of its events.
+    public static func absence(sagaID: String, on db: PGConnection) async throws -> String {
+        let purged = try await db.query("""
+            SELECT 1 AS n FROM orders o JOIN projection_retention r ON r.name = 'sagas'
+            WHERE o.order_id = \(sagaID) AND o.created_at < r.purged_before
+            """)
+        return purged.isEmpty
+            ? "the tracker has seen none of its events"
+            : "it finished and left the view with the retention (--projection-retention-hours); its order is kept"
+    }
 }

@@ -13,8 +13,8 @@ struct ProjectionRetentionTests {
     static func insertSaga(_ id: String, state: String, finishedAgo age: String?, on db: PGConnection) async throws {
         let observed = age.map { "now() - interval '\($0)'" } ?? "NULL"
         try await db.execute("""
-            INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, event_id)
-            VALUES ('\(id)', 'w', 1, 100, 'EUR', 'someone@example.com', gen_random_uuid());
+            INSERT INTO orders (order_id, sku, quantity, amount_cents, currency, customer_email, event_id, created_at)
+            VALUES ('\(id)', 'w', 1, 100, 'EUR', 'someone@example.com', gen_random_uuid(), now() - interval '40 days');
             INSERT INTO saga_events (event_id, saga_id, event_type, producer, occurred_at, payload)
             VALUES (gen_random_uuid(), '\(id)', 'OrderPlaced', 'tracker', now() - interval '40 days', '{}');
             INSERT INTO sagas (saga_id, state, started_at, updated_at, finished_at, completed_steps, compensations, event_count, observed_terminal_at)
@@ -60,6 +60,9 @@ struct ProjectionRetentionTests {
             #expect(try await Self.count("SELECT count(*) AS n FROM orders", on: db) == 8, "every order stays: an order id is never reused")
             let letters = try await db.query("SELECT saga_id FROM dead_letters").map { try $0.decode("saga_id", as: String.self) }
             #expect(letters == ["ORD-Y"], "the old dead letter went, the recent one stayed")
+            // A purged saga's absence is explained; an unknown one's too, differently.
+            #expect(try await ProjectionStore.absence(sagaID: "ORD-OLD-0", on: db).contains("left the view with the retention"))
+            #expect(try await ProjectionStore.absence(sagaID: "ORD-NEVER", on: db) == "the tracker has seen none of its events")
             // The horizon saga-check reads: an hour back, give or take the test's run.
             let horizon: Date = try await db.query("SELECT purged_before FROM projection_retention WHERE name = 'sagas'")[0].decode("purged_before")
             #expect(abs(horizon.timeIntervalSinceNow + 3600) < 60, "\(horizon)")

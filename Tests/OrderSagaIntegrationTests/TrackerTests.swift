@@ -24,7 +24,7 @@ struct TrackerTests {
 
             let unknown = try await cluster.attempt(.tracker, ["status", "NO-SUCH-SAGA"])
             #expect(unknown.status == 1)
-            #expect(unknown.output.trimmingCharacters(in: .whitespacesAndNewlines) == "saga-tracker: saga NO-SUCH-SAGA not found")
+            #expect(unknown.output.trimmingCharacters(in: .whitespacesAndNewlines) == "saga-tracker: saga NO-SUCH-SAGA not found: the tracker has seen none of its events")
             for bad in [["status"], ["status", "ORD-A", "--bogus"], ["list", "--limit", "0"], ["list", "--state", "sleeping"], ["stuck", "--older-than", "soon"], ["stuck", "--limit", "0"],
                         ["run", "--projection-retention-hours", "0"], ["run", "--projection-retention-hours", "forever"]] {
                 let result = try await cluster.attempt(.tracker, bad)
