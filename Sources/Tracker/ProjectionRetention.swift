@@ -18,6 +18,9 @@ import ServiceLifecycle
 /// while a batch comes back full the next pass follows a second later. Every tracker process runs it; `SKIP
 /// LOCKED` keeps two from working on the same sagas.
 public struct ProjectionRetention: Service {
+    /// Rows removed, by table (`sagas`, with their events, and `dead_letters`).
+    public static let deletedMetric = "sagakit_tracker_retention_deleted_total"
+
     public var database: PGConfig
     public var retention: Duration
     public var logger: Logger
@@ -39,8 +42,8 @@ public struct ProjectionRetention: Service {
 
     public func run() async throws {
         TrackerMetrics.registerHelp()
-        let sagas = Counter(label: TrackerMetrics.purged, dimensions: [("table", "sagas")])
-        let deadLetters = Counter(label: TrackerMetrics.purged, dimensions: [("table", "dead_letters")])
+        let sagas = Counter(label: Self.deletedMetric, dimensions: [("table", "sagas")])
+        let deadLetters = Counter(label: Self.deletedMetric, dimensions: [("table", "dead_letters")])
         var db: PGConnection?
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             var wait = interval

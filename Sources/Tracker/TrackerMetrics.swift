@@ -13,14 +13,13 @@ public enum TrackerMetrics {
     public static let stuck = "sagakit_tracker_stuck_sagas"
     public static let timeToTerminal = "sagakit_tracker_time_to_terminal_seconds"
     public static let deadLetters = "sagakit_tracker_dead_letters_total"
-    public static let purged = "sagakit_tracker_retention_deleted_total"
 
     static func registerHelp() {
         MetricHelp.register(sagas, "Sagas in the projection, by state (sampled every few seconds).")
         MetricHelp.register(stuck, "Running or compensating sagas with no event for longer than the stuck deadline (30 s; see `saga-tracker stuck`).")
         MetricHelp.register(timeToTerminal, "From a saga's first event to its terminal one, by final state, recorded when the tracker projects the end.")
         MetricHelp.register(deadLetters, "Dead letters on the saga's .dlq topics the tracker recorded, by the service that refused them (each once, however often the topics are read).")
-        MetricHelp.register(purged, "Rows retention took out of the tracker's view, by table: finished sagas (with their events) and dead letters older than --projection-retention-hours.")
+        MetricHelp.register(ProjectionRetention.deletedMetric, "Rows retention took out of the tracker's view, by table: finished sagas (with their events) and dead letters older than --projection-retention-hours.")
     }
 }
 

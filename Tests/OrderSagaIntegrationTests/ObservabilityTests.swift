@@ -217,46 +217,37 @@ struct ObservabilityTests {
     @Test("a bad --http-address, max amount, lease, retention, tracing, crash-point or sender setting is a usage error (one line, exit 2); a taken port fails the run (one line, exit 1)")
     func httpAddressErrors() async throws {
         try await SagaCluster.with { cluster in
-            for (arguments, environment, source) in [
-                (["--http-address", "nonsense"], [String: String](), "--http-address"),
-                (["--http-address", "127.0.0.1:70000"], [:], "--http-address"),
-                ([], ["PAYMENT_HTTP_ADDRESS": "localhost"], "PAYMENT_HTTP_ADDRESS"),
-                ([], ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:port"], "SAGAKIT_HTTP_ADDRESS"),
+            for (service, arguments, environment, source) in [
+                (SagaCluster.Service.payment, ["--http-address", "nonsense"], [String: String](), "--http-address"),
+                (.payment, ["--http-address", "127.0.0.1:70000"], [:], "--http-address"),
+                (.payment, [], ["PAYMENT_HTTP_ADDRESS": "localhost"], "PAYMENT_HTTP_ADDRESS"),
+                (.payment, [], ["SAGAKIT_HTTP_ADDRESS": "127.0.0.1:port"], "SAGAKIT_HTTP_ADDRESS"),
                 // Each of these used to start: to decline every order, trap on the first relay cycle, empty the
                 // inbox at each maintenance, or die in swift-otel's fatalError with a stack trace.
-                (["--max-amount", "0"], [:], "--max-amount"),
-                ([], ["PAYMENT_MAX_AMOUNT": "0"], "PAYMENT_MAX_AMOUNT"),
-                (["--lease-seconds", "10000000000000000"], [:], "--lease-seconds"),
-                (["--inbox-retention-hours", "0"], [:], "--inbox-retention-hours"),
-                (["--kafka-property", "sasl.password hunter2"], [:], "--kafka-property"),
-                ([], ["SAGAKIT_KAFKA_PROPERTIES": "linger.ms=5;novalue"], "SAGAKIT_KAFKA_PROPERTIES"),
-                ([], ["SAGAKIT_LOG_LEVEL": "verbose"], "SAGAKIT_LOG_LEVEL"),
-                ([], ["SAGAKIT_LOG_FORMAT": "xml"], "SAGAKIT_LOG_FORMAT"),
-                ([], ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_PROPAGATORS": "tracecontext,baggage"], "OTEL_PROPAGATORS"),
+                (.payment, ["--max-amount", "0"], [:], "--max-amount"),
+                (.payment, [], ["PAYMENT_MAX_AMOUNT": "0"], "PAYMENT_MAX_AMOUNT"),
+                (.payment, ["--lease-seconds", "10000000000000000"], [:], "--lease-seconds"),
+                (.payment, ["--inbox-retention-hours", "0"], [:], "--inbox-retention-hours"),
+                (.payment, ["--kafka-property", "sasl.password hunter2"], [:], "--kafka-property"),
+                (.payment, [], ["SAGAKIT_KAFKA_PROPERTIES": "linger.ms=5;novalue"], "SAGAKIT_KAFKA_PROPERTIES"),
+                (.payment, [], ["SAGAKIT_LOG_LEVEL": "verbose"], "SAGAKIT_LOG_LEVEL"),
+                (.payment, [], ["SAGAKIT_LOG_FORMAT": "xml"], "SAGAKIT_LOG_FORMAT"),
+                (.payment, [], ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_PROPAGATORS": "tracecontext,baggage"], "OTEL_PROPAGATORS"),
                 // Test settings: a misspelt one used to exit 1 with a type's name, or run on a random seed.
-                ([], ["SAGAKIT_CRASH_POINTS": "bogus"], "SAGAKIT_CRASH_POINTS"),
-                ([], ["SAGAKIT_CRASH_POINTS": "relay.after_ack_before_mark:@5", "SAGAKIT_CRASH_SEED": "seven"], "SAGAKIT_CRASH_SEED"),
+                (.payment, [], ["SAGAKIT_CRASH_POINTS": "bogus"], "SAGAKIT_CRASH_POINTS"),
+                (.payment, [], ["SAGAKIT_CRASH_POINTS": "relay.after_ack_before_mark:@5", "SAGAKIT_CRASH_SEED": "seven"], "SAGAKIT_CRASH_SEED"),
+                // Notification's sender settings: a value that is not a count used to be ignored (no failures).
+                (.notification, ["--sender-failures", "-1"], [:], "--sender-failures"),
+                (.notification, [], ["NOTIFICATION_SENDER_FAILURES": "abc"], "NOTIFICATION_SENDER_FAILURES"),
+                (.notification, ["--sender-attempts", "0"], [:], "--sender-attempts"),
             ] {
-                let run = try ChildProcess.start(TestEnvironment.executable("payment-service"), ["run"] + arguments,
-                                                 environment: cluster.environment(for: .payment, extra: environment), label: "payment-bad-address")
+                let run = try ChildProcess.start(TestEnvironment.executable(service.binary), ["run"] + arguments,
+                                                 environment: cluster.environment(for: service, extra: environment), label: "\(service.rawValue)-bad-setting")
                 let exit = try await run.waitForExit(timeout: .seconds(30))
                 let lines = run.output.split(separator: "\n")
-                #expect(exit.status == 2 && !exit.signaled, "\(arguments) \(environment): \(run.output)")
+                #expect(exit.status == 2 && !exit.signaled, "\(service) \(arguments) \(environment): \(run.output)")
                 #expect(lines.count == 1 && lines[0].contains(source), "one line naming \(source): \(run.output)")
                 #expect(!run.output.contains("hunter2"))
-            }
-            // Notification's sender settings: a value that is not a count used to be ignored (no failures).
-            for (arguments, environment, source) in [
-                (["--sender-failures", "-1"], [String: String](), "--sender-failures"),
-                ([], ["NOTIFICATION_SENDER_FAILURES": "abc"], "NOTIFICATION_SENDER_FAILURES"),
-                (["--sender-attempts", "0"], [:], "--sender-attempts"),
-            ] {
-                let run = try ChildProcess.start(TestEnvironment.executable("notification-service"), ["run"] + arguments,
-                                                 environment: cluster.environment(for: .notification, extra: environment), label: "notification-bad-sender")
-                let exit = try await run.waitForExit(timeout: .seconds(30))
-                let lines = run.output.split(separator: "\n")
-                #expect(exit.status == 2 && !exit.signaled, "\(arguments) \(environment): \(run.output)")
-                #expect(lines.count == 1 && lines[0].contains(source), "one line naming \(source): \(run.output)")
             }
             // Beyond the stock column's 32 bits: a usage error, not PostgreSQL's "integer out of range" (exit 1).
             let stock = try ChildProcess.start(TestEnvironment.executable("inventory-service"), ["stock", "set", "--sku", "w", "--available", "2147483648"],
