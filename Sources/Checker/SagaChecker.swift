@@ -153,7 +153,13 @@ public struct SagaChecker: Sendable {
         var last = ""
         let now = Date()
         // Before when the tracker's retention removed finished sagas from its view (nil if it never has).
-        let horizon: Date? = try await db.tracker.query("SELECT purged_before FROM projection_retention WHERE name = 'sagas'").first?.decode("purged_before")
+        // A tracker database before migration 0007 has no such table, and has never purged.
+        let horizon: Date?
+        do {
+            horizon = try await db.tracker.query("SELECT purged_before FROM projection_retention WHERE name = 'sagas'").first?.decode("purged_before")
+        } catch let error as PGError where error.hasSQLState(.undefinedTable) {
+            horizon = nil
+        }
         while true {
             let page = try await db.tracker.query("""
                 SELECT o.order_id, o.sku, o.quantity, o.amount_cents, o.created_at, s.state

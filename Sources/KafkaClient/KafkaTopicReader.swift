@@ -63,10 +63,15 @@ public struct KafkaTopicReader: Sendable {
         guard try await admin.partitions(of: position.topic).contains(position.partition) else { return nil }
         let marks = try await admin.watermarks(topic: position.topic, partition: position.partition)
         guard position.offset >= marks.low else { return nil }
-        let reader = try KafkaConsumer(configuration: configuration, groupID: groupID, clientID: clientID, logger: logger)
+        // An offset past the log's end must not restart the read at the beginning (`earliest`, the default): at
+        // the end there is nothing to read, and the quiet period says so.
+        var settings = configuration
+        settings.consumerProperties["auto.offset.reset"] = "latest"
+        let reader = try KafkaConsumer(configuration: settings, groupID: groupID, clientID: clientID, logger: logger)
         do {
             try await reader.assign([position])
-            var quietSince = ContinuousClock.now
+            // The quiet period counts from the first answer, not from before the connection was made.
+            var quietSince: ContinuousClock.Instant?
             let deadline = ContinuousClock.now + timeout
             while true {
                 guard ContinuousClock.now < deadline else {
@@ -77,9 +82,9 @@ public struct KafkaTopicReader: Sendable {
                     await reader.close()
                     return reached.offset == position.offset ? reached : nil
                 }
-                if !messages.isEmpty { quietSince = .now }
+                if !messages.isEmpty || quietSince == nil { quietSince = .now }
                 // At or past the high watermark (which can fall a batch short) and quiet: nothing is there.
-                if position.offset >= marks.high, ContinuousClock.now - quietSince >= quietPeriod {
+                if position.offset >= marks.high, let quietSince, ContinuousClock.now - quietSince >= quietPeriod {
                     await reader.close()
                     return nil
                 }

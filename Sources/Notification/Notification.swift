@@ -288,9 +288,11 @@ final class DeliveryMemory: Sendable {
 /// Values by key that keep only the newest keys: once `capacity` keys have been added since the last cut, the
 /// older half is dropped at once (a cut per `capacity / 2` additions, not one per addition).
 struct RecentEntries<Value: Sendable>: Sendable {
-    private var values: [String: Value] = [:]
-    /// Keys in the order they were added; a removed key stays until its cut, harmlessly.
-    private var order: [String] = []
+    /// Each value with the number of its addition, so a cut drops only the addition it names.
+    private var values: [String: (value: Value, added: Int)] = [:]
+    /// Additions in order; a removed key's stays until its cut, and then drops nothing (its number no longer matches).
+    private var order: [(key: String, added: Int)] = []
+    private var additions = 0
     let capacity: Int
 
     init(capacity: Int) {
@@ -298,16 +300,22 @@ struct RecentEntries<Value: Sendable>: Sendable {
     }
 
     subscript(key: String) -> Value? {
-        get { values[key] }
+        get { values[key]?.value }
         set {
             guard let newValue else {
                 values[key] = nil
                 return
             }
-            if values.updateValue(newValue, forKey: key) == nil { order.append(key) }
+            if let existing = values[key] {
+                values[key] = (newValue, existing.added)
+                return
+            }
+            additions += 1
+            values[key] = (newValue, additions)
+            order.append((key, additions))
             if order.count > capacity {
                 let evicted = order.prefix(order.count - capacity / 2)
-                for key in evicted { values[key] = nil }
+                for entry in evicted where values[entry.key]?.added == entry.added { values[entry.key] = nil }
                 order.removeFirst(evicted.count)
             }
         }

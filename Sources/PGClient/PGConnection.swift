@@ -142,9 +142,10 @@ public actor PGConnection {
         }
         do {
             return try consume(result, conn: conn, statement: query.sql)
-        } catch let error as PGError where error.isStalePreparedStatement && reprepare {
+        } catch let error as PGError where error.isStalePreparedStatement && reprepare && PQtransactionStatus(conn) == PQTRANS_IDLE {
             // The schema changed under a cached plan ("cached plan must not change result type"), or the
-            // statement is gone: prepare it again once.
+            // statement is gone: prepare it again once. Not inside a transaction: the error aborted it, and a retry
+            // would only hide the error behind "current transaction is aborted".
             prepared[query.sql] = nil
             PQclear(PQexec(conn, "DEALLOCATE \(name)"))
             return try self.query(query, reprepare: false)

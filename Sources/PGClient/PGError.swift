@@ -57,6 +57,8 @@ public struct PGError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         public static let uniqueViolation = SQLState(rawValue: "23505")
         /// 26000: the prepared statement does not exist (any more).
         public static let invalidSQLStatementName = SQLState(rawValue: "26000")
+        /// 42P01: no such table (or view).
+        public static let undefinedTable = SQLState(rawValue: "42P01")
         /// 40001
         public static let serializationFailure = SQLState(rawValue: "40001")
         /// 40P01

@@ -12,7 +12,7 @@ public struct TrackerOptions: ParticipantOptions {
     @Option(help: "Host names the console answers for besides localhost and IP addresses, comma-separated; '.example.com' admits every name under it, '*' any (DNS rebinding: a page elsewhere must not read the console through a name it controls). [env: SAGAKIT_CONSOLE_ALLOWED_HOSTS] (default: none)")
     var consoleAllowedHosts: String?
 
-    @Option(help: "Hours finished sagas (completed, compensated, failed) stay in the view with their events after the tracker saw them finish, and dead letters after it recorded them, 1 to 876000; 'off' keeps everything. A compensation_failed saga stays until resolved; orders stay, so an order id is never reused. [env: SAGAKIT_PROJECTION_RETENTION_HOURS] (default: 720, 30 days)")
+    @Option(help: "`run` only: hours finished sagas (completed, compensated, failed) stay in the view with their events after the tracker saw them finish, and dead letters after it recorded them, 1 to 876000; 'off' keeps everything. A compensation_failed saga stays until resolved; orders stay, so an order id is never reused. [env: SAGAKIT_PROJECTION_RETENTION_HOURS] (default: 720, 30 days)")
     var projectionRetentionHours: String?
 
     public func configuration() throws -> Tracker.Configuration {

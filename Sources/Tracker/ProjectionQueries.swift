@@ -87,22 +87,21 @@ extension ProjectionStore {
 
     /// Sagas still running or compensating whose last event is older than the deadline of the step they wait
     /// for (`deadlines[step]`, else `defaultDeadline`), longest waiting first: at most `limit` of them, so an outage
-    /// that left millions waiting costs a page, not the whole table in memory (with per-step deadlines, of the
-    /// `limit` longest waiting past the shortest deadline).
+    /// that left millions waiting costs a page, not the whole table in memory.
     public static func stuck(
         defaultDeadline: Duration, deadlines: [String: Duration] = [:], limit: Int, now: Date = Date(), on db: PGConnection
     ) async throws -> [SagaSummary] {
-        let shortest = ([defaultDeadline] + deadlines.values).min()!
-        let cutoff = now.addingTimeInterval(-shortest.seconds)
-        let candidates = try await db.query("""
+        // Each step's cut-off goes into the statement, so the limit applies to sagas that are stuck, not to
+        // candidates that a longer deadline would then drop.
+        let steps = deadlines.keys.sorted()
+        let cutoffs = steps.map { now.addingTimeInterval(-deadlines[$0]!.seconds) }
+        return try await db.query("""
             SELECT \(unsafeRaw: summaryColumns) FROM sagas
-            WHERE state IN ('running', 'compensating') AND updated_at < \(cutoff)
+            WHERE state IN ('running', 'compensating')
+              AND updated_at < coalesce((SELECT d.cutoff FROM unnest(\(steps)::text[], \(cutoffs)::timestamptz[]) AS d(step, cutoff)
+                                         WHERE d.step = sagas.current_step), \(now.addingTimeInterval(-defaultDeadline.seconds)))
             ORDER BY updated_at, saga_id LIMIT \(limit)
             """).map(summary)
-        return candidates.filter { saga in
-            let deadline = saga.currentStep.flatMap { deadlines[$0] } ?? defaultDeadline
-            return saga.updatedAt < now.addingTimeInterval(-deadline.seconds)
-        }
     }
 
     public static func stats(on db: PGConnection) async throws -> SagaStats {

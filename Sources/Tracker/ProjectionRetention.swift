@@ -7,15 +7,15 @@ import SagaKit
 import ServiceLifecycle
 
 /// Takes finished sagas out of the tracker's view once they are older than the retention, with their events, and
-/// dead letters recorded before it: without it the view grows by every saga for the life of the system, and keeps
-/// every `OrderPlaced` payload (a customer's email) as long.
+/// dead letters recorded before it (but a waiting saga's): without it the view grows by every saga for the life of
+/// the system, and keeps every event payload as long. The `orders` rows, emails included, stay (below).
 ///
 /// Only `completed`, `compensated` and `failed` sagas go, by when the projection saw them finish (this database's
 /// clock, not the events' dates, which a producer sets); a `compensation_failed` saga waits for an operator and
 /// stays until resolved, like a saga still in flight. The `orders` rows stay: an order id is the intake's
 /// idempotency key, and the participants keep their own records under it, so it must never be started again.
-/// Each pass deletes at most a batch per table, so the projection's transactions wait on one statement at a time;
-/// while a batch comes back full the next pass follows a second later. Every tracker process runs it; `SKIP
+/// Each pass deletes at most a batch per table (10,000), so the projection's transactions wait on one statement at a
+/// time; while a batch comes back full the next pass follows a second later. Every tracker process runs it; `SKIP
 /// LOCKED` keeps two from working on the same sagas.
 public struct ProjectionRetention: Service {
     /// Rows removed, by table (`sagas`, with their events, and `dead_letters`).
@@ -26,7 +26,7 @@ public struct ProjectionRetention: Service {
     public var logger: Logger
     public var interval: Duration = .seconds(60)
     public var catchUpInterval: Duration = .seconds(1)
-    public var batchSize = 1000
+    public var batchSize = 10_000
 
     public init(database: PGConfig, retention: Duration, logger: Logger) {
         self.database = database
@@ -45,6 +45,8 @@ public struct ProjectionRetention: Service {
         let sagas = Counter(label: Self.deletedMetric, dimensions: [("table", "sagas")])
         let deadLetters = Counter(label: Self.deletedMetric, dimensions: [("table", "dead_letters")])
         var db: PGConnection?
+        // Counted over a run of catch-up passes, logged once when it ends.
+        var run = Purged()
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             var wait = interval
             do {
@@ -52,10 +54,14 @@ public struct ProjectionRetention: Service {
                 let purged = try await Self.purge(before: Date().addingTimeInterval(-retention.seconds), limit: batchSize, on: db!)
                 sagas.increment(by: purged.sagas)
                 deadLetters.increment(by: purged.deadLetters)
-                if purged.sagas + purged.deadLetters > 0 {
-                    logger.info("retention: removed \(purged.sagas) finished sagas and \(purged.deadLetters) dead letters from the view")
+                run.sagas += purged.sagas
+                run.deadLetters += purged.deadLetters
+                if purged.sagas >= batchSize || purged.deadLetters >= batchSize {
+                    wait = catchUpInterval
+                } else if run.sagas + run.deadLetters > 0 {
+                    logger.info("retention: removed \(run.sagas) finished sagas and \(run.deadLetters) dead letters from the view")
+                    run = Purged()
                 }
-                if purged.sagas >= batchSize || purged.deadLetters >= batchSize { wait = catchUpInterval }
             } catch {
                 logger.warning("retention: pass failed, will retry: \(error)")
                 if let connection = db { await connection.close() }
@@ -93,9 +99,12 @@ public struct ProjectionRetention: Service {
             }
             return deleted
         }
+        // A saga still waiting (in flight, or for an operator) keeps its dead letters: they are its runbook's clue.
         purged.deadLetters = try await db.query("""
             DELETE FROM dead_letters WHERE ctid IN (
-              SELECT ctid FROM dead_letters WHERE recorded_at < \(cutoff) ORDER BY recorded_at LIMIT \(limit))
+              SELECT d.ctid FROM dead_letters d WHERE d.recorded_at < \(cutoff)
+                AND NOT EXISTS (SELECT 1 FROM sagas s WHERE s.saga_id = d.saga_id AND s.state IN ('running', 'compensating', 'compensation_failed'))
+              ORDER BY d.recorded_at LIMIT \(limit))
             """).affectedRows
         return purged
     }

@@ -182,6 +182,8 @@ public enum ProjectionStore {
                 completed_steps = EXCLUDED.completed_steps, compensations = EXCLUDED.compensations, error = EXCLUDED.error,
                 event_count = EXCLUDED.event_count,
                 observed_terminal_at = CASE WHEN EXCLUDED.finished_at IS NULL THEN NULL
+                                            -- Resolved by an operator: retention's clock starts from the resolution.
+                                            WHEN sagas.state = 'compensation_failed' AND EXCLUDED.state <> 'compensation_failed' THEN clock_timestamp()
                                             ELSE coalesce(sagas.observed_terminal_at, clock_timestamp()) END
             """)
     }

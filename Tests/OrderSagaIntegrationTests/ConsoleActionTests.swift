@@ -80,6 +80,10 @@ struct ConsoleActionTests {
                 headers: ["Authorization": "Bearer " + Self.token])
             #expect(nul.status == 400 && nul.body.contains("NUL"), "\(nul)")
 
+            // When the projection saw it park: retention counts from the resolution below, not from this.
+            let tracker = try await cluster.connect(.tracker)
+            let parkedSeen: Date = try await tracker.query("SELECT observed_terminal_at FROM sagas WHERE saga_id = \(Self.parked)")[0].decode("observed_terminal_at")
+
             // The skip, as the page's form sends it (token in the form): done, and the saga ends compensated with the note.
             let done = try await HTTPProbe.post(port: console, path: "/actions/skip", form: skip.merging(["token": Self.token]) { $1 })
             #expect(done.status == 200 && done.body.contains("skipped by console:alice"), "\(done)")
@@ -90,6 +94,9 @@ struct ConsoleActionTests {
                 try await cluster.status(Self.parked).flatMap { $0.state == "compensated" ? $0 : nil }
             }
             #expect(status.timeline.contains { $0.note == "skipped by operator: refunded by hand, ticket 4711" })
+            let resolvedSeen: Date = try await tracker.query("SELECT observed_terminal_at FROM sagas WHERE saga_id = \(Self.parked)")[0].decode("observed_terminal_at")
+            #expect(resolvedSeen > parkedSeen, "retention's clock restarts at the resolution: \(parkedSeen) → \(resolvedSeen)")
+            await tracker.close()
             let rows = try await audit()
             #expect(rows.count == 2, "the failed retry and the skip")
             #expect(try rows.map { try $0.decode("action", as: String.self) } == [AuditLog.Action.retryCompensation, AuditLog.Action.skipCompensation])

@@ -171,10 +171,10 @@ struct ObservabilityTests {
             }
             #expect(!metrics.contains("Forged"))
             // The tracker records both under the refusing service, in a label the scrape does not set itself.
-            let counted = "\(TrackerMetrics.deadLetters){refused_by=\"payment\"} 2"
+            let counted = "\(TrackerMetrics.deadLetters){refused_by=\"payment\"}"
             _ = try await eventually("the tracker's count of payment's dead letters", timeout: .seconds(30), every: .milliseconds(300)) {
                 let body = try await HTTPProbe.get(port: trackerPort, path: "/metrics").body
-                return body.split(separator: "\n").contains { $0.hasPrefix(counted) } ? body : nil
+                return body.split(separator: "\n").contains { $0.hasPrefix(counted + " ") && $0.split(separator: " ").last == "2" } ? body : nil
             }
         }
     }

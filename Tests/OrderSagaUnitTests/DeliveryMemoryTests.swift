@@ -27,6 +27,16 @@ struct DeliveryMemoryTests {
         #expect(entries["k10"] == nil && entries.count == 4)
         for n in 0..<1000 { entries["x\(n)"] = n }
         #expect(entries.count <= 10, "bounded however many keys pass through: \(entries.count)")
+
+        // A key removed and added again keeps its new value past the cut of its old place.
+        var again = RecentEntries<Int>(capacity: 4)
+        again["a"] = 1
+        again["a"] = nil
+        for key in ["b", "c"] { again[key] = 0 }
+        again["a"] = 2
+        again["d"] = 0
+        // The fifth addition cuts the oldest three: the first 'a', b and c.
+        #expect(again["a"] == 2 && again["b"] == nil && again["d"] == 0, "a cut of the first 'a' must not drop the second")
     }
 
     @Test("attempt counts of orders that never come back are forgotten in time; a recent order keeps its count")

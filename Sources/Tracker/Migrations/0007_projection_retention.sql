@@ -10,3 +10,7 @@ CREATE TABLE projection_retention (
     name           text PRIMARY KEY,
     purged_before  timestamptz NOT NULL
 );
+
+-- Sagas that finished before migration 0002 have no observed_terminal_at: their retention starts now.
+UPDATE sagas SET observed_terminal_at = clock_timestamp()
+WHERE state IN ('completed', 'compensated', 'failed') AND observed_terminal_at IS NULL;
