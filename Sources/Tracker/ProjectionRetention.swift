@@ -44,34 +44,21 @@ public struct ProjectionRetention: Service {
         TrackerMetrics.registerHelp()
         let sagas = Counter(label: Self.deletedMetric, dimensions: [("table", "sagas")])
         let deadLetters = Counter(label: Self.deletedMetric, dimensions: [("table", "dead_letters")])
-        var db: PGConnection?
         // Counted over a run of catch-up passes, logged once when it ends.
         var run = Purged()
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            var wait = interval
-            do {
-                if db == nil { db = try await PGConnection.connect(database, logger: logger) }
-                let purged = try await Self.purge(before: Date().addingTimeInterval(-retention.seconds), limit: batchSize, on: db!)
-                sagas.increment(by: purged.sagas)
-                deadLetters.increment(by: purged.deadLetters)
-                run.sagas += purged.sagas
-                run.deadLetters += purged.deadLetters
-                if purged.sagas >= batchSize || purged.deadLetters >= batchSize {
-                    wait = catchUpInterval
-                } else if run.sagas + run.deadLetters > 0 {
-                    logger.info("retention: removed \(run.sagas) finished sagas and \(run.deadLetters) dead letters from the view")
-                    run = Purged()
-                }
-            } catch {
-                logger.warning("retention: pass failed, will retry: \(error)")
-                if let connection = db { await connection.close() }
-                db = nil
+        await runPeriodically("retention: pass", database: database, interval: interval, logger: logger) { db in
+            let purged = try await Self.purge(before: Date().addingTimeInterval(-retention.seconds), limit: batchSize, on: db)
+            sagas.increment(by: purged.sagas)
+            deadLetters.increment(by: purged.deadLetters)
+            run.sagas += purged.sagas
+            run.deadLetters += purged.deadLetters
+            if purged.sagas >= batchSize || purged.deadLetters >= batchSize { return catchUpInterval }
+            if run.sagas + run.deadLetters > 0 {
+                logger.info("retention: removed \(run.sagas) finished sagas and \(run.deadLetters) dead letters from the view")
+                run = Purged()
             }
-            // A shutdown cuts the wait short.
-            let pause = wait
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            return interval
         }
-        if let db { await db.close() }
     }
 
     /// Deletes up to `limit` sagas that finished (as the projection saw it) before `cutoff`, with their events, and

@@ -37,27 +37,17 @@ struct TrackerGauges: Service {
             ($0.rawValue, Gauge(label: TrackerMetrics.sagas, dimensions: [("state", $0.rawValue)]))
         })
         let stuck = Gauge(label: TrackerMetrics.stuck)
-        var db: PGConnection?
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            do {
-                if db == nil { db = try await PGConnection.connect(database, logger: logger) }
-                var counts = byState.mapValues { _ in 0 }
-                for row in try await db!.query("SELECT state, count(*) AS n FROM sagas GROUP BY state") {
-                    counts[try row.decode("state")] = try row.decode("n")
-                }
-                for (state, gauge) in byState { gauge.record(counts[state] ?? 0) }
-                let cutoff = Date().addingTimeInterval(-stuckAfter.seconds)
-                stuck.record(try await db!.query("""
-                    SELECT count(*) AS n FROM sagas WHERE state IN ('running', 'compensating') AND updated_at < \(cutoff)
-                    """)[0].decode("n", as: Int.self))
-            } catch {
-                logger.warning("tracker gauges: sample failed: \(error)")
-                if let connection = db { await connection.close() }
-                db = nil
+        await runPeriodically("tracker gauges: sample", database: database, interval: interval, logger: logger) { db in
+            var counts = byState.mapValues { _ in 0 }
+            for row in try await db.query("SELECT state, count(*) AS n FROM sagas GROUP BY state") {
+                counts[try row.decode("state")] = try row.decode("n")
             }
-            // A shutdown cuts the wait short.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            for (state, gauge) in byState { gauge.record(counts[state] ?? 0) }
+            let cutoff = Date().addingTimeInterval(-stuckAfter.seconds)
+            stuck.record(try await db.query("""
+                SELECT count(*) AS n FROM sagas WHERE state IN ('running', 'compensating') AND updated_at < \(cutoff)
+                """)[0].decode("n", as: Int.self))
+            return interval
         }
-        if let db { await db.close() }
     }
 }

@@ -29,30 +29,20 @@ public struct DeadLetterReader: Sendable {
 
     /// Every dead letter of this service, in the topics' order.
     public func read() async throws -> [StoredDeadLetter] {
-        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
-        let reader = KafkaTopicReader(configuration: kafka, groupID: Self.groupPrefix + UUID().uuidString.prefix(8).lowercased(),
-                                      clientID: "\(service)-dead-letters", logger: logger)
-        var found: [StoredDeadLetter] = []
-        do {
+        try await withReader { reader, admin in
+            var found: [StoredDeadLetter] = []
             try await reader.readAll(topics: topics, admin: admin) { message in
                 if let stored = StoredDeadLetter(message), stored.letter.service == service { found.append(stored) }
             }
-        } catch {
-            await admin.close()
-            throw error
+            return found
         }
-        await admin.close()
-        return found
     }
 
     /// The dead letters with these ids, in the order asked; throws `NotFound` naming the first missing one. An id
     /// says where its letter is, so each is read at its offset alone, however much the topic holds.
     public func find(_ ids: [String]) async throws -> [StoredDeadLetter] {
-        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
-        let reader = KafkaTopicReader(configuration: kafka, groupID: Self.groupPrefix + UUID().uuidString.prefix(8).lowercased(),
-                                      clientID: "\(service)-dead-letters", logger: logger)
-        var found: [StoredDeadLetter] = []
-        do {
+        try await withReader { reader, admin in
+            var found: [StoredDeadLetter] = []
             for id in ids {
                 guard let place = DeadLetter.parseID(id), topics.contains(place.topic),
                       let message = try await reader.message(
@@ -61,12 +51,23 @@ public struct DeadLetterReader: Sendable {
                 else { throw NotFound(id: id, service: service) }
                 found.append(stored)
             }
+            return found
+        }
+    }
+
+    /// A reader under a throwaway group id of the inspect prefix, and an admin client closed on every way out.
+    private func withReader<T>(_ body: (KafkaTopicReader, KafkaAdmin) async throws -> T) async throws -> T {
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        let reader = KafkaTopicReader(configuration: kafka, groupID: Self.groupPrefix + UUID().uuidString.prefix(8).lowercased(),
+                                      clientID: "\(service)-dead-letters", logger: logger)
+        do {
+            let result = try await body(reader, admin)
+            await admin.close()
+            return result
         } catch {
             await admin.close()
             throw error
         }
-        await admin.close()
-        return found
     }
 
     public struct NotFound: Error, CustomStringConvertible {
